@@ -1,0 +1,1 @@
+"""symlstm: verified LSTM math."""

@@ -1,0 +1,56 @@
+"""The exceptions symlstm raises.
+
+Every error the package raises on bad input is a :class:`SymLSTMError`; each
+subclass also inherits the nearest built-in exception, so ``except ValueError``
+keeps working for callers who do not know about symlstm.
+
+>>> from symlstm.errors import ShapeError
+>>> issubclass(ShapeError, ValueError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ExampleFileError",
+    "ParameterError",
+    "PrecisionError",
+    "RangeError",
+    "ShapeError",
+    "SymLSTMError",
+    "UnknownNameError",
+]
+
+
+class SymLSTMError(Exception):
+    """Base class of every error symlstm raises on purpose."""
+
+
+class ParameterError(SymLSTMError, ValueError):
+    """A parameter, state or input value is missing, not a number, or not finite."""
+
+
+class ShapeError(ParameterError):
+    """A value has the wrong shape for the cell (for example a 2×3 ``W_i`` in a 2×2 cell)."""
+
+
+class UnknownNameError(SymLSTMError, KeyError):
+    """A name (example, variant, format, parameter, quantity) is not one symlstm knows.
+
+    ``KeyError`` quotes its message; ``str`` here returns it unquoted.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class PrecisionError(SymLSTMError, ValueError):
+    """A precision is not usable (``dps <= 0``) or a result could not be certified."""
+
+
+class RangeError(ParameterError, OverflowError):
+    """A number lies beyond float64's range, where no implementation could follow it."""
+
+
+class ExampleFileError(SymLSTMError, ValueError):
+    """An example or claims file cannot be read: not found, malformed, or inconsistent."""

@@ -1,0 +1,162 @@
+"""Correct decimal rounding of exact numbers and of certified enclosures.
+
+Rounding is *half up* (ties away from zero), the rule of hand calculation and of
+the spec. A value known only as an enclosure [lo, hi] is rounded only when every
+number in it rounds the same way; otherwise the answer is "undecided" and the
+caller raises the working precision (:func:`with_increasing_precision`).
+
+Rounding to a fixed number of decimal places and to significant digits are both
+monotone, so comparing the roundings of the two endpoints decides the question.
+
+>>> from fractions import Fraction
+>>> round_places(Fraction(2755, 10000), 3)
+'0.276'
+>>> round_places(Fraction(-1, 8), 2)
+'-0.13'
+>>> round_significant(Fraction(123456, 1000), 4)
+'123.5'
+>>> round_enclosure(Fraction(61001, 100000), Fraction(61499, 100000), places=2)
+'0.61'
+>>> round_enclosure(Fraction(61449, 100000), Fraction(61451, 100000), places=3) is None
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from typing import TypeVar
+
+from symlstm.errors import PrecisionError
+
+__all__ = [
+    "MAX_PREC",
+    "Undecided",
+    "certified_significant_digits",
+    "round_enclosure",
+    "round_places",
+    "round_significant",
+    "stated_places",
+    "with_increasing_precision",
+]
+
+#: Working precision (bits) beyond which certification gives up.
+MAX_PREC = 1 << 15
+
+T = TypeVar("T")
+
+
+class Undecided(Exception):  # noqa: N818 - control flow, never reaches the user
+    """The enclosure is too wide to decide a rounding: raise the precision and retry."""
+
+
+def _half_up(q: Fraction) -> int:
+    n = math.floor(abs(q) + Fraction(1, 2))
+    return -n if q < 0 else n
+
+
+def _format(n: int, places: int) -> str:
+    """The decimal text of n × 10^(−places)."""
+    if places <= 0:
+        return str(n * 10 ** (-places))
+    sign = "-" if n < 0 else ""
+    digits = str(abs(n)).rjust(places + 1, "0")
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
+
+
+def round_places(x: Fraction, places: int) -> str:
+    """Round an exact number half up to ``places`` decimal places (negative: tens, hundreds…)."""
+    return _format(_half_up(x * Fraction(10) ** places), places)
+
+
+def _exponent(x: Fraction) -> int:
+    """The decimal exponent e with 10^e ≤ |x| < 10^(e+1), computed exactly."""
+    a = abs(x)
+    e = math.floor(math.log10(a.numerator) - math.log10(a.denominator))
+    while Fraction(10) ** e > a:  # float log10 can be off by one near powers of ten
+        e -= 1
+    while Fraction(10) ** (e + 1) <= a:
+        e += 1
+    return e
+
+
+def round_significant(x: Fraction, digits: int) -> str:
+    """Round an exact number half up to ``digits`` significant digits."""
+    if digits < 1:
+        raise PrecisionError(f"significant digits must be >= 1, not {digits}")
+    if x == 0:
+        return "0." + "0" * (digits - 1) if digits > 1 else "0"
+    places = digits - 1 - _exponent(x)
+    text = round_places(x, places)
+    if len(text.replace("-", "").replace(".", "").lstrip("0")) > digits:
+        # 9.99… rounded up to 10.0…: one digit too many; drop it.
+        text = round_places(x, places - 1)
+    return text
+
+
+def round_enclosure(
+    lo: Fraction, hi: Fraction, *, places: int | None = None, significant: int | None = None
+) -> str | None:
+    """Round every number in [lo, hi] the same way, or return None if they differ."""
+    if (places is None) == (significant is None):
+        raise PrecisionError("give exactly one of places and significant")
+    if places is not None:
+        a, b = round_places(lo, places), round_places(hi, places)
+    else:
+        if lo <= 0 <= hi and lo != hi:
+            return None  # the sign (and so the leading digit) is not known yet
+        a, b = round_significant(lo, significant), round_significant(hi, significant)
+    return a if a == b else None
+
+
+def certified_significant_digits(lo: Fraction, hi: Fraction) -> int:
+    """How many significant digits every number in [lo, hi] shares when rounded.
+
+    >>> certified_significant_digits(Fraction(6201, 10000), Fraction(6202, 10000))
+    3
+    """
+    if lo == hi:
+        return 10**6  # exact: as many digits as anyone asks for
+    digits = 0
+    while round_enclosure(lo, hi, significant=digits + 1) is not None:
+        digits += 1
+    return digits
+
+
+def stated_places(text: str) -> int:
+    """The decimal places a number is stated to: ``"0.62"`` → 2, ``"45"`` → 0.
+
+    >>> stated_places("0.603"), stated_places("27.6"), stated_places("45")
+    (3, 1, 0)
+    """
+    text = text.strip().lower()
+    if "e" in text:
+        mantissa, _, exp = text.partition("e")
+        return stated_places(mantissa) - int(exp)
+    _, dot, frac = text.partition(".")
+    return len(frac) if dot else 0
+
+
+def with_increasing_precision(
+    compute: Callable[[int], T], *, start: int = 64, max_prec: int = MAX_PREC, what: str = "value"
+) -> T:
+    """Call ``compute(prec)`` with a doubling precision until it stops raising :class:`Undecided`.
+
+    Raises
+    ------
+    PrecisionError
+        If ``max_prec`` bits do not decide it: the value may be exactly a
+        rounding tie that only exact arithmetic could settle.
+    """
+    prec = start
+    while True:
+        try:
+            return compute(prec)
+        except Undecided:
+            if prec >= max_prec:
+                raise PrecisionError(
+                    f"could not certify the rounding of {what} at {max_prec} bits; "
+                    "it may lie exactly on a rounding tie: try fewer digits or a higher max_prec"
+                ) from None
+            prec = min(2 * prec, max_prec)
