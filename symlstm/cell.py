@@ -18,11 +18,11 @@ cell; nothing here is written once per variant.
 >>> from sympy import sstr
 >>> for eq in Cell("tied").equations(inline=True):
 ...     print(sstr(eq, order="none"))
-Eq(f, sigmoid(h_prev*w_f + w_f*x + b_f))
-Eq(i, sigmoid(h_prev*w_i + w_i*x + b_i))
-Eq(g, tanh(h_prev*w_g + w_g*x + b_g))
-Eq(c, c_prev*f + g*i)
-Eq(o, sigmoid(h_prev*w_o + w_o*x + b_o))
+Eq(f, sigmoid(w_f*h_prev + w_f*x + b_f))
+Eq(i, sigmoid(w_i*h_prev + w_i*x + b_i))
+Eq(g, tanh(w_g*h_prev + w_g*x + b_g))
+Eq(c, f*c_prev + i*g)
+Eq(o, sigmoid(w_o*h_prev + w_o*x + b_o))
 Eq(h, o*tanh(c))
 """
 
@@ -41,6 +41,7 @@ from sympy import (
     MatAdd,
     MatMul,
     MatrixSymbol,
+    Mul,
     OneMatrix,
     S,
     Symbol,
@@ -96,9 +97,7 @@ class Variant:
             raise UnknownNameError(
                 f"unknown forget_gate {self.forget_gate!r}; known: {', '.join(FORGET_GATES)}"
             )
-        object.__setattr__(
-            self, "forget_bias", to_rational(self.forget_bias, what="forget_bias")
-        )
+        object.__setattr__(self, "forget_bias", to_rational(self.forget_bias, what="forget_bias"))
         if self.forget_bias != 0 and self.forget_gate != "standard":
             raise ParameterError("forget_bias needs the standard forget gate")
         for name in ("gate_activation", "candidate_activation", "output_activation"):
@@ -118,9 +117,7 @@ class Variant:
         known = [f for f in cls.__dataclass_fields__]
         for key in options:
             if key not in known:
-                raise UnknownNameError(
-                    f"unknown variant option {key!r}; known: {', '.join(known)}"
-                )
+                raise UnknownNameError(f"unknown variant option {key!r}; known: {', '.join(known)}")
         return cls(**options)
 
     @classmethod
@@ -288,8 +285,11 @@ class Cell:
     def symbols(self) -> dict[str, sympy.Expr]:
         """Step symbols by canonical name: x, h_prev, c_prev and every quantity."""
         m = self._dims[1]
-        out = {"x": self._symbol("x", m), "h_prev": self._symbol("h_prev"),
-               "c_prev": self._symbol("c_prev")}  # fmt: skip
+        out = {
+            "x": self._symbol("x", m),
+            "h_prev": self._symbol("h_prev"),
+            "c_prev": self._symbol("c_prev"),
+        }
         for name in self.quantities:
             out[name] = self._symbol(name)
         return out
@@ -323,7 +323,8 @@ class Cell:
         return MatAdd(*terms) if self.is_vector else Add(*terms, evaluate=False)
 
     def _product(self, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-        return HadamardProduct(a, b) if self.is_vector else a * b
+        # Unevaluated too: "f c_prev", not SymPy's sorted "c_prev f".
+        return HadamardProduct(a, b) if self.is_vector else Mul(a, b, evaluate=False)
 
     def _ones(self) -> sympy.Expr:
         return OneMatrix(self._dims[0], 1) if self.is_vector else S.One
@@ -340,9 +341,13 @@ class Cell:
         x, h_prev = s["x"], s["h_prev"]
         if self.kind == "tied":
             w = p[f"w_{gate}"]
-            terms = [w * h_prev, w * x, p[f"b_{gate}"]]
+            terms = [self._product(w, h_prev), self._product(w, x), p[f"b_{gate}"]]
         elif self.kind == "scalar":
-            terms = [p[f"W_{gate}"] * x, p[f"U_{gate}"] * h_prev, p[f"b_{gate}"]]
+            terms = [
+                self._product(p[f"W_{gate}"], x),
+                self._product(p[f"U_{gate}"], h_prev),
+                p[f"b_{gate}"],
+            ]
         else:
             terms = [MatMul(p[f"W_{gate}"], x), MatMul(p[f"U_{gate}"], h_prev), p[f"b_{gate}"]]
         if gate in self.peephole_gates:
@@ -389,11 +394,8 @@ class Cell:
         if not inline:
             return eqs
         defs = {eq.lhs: eq.rhs for eq in eqs if str(eq.lhs).startswith("z_") or eq.lhs == s["s"]}
-        return [
-            Eq(eq.lhs, eq.rhs.xreplace(defs), evaluate=False)
-            for eq in eqs
-            if eq.lhs not in defs
-        ]
+        with sympy.evaluate(False):  # keep the textbook term order through the substitution
+            return [Eq(eq.lhs, eq.rhs.xreplace(defs)) for eq in eqs if eq.lhs not in defs]
 
     def program(self) -> list[Assignment]:
         """The equations as scalar assignments, component by component for vector cells.

@@ -208,9 +208,13 @@ class _IntervalArithmetic(_Arithmetic):
             return self._from_fraction(_EXACT_AT_ZERO[name])
         if name == "hard_sigmoid":
             alpha, beta = params
-            return self.extremum("max", self.const(sympy.Integer(0)),
-                                 self.extremum("min", self.const(sympy.Integer(1)),
-                                               self.add(self.mul(alpha, a), beta)))  # fmt: skip
+            return self.extremum(
+                "max",
+                self.const(sympy.Integer(0)),
+                self.extremum(
+                    "min", self.const(sympy.Integer(1)), self.add(self.mul(alpha, a), beta)
+                ),
+            )
         if name == "abs":
             if a.exact is not None:
                 return self._from_fraction(abs(a.exact))
@@ -257,9 +261,18 @@ def _evaluate_expr(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> Any:
     if expr.is_Pow and expr.exp.is_Integer:
         return arith.power(args[0], int(expr.exp))
     if isinstance(expr, hard_sigmoid):
-        return arith.function("hard_sigmoid", args[0], *args[1:]) if len(args) == 3 else (
-            arith.function("hard_sigmoid", args[0], arith.const(sympy.Rational(1, 5)),
-                           arith.const(sympy.Rational(1, 2))))  # fmt: skip
+        return (
+            arith.function("hard_sigmoid", args[0], *args[1:])
+            if len(args) == 3
+            else (
+                arith.function(
+                    "hard_sigmoid",
+                    args[0],
+                    arith.const(sympy.Rational(1, 5)),
+                    arith.const(sympy.Rational(1, 2)),
+                )
+            )
+        )
     if isinstance(expr, Max | Min):
         name = "max" if isinstance(expr, Max) else "min"
         return functools.reduce(lambda a, b: arith.extremum(name, a, b), args)
@@ -302,6 +315,23 @@ class Trace:
     def series(self, name: str) -> list[Any]:
         """The values of one quantity at every step."""
         return [self[name, t] for t in range(1, len(self) + 1)]
+
+    def enclose(self, expr: sympy.Expr, t: int) -> Enclosure:
+        """Enclose an expression of step t's quantities (an interval trace only).
+
+        >>> from symlstm.cell import Cell
+        >>> cell = Cell("tied")
+        >>> tr = evaluate(cell, {"w_f": 1, "w_i": 1, "w_g": 1, "w_o": 1, "b": 0}, ["0.5"],
+        ...               method="interval")
+        >>> tr.enclose(100 * cell.symbols["f"], 1).round(places=2)
+        '62.25'
+        """
+        if self.method != "interval" or self.cell.is_vector:
+            raise PrecisionError("enclose() needs an interval trace of a scalar cell")
+        step = self.steps[t - 1]
+        env = {sym: step[name] for name, sym in self.cell.symbols.items() if name in step}
+        with _interval_precision(self.precision):
+            return _evaluate_expr(expr, env, _IntervalArithmetic())
 
     def rounded(
         self, *, places: int | Mapping[str, int] | None = None, significant: int | None = None
@@ -353,8 +383,10 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
     env: dict = {}
     for name, value in exact_params.items():
         env.update(_bind(cell, name, value, convert))
-    carried = {"h_prev": _bind(cell, "h_prev", h0, convert),
-               "c_prev": _bind(cell, "c_prev", c0, convert)}  # fmt: skip
+    carried = {
+        "h_prev": _bind(cell, "h_prev", h0, convert),
+        "c_prev": _bind(cell, "c_prev", c0, convert),
+    }
     steps = []
     for t, x in enumerate(xs, start=1):
         env.update(_bind(cell, "x", x, convert))
@@ -362,8 +394,7 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
             env.update(part)
         values: dict[str, list] = {}
         for a in program:
-            v = (a.expr.xreplace(env) if method == "exact"
-                 else _evaluate_expr(a.expr, env, arith))  # fmt: skip
+            v = a.expr.xreplace(env) if method == "exact" else _evaluate_expr(a.expr, env, arith)
             if arith is not None and a.quantity.startswith("z_"):
                 _check_range(arith, v, a.quantity, t)
             hand = places_for(hand_places, a.quantity)
@@ -375,8 +406,9 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
         step["x"] = _unbind(cell, "x", env)
         for prev in ("h_prev", "c_prev"):
             step[prev] = _unbind(cell, prev, env)
-        steps.append({"x": step.pop("x"), "h_prev": step.pop("h_prev"),
-                      "c_prev": step.pop("c_prev"), **step})  # fmt: skip
+        steps.append(
+            {"x": step.pop("x"), "h_prev": step.pop("h_prev"), "c_prev": step.pop("c_prev"), **step}
+        )
         carried = {
             prev: {sym_prev: env[sym_new] for sym_prev, sym_new in _pairs(cell, prev, new)}
             for prev, new in (("h_prev", "h"), ("c_prev", "c"))
@@ -450,21 +482,32 @@ def evaluate(
     if hand_places is not None and method != "interval":
         raise PrecisionError("hand-calculation mode needs the interval method")
     if method == "exact":
-        steps = _run(cell, exact_params, xs_, h0_, c0_, method=method, convert=lambda v: v,
-                     arith=None)  # fmt: skip
+        steps = _run(
+            cell, exact_params, xs_, h0_, c0_, method=method, convert=lambda v: v, arith=None
+        )
         return Trace(cell, method, None, steps)
     if method == "mpmath":
         check_dps(dps)
         arith = _MpArithmetic()
         with mpmath.workdps(dps):
-            steps = _run(cell, exact_params, xs_, h0_, c0_, method=method,
-                         convert=arith.const, arith=arith)  # fmt: skip
+            steps = _run(
+                cell, exact_params, xs_, h0_, c0_, method=method, convert=arith.const, arith=arith
+            )
         return Trace(cell, method, dps, steps)
     check_dps(prec, what="prec")
     arith = _IntervalArithmetic()
     with _interval_precision(prec):
-        steps = _run(cell, exact_params, xs_, h0_, c0_, method=method, convert=arith.const,
-                     arith=arith, hand_places=hand_places)  # fmt: skip
+        steps = _run(
+            cell,
+            exact_params,
+            xs_,
+            h0_,
+            c0_,
+            method=method,
+            convert=arith.const,
+            arith=arith,
+            hand_places=hand_places,
+        )
     return Trace(cell, method, prec, steps, hand_places=hand_places)
 
 
@@ -504,8 +547,9 @@ def certify(
     exact_params, xs_, h0_, c0_ = _prepare(cell, params, xs, h0, c0)
 
     def attempt(prec: int) -> Trace:
-        trace = evaluate(cell, exact_params, xs_, h0_, c0_, method="interval", prec=prec,
-                         hand_places=hand_places)  # fmt: skip
+        trace = evaluate(
+            cell, exact_params, xs_, h0_, c0_, method="interval", prec=prec, hand_places=hand_places
+        )
         decimals = trace.rounded(places=places, significant=significant)
         return Trace(cell, trace.method, prec, trace.steps, hand_places, decimals)
 

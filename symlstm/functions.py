@@ -28,7 +28,7 @@ from symlstm.errors import UnknownNameError
 __all__ = ["ACTIVATIONS", "Activation", "activation", "hard_sigmoid", "sigmoid"]
 
 
-class sigmoid(Function):  # noqa: N801 - lower case like SymPy's own functions
+class sigmoid(Function):
     r"""The logistic sigmoid :math:`\sigma(x) = 1 / (1 + e^{-x})`.
 
     >>> from sympy import latex, Rational
@@ -67,7 +67,7 @@ class sigmoid(Function):  # noqa: N801 - lower case like SymPy's own functions
         return rf"{base}^{{{exp}}}" if exp is not None else base
 
 
-class hard_sigmoid(Function):  # noqa: N801
+class hard_sigmoid(Function):
     r"""The piecewise-linear sigmoid :math:`\max(0, \min(1, \alpha x + \beta))`.
 
     ``hard_sigmoid(x)`` uses ONNX's and Keras 2's defaults α = 1/5, β = 1/2;

@@ -47,7 +47,7 @@ MAX_PREC = 1 << 15
 T = TypeVar("T")
 
 
-class Undecided(Exception):  # noqa: N818 - control flow, never reaches the user
+class Undecided(Exception):
     """The enclosure is too wide to decide a rounding: raise the precision and retry."""
 
 

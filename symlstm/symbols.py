@@ -50,8 +50,18 @@ __all__ = [
 GATES: tuple[str, ...] = ("i", "f", "g", "o")
 #: Per-step quantities a Trace records, in evaluation order.
 QUANTITIES: tuple[str, ...] = (
-    "z_f", "f", "z_i", "i", "z_g", "g", "c", "z_o", "o", "s", "h",
-)  # fmt: skip
+    "z_f",
+    "f",
+    "z_i",
+    "i",
+    "z_g",
+    "g",
+    "c",
+    "z_o",
+    "o",
+    "s",
+    "h",
+)
 #: The state carried from one step to the next: (previous, new) names.
 STATE: tuple[tuple[str, str], ...] = (("h_prev", "h"), ("c_prev", "c"))
 
@@ -73,8 +83,9 @@ class Notation:
     latex: Mapping[str, str] = field(default_factory=dict)
     text: Mapping[str, str] = field(default_factory=dict)
 
-    def with_names(self, latex: Mapping[str, str] | None = None,
-                   text: Mapping[str, str] | None = None) -> Notation:  # fmt: skip
+    def with_names(
+        self, latex: Mapping[str, str] | None = None, text: Mapping[str, str] | None = None
+    ) -> Notation:
         """A copy of this notation with some names replaced.
 
         >>> n = notation("spec").with_names(latex={"x": r"\\mathrm{word}_t"})
@@ -120,13 +131,25 @@ def _canonical() -> Notation:
 def _spec() -> Notation:
     # The spec calls the candidate C̃_t, the cell state C_t, and the tied weights W_f … W_C.
     base = _canonical()
-    latex = {**base.latex, "g": r"\tilde{C}_{t}", "c": "C_{t}", "c_prev": "C_{t-1}",
-             "s": r"\tanh\left(C_{t}\right)", "z_g": "z_{C,t}"}  # fmt: skip
-    text = {**base.text, "g": "C̃_t", "c": "C_t", "c_prev": "C_{t-1}", "s": "tanh(C_t)",
-            "z_g": "z_C,t"}  # fmt: skip
+    latex = {
+        **base.latex,
+        "g": r"\tilde{C}_{t}",
+        "c": "C_{t}",
+        "c_prev": "C_{t-1}",
+        "s": r"\tanh\left(C_{t}\right)",
+        "z_g": "z_{C,t}",
+    }
+    text = {
+        **base.text,
+        "g": "C̃_t",
+        "c": "C_t",
+        "c_prev": "C_{t-1}",
+        "s": "tanh(C_t)",
+        "z_g": "z_C,t",
+    }
     for k in GATES:
         letter = "C" if k == "g" else k
-        for p in ("w", "b", "p"):
+        for p in ("w", "W", "U", "b", "p"):
             cap = "W" if p == "w" else p
             latex[f"{p}_{k}"], text[f"{p}_{k}"] = f"{cap}_{{{letter}}}", f"{cap}_{letter}"
     return Notation("spec", _frozen(latex), _frozen(text))

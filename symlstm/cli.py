@@ -1,0 +1,166 @@
+"""The ``symlstm`` command.
+
+``symlstm example [NAME|FILE]``
+    An example's equations and certified values (default: the spec's section 5).
+``symlstm audit [FILE]``
+    A document's claimed numbers against certified recomputation (default: the spec's).
+``symlstm equations``
+    The cell's equations for a kind, variant and notation.
+
+Errors in the input print one line on stderr and exit with status 2.
+
+>>> main(["example", "seed-step", "--format", "json", "--dps", "20"])  # doctest: +ELLIPSIS
+{
+  "example": "seed-step",
+...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from symlstm.errors import SymLSTMError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so usage errors exit 2 through one path."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
+    return value
+
+
+def _places(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be 0..1000, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from symlstm.cell import KINDS
+    from symlstm.render.summary import FORMATS
+    from symlstm.symbols import NOTATIONS
+
+    parser = _Parser(prog="symlstm", description="Verified LSTM math.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    ex = sub.add_parser("example", help="an example's equations and certified values")
+    ex.add_argument(
+        "example",
+        nargs="?",
+        default="seed-step",
+        help="built-in name (see --list) or a .toml/.json file; default seed-step",
+    )
+    ex.add_argument("--format", choices=FORMATS, default="text")
+    ex.add_argument("--digits", type=_places, help="decimal places for every quantity")
+    ex.add_argument(
+        "--dps", type=_positive, help="significant digits (JSON default: 30); overrides --digits"
+    )
+    ex.add_argument(
+        "--hand",
+        action="store_true",
+        help="hand-calculation mode: round each quantity before later steps use it",
+    )
+    ex.add_argument("--list", action="store_true", help="list the built-in examples")
+
+    au = sub.add_parser("audit", help="check a document's claimed numbers")
+    au.add_argument("claims", nargs="?", help="claims file (.toml/.json); default: the spec's")
+    au.add_argument("--format", choices=("text", "json"), default="text")
+
+    eq = sub.add_parser("equations", help="the cell's equations")
+    eq.add_argument("--kind", choices=KINDS, default="tied")
+    eq.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
+    eq.add_argument("--notation", choices=tuple(NOTATIONS), default=None)
+    eq.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    return parser
+
+
+def _example(args: argparse.Namespace) -> int:
+    from symlstm.examples import builtin_examples, load_example
+    from symlstm.render.summary import render_summary
+
+    if args.list:
+        for name, title in builtin_examples().items():
+            print(f"{name:<16} {title}")
+        return EXIT_OK
+    example = load_example(args.example)
+    if args.dps is None and args.format == "json":
+        args.dps = 30
+    if args.dps is not None:
+        trace = example.certify(hand=args.hand, significant=args.dps)
+    elif args.digits is not None:
+        trace = example.certify(hand=args.hand, places=args.digits)
+    else:
+        trace = example.certify(hand=args.hand)
+    print(render_summary(example, trace, args.format))
+    return EXIT_OK
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from symlstm.audit import audit
+
+    report = audit(args.claims)
+    print(report.to_json() if args.format == "json" else report.to_text())
+    return EXIT_OK if report.all_hold else EXIT_FAIL
+
+
+def _equations(args: argparse.Namespace) -> int:
+    from symlstm.cell import Cell, Variant
+    from symlstm.render.summary import render_equations
+
+    cell = Cell(args.kind, Variant.parse(args.variant))
+    note = args.notation or ("spec" if args.kind == "tied" else "canonical")
+    print(render_equations(cell, notation=note, fmt=args.format))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 a check failed, 2 bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.version:
+            from importlib.metadata import version
+
+            print(version("symlstm"))
+            return EXIT_OK
+        command = {"example": _example, "audit": _audit, "equations": _equations}
+        if args.command is None:
+            args = build_parser().parse_args(["example"])
+        return command[args.command](args)
+    except _UsageError as err:
+        print(err, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SymLSTMError as err:
+        print(f"symlstm: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""SymPy printers for LSTM expressions, in a chosen :class:`~symlstm.symbols.Notation`.
+
+Both printers keep the textbook term order (``order="none"``), write element-wise
+products as ⊙ and element-wise activations as σ(z), and name symbols from the
+notation's tables.
+
+>>> from symlstm.cell import Cell
+>>> cell = Cell("tied")
+>>> eq = cell.equations(inline=True)[0]
+>>> latex(eq, notation="spec")
+'f_{t} = \\\\sigma\\\\left(W_{f} h_{t-1} + W_{f} x_{t} + b_{f}\\\\right)'
+>>> text(eq, notation="spec")
+'f_t = σ(W_f·h_{t-1} + W_f·x_t + b_f)'
+>>> text(Cell("vector").equations(inline=True)[3], notation="canonical")
+'c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from symlstm.symbols import Notation
+from symlstm.symbols import notation as get_notation
+
+__all__ = ["LSTMLatexPrinter", "LSTMTextPrinter", "latex", "text"]
+
+
+def _elementwise_call(expr: Any) -> sympy.Expr | None:
+    """σ(z) for ``z.applyfunc(sigmoid)``: the lambda's function applied to the matrix itself."""
+    body, (var,) = expr.function.expr, expr.function.variables
+    if isinstance(body, sympy.Function) and body.args and body.args[0] == var:
+        return body.func(expr.expr, *body.args[1:], evaluate=False)
+    return None
+
+
+class LSTMLatexPrinter(LatexPrinter):
+    """LaTeX in a notation: ``LSTMLatexPrinter({"notation": "spec"}).doprint(expr)``."""
+
+    _default_settings = {**LatexPrinter._default_settings, "notation": "canonical"}
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        settings = {"order": "none", "mul_symbol": None, **(settings or {})}
+        super().__init__(settings)
+        self._notation: Notation = get_notation(self._settings["notation"])
+
+    def _print_Symbol(self, expr, style="plain"):
+        name = self._notation.latex.get(expr.name)
+        return name if name is not None else super()._print_Symbol(expr, style)
+
+    def _print_MatrixSymbol(self, expr):
+        name = self._notation.latex.get(expr.name)
+        return name if name is not None else super()._print_MatrixSymbol(expr)
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(
+            self.parenthesize(a, sympy.printing.precedence.PRECEDENCE["Mul"]) for a in expr.args
+        )
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        call = _elementwise_call(expr)
+        return (
+            self._print(call) if call is not None else super()._print_ElementwiseApplyFunction(expr)
+        )
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+    def _print_tanh(self, expr, exp=None):
+        # \tanh\left(x\right), like σ, instead of SymPy's \tanh{\left(x \right)}
+        base = rf"\tanh\left({self._print(expr.args[0])}\right)"
+        return rf"{base}^{{{exp}}}" if exp is not None else base
+
+
+class LSTMTextPrinter(StrPrinter):
+    """Plain Unicode text in a notation: σ, ⊙ and · for products."""
+
+    _default_settings = {**StrPrinter._default_settings, "notation": "canonical"}
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__({"order": "none", **(settings or {})})
+        self._notation: Notation = get_notation(self._settings["notation"])
+
+    def _print_Symbol(self, expr):
+        return self._notation.text.get(expr.name, expr.name)
+
+    _print_MatrixSymbol = _print_Symbol
+
+    def _print_Mul(self, expr):
+        return super()._print_Mul(expr).replace("**", "^").replace("*", "·")
+
+    def _print_MatMul(self, expr):
+        return "·".join(
+            self.parenthesize(a, sympy.printing.precedence.PRECEDENCE["Mul"]) for a in expr.args
+        )
+
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(
+            self.parenthesize(a, sympy.printing.precedence.PRECEDENCE["Mul"]) for a in expr.args
+        )
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        call = _elementwise_call(expr)
+        return (
+            self._print(call) if call is not None else super()._print_ElementwiseApplyFunction(expr)
+        )
+
+    def _print_sigmoid(self, expr):
+        return f"σ({self._print(expr.args[0])})"
+
+    def _print_hard_sigmoid(self, expr):
+        return f"σ_hard({self._print(expr.args[0])})"
+
+    def _print_OneMatrix(self, expr):
+        return "1"
+
+    def _print_Relational(self, expr):
+        return f"{self._print(expr.lhs)} = {self._print(expr.rhs)}"
+
+
+def latex(expr: sympy.Basic, *, notation: str | Notation = "canonical", **settings: Any) -> str:
+    """LaTeX of an LSTM expression or equation in a notation."""
+    return LSTMLatexPrinter({"notation": notation, **settings}).doprint(expr)
+
+
+def text(expr: sympy.Basic, *, notation: str | Notation = "canonical", **settings: Any) -> str:
+    """Unicode text of an LSTM expression or equation in a notation."""
+    return LSTMTextPrinter({"notation": notation, **settings}).doprint(expr)

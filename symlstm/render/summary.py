@@ -1,0 +1,126 @@
+"""An example's equations and certified values, as text, Markdown, LaTeX or JSON.
+
+This is the compact view: the cell's equations in the example's notation, then
+every quantity of every step, correctly rounded. Values come from a certified
+trace (:func:`symlstm.evaluate.certify`), so every printed digit is guaranteed.
+
+>>> from symlstm.examples import load_example
+>>> ex = load_example("seed-step")
+>>> print(render_summary(ex, ex.certify(), "text").splitlines()[-1])
+  h_t             =  0.276
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from symlstm.cell import Cell
+from symlstm.errors import UnknownNameError
+from symlstm.evaluate import Trace
+from symlstm.examples import Example
+from symlstm.render.printers import latex, text
+from symlstm.symbols import notation as get_notation
+
+__all__ = ["FORMATS", "render_equations", "render_summary", "summary_data"]
+
+FORMATS: tuple[str, ...] = ("text", "markdown", "latex", "json")
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
+    if fmt not in allowed:
+        raise UnknownNameError(f"unknown format {fmt!r}; known: {', '.join(allowed)}")
+
+
+def render_equations(cell: Cell, *, notation: str = "canonical", fmt: str = "latex") -> str:
+    """The cell's textbook equations: a LaTeX ``align*``, Markdown math or text lines.
+
+    >>> print(render_equations(Cell("tied"), notation="spec", fmt="text"))
+    f_t = σ(W_f·h_{t-1} + W_f·x_t + b_f)
+    i_t = σ(W_i·h_{t-1} + W_i·x_t + b_i)
+    C̃_t = tanh(W_C·h_{t-1} + W_C·x_t + b_C)
+    C_t = f_t·C_{t-1} + i_t·C̃_t
+    o_t = σ(W_o·h_{t-1} + W_o·x_t + b_o)
+    h_t = o_t·tanh(C_t)
+    """
+    _check_format(fmt, ("text", "markdown", "latex"))
+    eqs = cell.equations(inline=True)
+    if fmt == "text":
+        return "\n".join(text(eq, notation=notation) for eq in eqs)
+    rows = [
+        f"{latex(eq.lhs, notation=notation)} &= {latex(eq.rhs, notation=notation)}" for eq in eqs
+    ]
+    body = " \\\\\n".join(rows)
+    if fmt == "latex":
+        return f"\\begin{{align*}}\n{body}\n\\end{{align*}}"
+    return f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$"
+
+
+def _show(value: Any) -> str:
+    return f"({', '.join(value)})" if isinstance(value, tuple) else value
+
+
+def summary_data(example: Example, trace: Trace) -> dict[str, Any]:
+    """The JSON contract of ``symlstm example --format json``: decimal strings throughout."""
+    steps = []
+    for t, row in enumerate(trace.decimals, start=1):
+        values = {name: (list(v) if isinstance(v, tuple) else v) for name, v in row.items()}
+        steps.append({"t": t, "values": values})
+    return {
+        "example": example.name,
+        "title": example.title,
+        "source": example.source,
+        "cell": {
+            "kind": example.cell.kind,
+            "variant": example.cell.variant.to_dict(),
+            "hidden_size": example.cell.hidden_size,
+            "input_size": example.cell.input_size,
+        },
+        "mode": "hand" if trace.hand_places else "exact",
+        "certified": True,
+        "working_precision_bits": trace.precision,
+        "steps": steps,
+    }
+
+
+def render_summary(example: Example, trace: Trace, fmt: str = "text") -> str:
+    """Equations, then every certified value of every step, in one format."""
+    _check_format(fmt)
+    if fmt == "json":
+        return json.dumps(summary_data(example, trace), indent=2, ensure_ascii=False)
+    note = get_notation(example.notation)
+    names = [q for q in example.cell.quantities if q in trace.decimals[0]]
+    mode = "hand calculation" if trace.hand_places else "exact values, correctly rounded"
+    title = example.title or example.name
+    if fmt == "text":
+        lines = [
+            title,
+            "=" * len(title),
+            f"cell: {example.cell.kind} ({example.cell.variant.label()})",
+            "",
+            render_equations(example.cell, notation=example.notation, fmt="text"),
+            "",
+        ]
+        for t, row in enumerate(trace.decimals, start=1):
+            lines.append(f"Step t = {t} ({mode}):")
+            lines += [f"  {note.text.get(n, n):<15} = {row[n]:>6}" for n in names if n in row]
+        return "\n".join(lines)
+    eq = render_equations(example.cell, notation=example.notation, fmt=fmt)
+    head = "| quantity | " + " | ".join(f"t = {t}" for t in range(1, len(trace) + 1)) + " |"
+    if fmt == "markdown":
+        rule = "|---|" + "---|" * len(trace)
+        rows = [
+            f"| ${note.latex.get(n, n)}$ | "
+            + " | ".join(_show(r[n]) for r in trace.decimals)
+            + " |"
+            for n in names
+        ]
+        return "\n".join([f"## {title}", "", eq, "", f"Values ({mode}):", "", head, rule, *rows])
+    cols = "l" + "r" * len(trace)
+    rows = [
+        f"${note.latex.get(n, n)}$ & " + " & ".join(_show(r[n]) for r in trace.decimals) + r" \\"
+        for n in names
+    ]
+    heading = "quantity & " + " & ".join(f"$t = {t}$" for t in range(1, len(trace) + 1)) + r" \\"
+    table = [rf"\begin{{tabular}}{{{cols}}}", heading, r"\hline", *rows, r"\end{tabular}"]
+    return "\n".join([f"% {title} ({mode})", eq, "", *table])
