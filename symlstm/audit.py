@@ -254,9 +254,9 @@ def parse_quantity(text: str, example: Example) -> sympy.Expr:
         is_name = token[0].isalpha() or token[0] == "_"
         if is_name and token not in names and token not in _FUNCTIONS:
             raise UnknownNameError(
-                    f"quantity {text!r}: unknown name {token!r}; known: {', '.join(names)}, "
-                    f"{', '.join(_FUNCTIONS)}"
-                )
+                f"quantity {text!r}: unknown name {token!r}; known: {', '.join(names)}, "
+                f"{', '.join(_FUNCTIONS)}"
+            )
         pos = m.end()
     if pos != len(text):
         raise UnknownNameError(f"quantity {text!r}: unexpected text at {text[pos:]!r}")

@@ -39,6 +39,7 @@ from typing import Any
 
 import mpmath
 import sympy
+from mpmath.libmp import to_rational
 from sympy import Abs, Max, Min, exp, tanh
 
 from symlstm.cell import Cell
@@ -76,8 +77,9 @@ def _fraction(x: mpmath.mpf) -> Fraction:
     """The exact value of a finite mpf."""
     if not mpmath.isfinite(x):
         raise RangeError(f"a value overflowed to {x}")
-    man, exp_ = x.man_exp
-    return Fraction(man) * Fraction(2) ** exp_
+    # Not x.man_exp: it drops the sign (mpf("-0.5").man_exp == (1, -1)).
+    p, q = to_rational(x._mpf_)
+    return Fraction(p, q)
 
 
 def _endpoints(interval: Any) -> tuple[mpmath.mpf, mpmath.mpf]:

@@ -1,0 +1,245 @@
+"""The document audit: claims data, verdicts against an independent reference, bad files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import mpmath
+import pytest
+
+from symlstm.audit import audit, load_claims, parse_quantity
+from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
+from symlstm.examples import load_example
+
+from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, tied_trace
+
+SPEC = Path(__file__).parent / "data" / "spec.txt"
+
+# The two built-in examples, written out independently of their data files.
+REFERENCE = {
+    "seed-step": dict(w=SEED_STEP, xs=["0.5"], h0="0.2", c0="0.4", hand={"default": 3, "f": 2}),
+    "seed-sequence": dict(
+        w=SEED_SEQUENCE, xs=["0.2", "0.4", "0.6"], h0="0", c0="0", hand={"default": 2}
+    ),
+}
+
+
+def _places(text: str) -> int:
+    return len(text.partition(".")[2])
+
+
+def _value(quantity: str, step: dict) -> mpmath.mpf:
+    # The claims' quantities are our own trusted test data: names and * with numbers.
+    with mpmath.workdps(80):
+        return eval(quantity, {"__builtins__": {}}, dict(step))
+
+
+@pytest.fixture(scope="module")
+def spec_report():
+    return audit()
+
+
+def test_every_spec_claim_holds_and_matches_the_reference(spec_report):
+    traces = {}
+    for name, ref in REFERENCE.items():
+        traces[name] = (
+            tied_trace(ref["w"], ref["xs"], ref["h0"], ref["c0"]),
+            tied_trace(ref["w"], ref["xs"], ref["h0"], ref["c0"], hand_places=ref["hand"]),
+        )
+    assert len(spec_report.results) == 39
+    for r in spec_report.results:
+        c = r.claim
+        exact_steps, hand_steps = traces[c.example]
+        exact = rounded(_value(c.quantity, exact_steps[c.t - 1]), _places(c.claimed))
+        hand = rounded(_value(c.quantity, hand_steps[c.t - 1]), _places(c.claimed))
+        assert r.exact.rounded == exact, c
+        assert r.hand.rounded == hand, c
+        assert r.exact.correct == (exact == c.claimed)
+        assert r.hand.correct == (hand == c.claimed)
+    assert spec_report.all_hold
+
+
+def test_hand_mode_differs_from_exact_on_the_sequence_third_step(spec_report):
+    # Rounding to the table's 2 places at every step drifts: C_3 becomes 0.30, h_3 0.19.
+    third = [
+        r for r in spec_report.results if r.claim.example == "seed-sequence" and r.claim.t == 3
+    ]
+    by_quantity = {r.claim.quantity: r for r in third}
+    assert by_quantity["c"].hand.rounded == "0.30" and not by_quantity["c"].hand.correct
+    assert by_quantity["h"].hand.rounded == "0.19" and by_quantity["c"].modes == ["exact"]
+
+
+def test_exact_values_have_ten_certified_digits(spec_report):
+    f = next(r for r in spec_report.results if r.claim.quantity == "f" and r.claim.line == 70)
+    with mpmath.workdps(40):
+        assert f.exact.value == mpmath.nstr(1 / (1 + mpmath.exp(-mpmath.mpf("0.49"))), 10)
+
+
+def test_claims_cover_every_number_of_sections_5_to_8(spec_report):
+    lines = SPEC.read_text(encoding="utf-8").splitlines()
+    start = next(k for k, line in enumerate(lines, 1) if line.startswith("5. Step-by-Step"))
+    end = next(k for k, line in enumerate(lines, 1) if line.startswith("9. In Simple Words"))
+    claims_at: dict[int, set[str]] = {}
+    for r in spec_report.results:
+        claims_at.setdefault(r.claim.line, set()).add(r.claim.claimed)
+        # Each claim's number stands on the line it names.
+        assert r.claim.claimed in lines[r.claim.line - 1], r.claim
+    claimed_anywhere = set().union(*claims_at.values())
+    given = {"0.2", "0.4", "0.5", "0.6", "0.7", "0.9"}  # inputs, states, weights
+    for number, line in enumerate(lines[start - 1 : end], start):
+        for percent in re.findall(r"(\d+(?:\.\d+)?)%", line):
+            assert percent in claims_at.get(number, set()), (number, percent)
+        for decimal in re.findall(r"\d*\.\d+", line):
+            assert (
+                decimal in given
+                or decimal in claims_at.get(number, set())
+                or decimal in claimed_anywhere
+            ), (number, decimal)
+    # and every computed number of the spec is claimed somewhere: section 5's thirteen
+    # intermediates and the nine table entries
+    for value in (
+        "0.49",
+        "0.62",
+        "0.42",
+        "0.603",
+        "0.35",
+        "0.336",
+        "0.248",
+        "0.203",
+        "0.451",
+        "0.63",
+        "0.652",
+        "0.423",
+        "0.276",
+        "0.53",
+        "0.05",
+        "0.03",
+        "0.57",
+        "0.15",
+        "0.09",
+        "0.61",
+        "0.29",
+        "0.18",
+    ):
+        assert value in claimed_anywhere
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+SECTION5_WEIGHTS_SEQUENCE = """
+name = "sequence-with-section-5-weights"
+[cell]
+kind = "tied"
+[parameters]
+w_f = "0.7"
+w_i = "0.6"
+w_g = "0.5"
+w_o = "0.9"
+b = "0"
+[inputs]
+x = ["0.2", "0.4", "0.6"]
+[digits]
+default = 2
+"""
+
+
+def test_a_users_claims_with_section_5_weights_find_f3_wrong(tmp_path):
+    _write(tmp_path, "seq.toml", SECTION5_WEIGHTS_SEQUENCE)
+    rows = "\n".join(
+        f'[[claims]]\nwhere = "table row {t}: {q}"\nexample = "seq.toml"\nt = {t}\n'
+        f'quantity = "{q}"\nclaimed = "{v}"\n'
+        for t, q, v in ((1, "f", "0.53"), (2, "f", "0.57"), (3, "f", "0.61"), (3, "h", "0.18"))
+    )
+    claims = _write(tmp_path, "claims.toml", 'title = "mine"\n' + rows)
+    report = audit(claims)
+    ref = tied_trace({**SEED_STEP}, ["0.2", "0.4", "0.6"])
+    assert rounded(ref[2]["f"], 2) == "0.62"  # the reference agrees f_3 is not 0.61
+    assert [r.holds for r in report.results] == [True, True, False, True]
+    wrong = report.wrong[0]
+    assert wrong.exact.rounded == "0.62" and wrong.claim.claimed == "0.61"
+    data = json.loads(report.to_json())
+    assert data["summary"] == {"claims": 4, "hold": 3, "wrong": 1}
+    assert data["claims"][2]["correct"] is False and data["claims"][2]["claimed"] == "0.61"
+    assert "WRONG" in report.to_text()
+
+
+def test_claims_in_json_work_too(tmp_path):
+    claims = {
+        "title": "json claims",
+        "claims": [
+            {"where": "x", "example": "seed-step", "t": 1, "quantity": "h", "claimed": "0.2760"},
+            {"where": "y", "example": "seed-step", "t": 1, "quantity": "o*s", "claimed": "0.28"},
+        ],
+    }
+    report = audit(_write(tmp_path, "c.json", json.dumps(claims)))
+    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    assert report.results[0].exact.rounded == rounded(ref["h"], 4)
+    hand = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4", hand_places={"default": 3, "f": 2})[0]
+    assert report.results[0].hand.rounded == rounded(hand["h"], 4) == "0.2760"
+    # 0.2760 is wrong as a rounding of the exact h (0.27584…) but right by hand
+    assert report.results[0].modes == ["hand"]
+    assert report.results[1].holds
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "match"),
+    [
+        ("title = 'x'\n", ExampleFileError, "non-empty list"),
+        (
+            "[[claims]]\nexample = 'seed-step'\nt = 1\nquantity = 'f'\n",
+            ExampleFileError,
+            "missing 'claimed'",
+        ),
+        (
+            "[[claims]]\nexample = 'seed-step'\nt = 1\nquantity = 'f'\nclaimed = 'abc'\n",
+            ExampleFileError,
+            "not a decimal number",
+        ),
+        (
+            "[[claims]]\nexample = 'seed-step'\nt = 0\nquantity = 'f'\nclaimed = '1'\n",
+            ExampleFileError,
+            "t must be",
+        ),
+        (
+            "[[claims]]\nexample = 'seed-step'\nt = 2\nquantity = 'f'\nclaimed = '1'\n",
+            ExampleFileError,
+            "beyond",
+        ),
+        (
+            "[[claims]]\nexample = 'seed-step'\nt = 1\nquantity = 'q'\nclaimed = '1'\n",
+            UnknownNameError,
+            "unknown name 'q'",
+        ),
+        (
+            "[[claims]]\nexample = 'nope'\nt = 1\nquantity = 'f'\nclaimed = '1'\n",
+            UnknownNameError,
+            "unknown example 'nope'",
+        ),
+        (
+            "[[claims]]\nexample = 'seed-step'\nt = 1\nquantity = 'f'\nclaimed = '1'\ncolour = 1\n",
+            ExampleFileError,
+            "unknown key",
+        ),
+        ("[[claims]\n", ExampleFileError, "not valid TOML"),
+    ],
+)
+def test_bad_claims_files(tmp_path, text, error, match):
+    with pytest.raises(error, match=match):
+        audit(_write(tmp_path, "claims.toml", text))
+
+
+def test_missing_claims_file():
+    with pytest.raises(ExampleFileError, match="no such file"):
+        load_claims("/nonexistent/claims.toml")
+
+
+@pytest.mark.parametrize("text", ["f + ", "f; import os", "open('x')", "f.__class__", "h[0]"])
+def test_quantities_are_parsed_safely(text):
+    with pytest.raises(SymLSTMError):
+        parse_quantity(text, load_example("seed-step"))

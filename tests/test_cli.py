@@ -1,0 +1,135 @@
+"""The symlstm command: outputs, the JSON contract, exit statuses and error messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import mpmath
+import pytest
+
+from symlstm.cli import main
+
+from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, significant, tied_trace
+
+QUANTITIES = ("z_f", "f", "z_i", "i", "z_g", "g", "c", "z_o", "o", "s", "h")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_default_prints_the_spec_worked_example(capsys):
+    status, out, _ = run(capsys)
+    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    assert status == 0
+    # every intermediate of the spec's section 5, in order of derivation
+    expected = [rounded(ref[q], 2 if q == "f" else 3) for q in QUANTITIES]
+    assert expected[:2] == ["0.490", "0.62"] and expected[-1] == "0.276"
+    positions = [out.index(f"= {v:>6}") for v in expected]
+    assert positions == sorted(positions)
+    assert "σ(W_f·h_{t-1} + W_f·x_t + b_f)" in out
+
+
+def test_json_at_50_digits_matches_an_independent_computation(capsys):
+    status, out, _ = run(capsys, "example", "seed-step", "--format", "json", "--dps", "50")
+    assert status == 0
+    data = json.loads(out)
+    assert data["example"] == "seed-step" and data["steps"][0]["t"] == 1
+    values = data["steps"][0]["values"]
+    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    for q in ("i", "f", "g", "c", "o", "h"):
+        assert values[q] == significant(ref[q], 50), q
+        with mpmath.workdps(80):
+            # 50 correctly rounded digits: relative error below 1e-49, far beyond 45 digits
+            assert abs(mpmath.mpf(values[q]) / ref[q] - 1) < mpmath.mpf(10) ** -49
+
+
+def test_json_of_the_sequence_has_every_step(capsys):
+    status, out, _ = run(capsys, "example", "seed-sequence", "--format", "json")
+    assert status == 0
+    ref = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
+    data = json.loads(out)
+    assert [s["t"] for s in data["steps"]] == [1, 2, 3]
+    for step, r in zip(data["steps"], ref, strict=True):
+        assert step["values"]["h"] == significant(r["h"], 30)  # JSON default: 30 digits
+
+
+def test_digits_and_hand_mode(capsys):
+    _, out, _ = run(capsys, "example", "seed-sequence", "--digits", "4")
+    ref = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
+    assert f"= {rounded(ref[2]['h'], 4):>6}" in out
+    _, out, _ = run(capsys, "example", "seed-sequence", "--hand", "--format", "markdown")
+    hand = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
+    row = next(line for line in out.splitlines() if line.startswith("| $C_{t}$"))
+    assert row.split("|")[2:5] == [f" {rounded(h['c'], 2)} " for h in hand]
+    assert "hand calculation" in out
+
+
+def test_latex_and_equations(capsys):
+    _, out, _ = run(capsys, "example", "--format", "latex")
+    assert r"\begin{align*}" in out and r"\tilde{C}_{t} &= \tanh\left(" in out
+    status, out, _ = run(capsys, "equations", "--kind", "vector", "--variant", "peephole")
+    assert status == 0 and "p_i ⊙ c_{t-1}" in out and "p_o ⊙ c_t" in out
+
+
+def test_list(capsys):
+    _, out, _ = run(capsys, "example", "--list")
+    assert out.split()[0::1][:1] == ["seed-sequence"] and "seed-step" in out
+
+
+def test_audit_exit_statuses(capsys, tmp_path):
+    status, out, _ = run(capsys, "audit", "--format", "json")
+    assert status == 0 and json.loads(out)["all_hold"] is True
+    claims = tmp_path / "c.toml"
+    claims.write_text(
+        '[[claims]]\nwhere = "wrong"\nexample = "seed-step"\nt = 1\nquantity = "f"\n'
+        'claimed = "0.63"\n',
+        encoding="utf-8",
+    )
+    status, out, _ = run(capsys, "audit", str(claims))
+    assert status == 1 and "WRONG" in out and "1 wrong" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["example", "nope"], "unknown example 'nope'"),
+        (["example", "--dps", "0"], "must be a positive integer"),
+        (["example", "--dps", "-3"], "must be a positive integer"),
+        (["example", "--format", "pdf"], "invalid choice"),
+        (["example", "missing.toml"], "no such file"),
+        (["equations", "--variant", "sideways"], "unknown variant 'sideways'"),
+        (["audit", "missing.toml"], "no such file"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    assert status == 2 and message in err and "Traceback" not in err and out == ""
+
+
+def test_bad_example_files_exit_2(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        '{"cell": {"kind": "tied"}, "parameters": {"w_f": NaN}, "inputs": {"x": [1]}}',
+        encoding="utf-8",
+    )
+    status, _, err = run(capsys, "example", str(bad))
+    assert status == 2 and "NaN" in err
+
+
+def test_the_installed_command_runs_without_a_traceback(tmp_path):
+    command = shutil.which("symlstm")
+    argv = [command] if command else [sys.executable, "-m", "symlstm"]
+    done = subprocess.run([*argv, "example", "nope"], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert (
+        done.stderr.startswith("symlstm: error: unknown example") and "Traceback" not in done.stderr
+    )
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "0.276" in done.stdout

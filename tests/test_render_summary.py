@@ -1,0 +1,52 @@
+"""The compact example view in every format, checked against the reference values."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from symlstm.cell import Cell
+from symlstm.errors import UnknownNameError
+from symlstm.examples import load_example
+from symlstm.render.summary import render_equations, render_summary, summary_data
+
+from lstm_reference import SEED_STEP, rounded, tied_trace
+
+
+@pytest.fixture(scope="module")
+def seed_step():
+    ex = load_example("seed-step")
+    return ex, ex.certify()
+
+
+def test_text_lists_every_value(seed_step):
+    ex, trace = seed_step
+    out = render_summary(ex, trace, "text")
+    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    for q in ("f", "i", "g", "c", "o", "s", "h"):
+        assert f"= {rounded(ref[q], 2 if q == 'f' else 3):>6}" in out
+
+
+def test_markdown_and_latex_tables(seed_step):
+    ex, trace = seed_step
+    md = render_summary(ex, trace, "markdown")
+    assert "| $h_{t}$ | 0.276 |" in md and md.count("$$") == 2
+    tex = render_summary(ex, trace, "latex")
+    assert r"$\tilde{C}_{t}$ & 0.336 \\" in tex and r"\begin{tabular}{lr}" in tex
+
+
+def test_json_contract(seed_step):
+    ex, trace = seed_step
+    data = json.loads(render_summary(ex, trace, "json"))
+    assert data == summary_data(ex, trace)
+    assert set(data["steps"][0]["values"]) >= {"i", "f", "g", "c", "o", "h"}
+    assert all(isinstance(v, str) for v in data["steps"][0]["values"].values())
+
+
+def test_unknown_format(seed_step):
+    ex, trace = seed_step
+    with pytest.raises(UnknownNameError, match="unknown format 'pdf'"):
+        render_summary(ex, trace, "pdf")
+    with pytest.raises(UnknownNameError):
+        render_equations(Cell("tied"), fmt="json")
