@@ -79,6 +79,12 @@ def summary_data(example: Example, trace: Trace) -> dict[str, Any]:
         "mode": "hand" if trace.hand_places else "exact",
         "certified": True,
         "working_precision_bits": trace.precision,
+        # the fewest digits any value of the trace is guaranteed to (exact values count as many)
+        "guaranteed_significant_digits": min(
+            min(v.digits for v in (value if isinstance(value, tuple) else (value,)))
+            for step in trace.steps
+            for value in step.values()
+        ),
         "steps": steps,
     }
 
