@@ -1,0 +1,131 @@
+"""Sphinx configuration for the symlstm documentation.
+
+Build (both must pass with warnings as errors; ``tests/test_docs.py`` runs them):
+
+    sphinx-build -W -b doctest docs docs/_build/doctest
+    sphinx-build -W -b html docs docs/_build/html
+
+The machine that builds these docs is offline: no intersphinx.
+"""
+
+from __future__ import annotations
+
+import doctest
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Document (and doctest) the source tree beside these docs, installed or not.
+sys.path.insert(0, str(ROOT))
+
+with (ROOT / "pyproject.toml").open("rb") as f:
+    _project = tomllib.load(f)["project"]
+
+project = "symlstm"
+author = "symlstm developers"
+copyright = "symlstm developers"
+release = _project["version"]
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+]
+
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+root_doc = "index"
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+
+# -- MyST -------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "deflist"]
+myst_heading_anchors = 3
+
+# -- autodoc / napoleon (numpydoc-style docstrings) ----------------------------
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+
+# Type hints name SymPy and mpmath types that no inventory can resolve offline.
+nitpicky = False
+nitpick_ignore_regex = [
+    (r"py:.*", r"(sympy|mpmath|numpy|np)(\..*)?"),
+    (r"py:.*", r"(Any|Callable|Mapping|Sequence|T|ExactValue|Path)"),
+]
+
+# -- doctest -------------------------------------------------------------------
+# Only the {doctest} blocks of the pages are run here. The ``>>>`` examples in the
+# docstrings that autodoc pulls into the API page are run by pytest
+# (--doctest-modules, with each module's globals); running them here too would run
+# them without those globals.
+doctest_test_doctest_blocks = ""
+doctest_default_flags = (
+    doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.DONT_ACCEPT_TRUE_FOR_1
+)
+# Each page's examples start from a clean numeric state.
+doctest_global_setup = """
+import mpmath
+mpmath.mp.dps = 15
+"""
+
+# -- HTML ----------------------------------------------------------------------
+html_theme = "furo"
+html_title = f"symlstm {release}"
+
+
+# -- docstrings ------------------------------------------------------------------
+# numpydoc sections run to the next section header, so a ``>>>`` example written
+# after a "Parameters" or "Raises" section (the package's docstrings often end with
+# one) would be read by napoleon as more parameters. Give such an example its own
+# "Examples" header before napoleon sees the docstring.
+_NUMPY_SECTIONS = {
+    "Parameters", "Other Parameters", "Keyword Arguments", "Returns", "Yields",
+    "Receives", "Raises", "Warns", "Warnings", "Attributes", "Methods", "See Also",
+    "Notes", "References",
+}  # fmt: skip
+
+
+def _examples_header(app, what, name, obj, options, lines):
+    in_section = False
+    for k, line in enumerate(lines):
+        underline = lines[k + 1].strip() if k + 1 < len(lines) else ""
+        if underline and set(underline) == {"-"}:
+            if line.strip() == "Examples":
+                return
+            in_section = line.strip() in _NUMPY_SECTIONS
+        elif in_section and line.startswith(">>>"):
+            head = ["Examples", "--------"]
+            lines[k:k] = head if k > 0 and not lines[k - 1].strip() else ["", *head]
+            return
+
+
+# napoleon reads the first line of an attribute's or property's docstring as
+# "type: description", so "Gates that have their own weights: i, g, o …" would show
+# "Gates that have their own weights" as a type. Those docstrings are plain prose
+# here: keep them as written.
+_plain: dict[str, list[str]] = {}
+
+
+def _save_plain(app, what, name, obj, options, lines):
+    if what in ("attribute", "data", "property"):
+        _plain[name] = list(lines)
+
+
+def _restore_plain(app, what, name, obj, options, lines):
+    if name in _plain:
+        lines[:] = _plain.pop(name)
+
+
+def setup(app):
+    # Before napoleon (priority 500) turns the sections into fields …
+    app.connect("autodoc-process-docstring", _examples_header, priority=400)
+    app.connect("autodoc-process-docstring", _save_plain, priority=400)
+    # … and after it, for attribute and property docstrings.
+    app.connect("autodoc-process-docstring", _restore_plain, priority=600)
