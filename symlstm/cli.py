@@ -1,7 +1,7 @@
 """The ``symlstm`` command.
 
 ``symlstm example [NAME|FILE]``
-    An example's equations and certified values (default: the spec's section 5).
+    An example worked step by step, every digit certified (default: the spec's section 5).
 ``symlstm audit [FILE]``
     A document's claimed numbers against certified recomputation (default: the spec's).
 ``symlstm equations``
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    ex = sub.add_parser("example", help="an example's equations and certified values")
+    ex = sub.add_parser("example", help="an example worked step by step, every digit certified")
     ex.add_argument(
         "example",
         nargs="?",
@@ -79,13 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=FORMATS, default="text")
     ex.add_argument("--digits", type=_places, help="decimal places for every quantity")
     ex.add_argument(
-        "--dps", type=_positive, help="significant digits (JSON default: 30); overrides --digits"
+        "--dps", type=_positive, help="significant digits of the JSON values (default: 30)"
     )
     ex.add_argument(
         "--hand",
         action="store_true",
         help="hand-calculation mode: round each quantity before later steps use it",
     )
+    ex.add_argument("--standalone", action="store_true", help="with latex: a whole document")
+    ex.add_argument("--no-narration", action="store_true", help="no 'Step 1 – Forget Gate' lines")
+    ex.add_argument("--notation", choices=tuple(NOTATIONS), help="default: the example's")
+    ex.add_argument("--claims", help="mark the summary entries this claims file gets wrong")
+    ex.add_argument("--compact", action="store_true", help="equations and a table of values only")
     ex.add_argument("--list", action="store_true", help="list the built-in examples")
 
     au = sub.add_parser("audit", help="check a document's claimed numbers")
@@ -101,23 +106,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _example(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from symlstm.audit import load_claims
     from symlstm.examples import builtin_examples, load_example
     from symlstm.render.summary import render_summary
+    from symlstm.render.worked import worked_example
 
     if args.list:
         for name, title in builtin_examples().items():
             print(f"{name:<16} {title}")
         return EXIT_OK
+    if args.standalone and args.format != "latex":
+        raise _UsageError("symlstm example: --standalone needs --format latex")
+    if args.dps is not None and args.format != "json":
+        raise _UsageError("symlstm example: --dps sets the JSON digits; use --digits otherwise")
     example = load_example(args.example)
-    if args.dps is None and args.format == "json":
-        args.dps = 30
-    if args.dps is not None:
-        trace = example.certify(hand=args.hand, significant=args.dps)
-    elif args.digits is not None:
-        trace = example.certify(hand=args.hand, places=args.digits)
+    if args.digits is not None:
+        example = replace(example, digits={"default": args.digits})
+    if args.format == "json" or args.compact:
+        if args.format == "json":
+            trace = example.certify(hand=args.hand, significant=args.dps or 30)
+        else:
+            trace = example.certify(hand=args.hand)
+        print(render_summary(example, trace, args.format))
+        return EXIT_OK
+    claims = args.claims
+    if claims is None and args.example in builtin_examples():
+        claims = load_claims()  # the spec's own claims: mark any the audit finds wrong
+    worked = worked_example(
+        example,
+        mode="hand" if args.hand else "exact",
+        notation=args.notation,
+        narration=not args.no_narration,
+        claims=claims,
+    )
+    if args.format == "latex":
+        print(worked.latex(standalone=args.standalone))
+    elif args.format == "markdown":
+        print(worked.markdown(), end="")
     else:
-        trace = example.certify(hand=args.hand)
-    print(render_summary(example, trace, args.format))
+        print(worked.text(), end="")
     return EXIT_OK
 
 

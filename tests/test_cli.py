@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -27,12 +28,17 @@ def test_default_prints_the_spec_worked_example(capsys):
     status, out, _ = run(capsys)
     ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
     assert status == 0
-    # every intermediate of the spec's section 5, in order of derivation
-    expected = [rounded(ref[q], 2 if q == "f" else 3) for q in QUANTITIES]
-    assert expected[:2] == ["0.490", "0.62"] and expected[-1] == "0.276"
-    positions = [out.index(f"= {v:>6}") for v in expected]
-    assert positions == sorted(positions)
-    assert "σ(W_f·h_{t-1} + W_f·x_t + b_f)" in out
+    assert out.startswith("One step of the spec's LSTM cell (section 5)")
+    # the results of the spec's six steps, in order, as the reference rounds them
+    expected = [rounded(ref[q], 2 if q == "f" else 3) for q in ("f", "i", "g", "c", "o", "h")]
+    lines = [
+        line
+        for line in out.splitlines()
+        if line.startswith(("f_t", "i_t", "C̃_t", "tanh", "C_t", "o_t", "h_t"))
+    ]
+    results = [line.rsplit(" = ", 1)[1] for line in lines if " = " in line]
+    assert [r for r in results if r in expected] == expected
+    assert "Step 1 – Forget Gate" in out and "σ(0.7 × 0.2 + 0.7 × 0.5) = σ(0.49)" in out
 
 
 def test_json_at_50_digits_matches_an_independent_computation(capsys):
@@ -62,12 +68,16 @@ def test_json_of_the_sequence_has_every_step(capsys):
 def test_digits_and_hand_mode(capsys):
     _, out, _ = run(capsys, "example", "seed-sequence", "--digits", "4")
     ref = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
-    assert f"= {rounded(ref[2]['h'], 4):>6}" in out
+    h3 = next(line for line in out.splitlines()[::-1] if line.startswith("h_t = "))
+    assert h3.split("   (")[0].endswith(f"= {rounded(ref[2]['h'], 4)}")
     _, out, _ = run(capsys, "example", "seed-sequence", "--hand", "--format", "markdown")
     hand = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
-    row = next(line for line in out.splitlines() if line.startswith("| $C_{t}$"))
-    assert row.split("|")[2:5] == [f" {rounded(h['c'], 2)} " for h in hand]
-    assert "hand calculation" in out
+    rows = [line.split(" | ") for line in out.splitlines() if re.match(r"\| [123] \|", line)]
+    assert [row[5] for row in rows] == [rounded(h["c"], 2) for h in hand]  # the C_t column
+    assert "Hand calculation" not in out  # Markdown has no mode sentence …
+    assert "(exact value: 0.29)" in out  # … but marks where the exact value differs
+    _, out, _ = run(capsys, "example", "seed-sequence", "--compact")
+    assert "Step t = 3 (exact values, correctly rounded):" in out
 
 
 def test_latex_and_equations(capsys):

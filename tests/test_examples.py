@@ -60,7 +60,7 @@ def test_section_5_weights_miss_one_table_entry():
 
 def test_builtins_are_listed_with_titles():
     names = builtin_examples()
-    assert list(names) == ["seed-sequence", "seed-step"]
+    assert list(names) == ["seed-sequence", "seed-step", "vector-demo"]
     assert "section 5" in names["seed-step"]
 
 

@@ -10,7 +10,7 @@ decimals, never through binary floats. Built-in examples ship in this package.
 >>> ex.places("f"), ex.places("h")
 (2, 3)
 >>> sorted(builtin_examples())
-['seed-sequence', 'seed-step']
+['seed-sequence', 'seed-step', 'vector-demo']
 """
 
 from __future__ import annotations

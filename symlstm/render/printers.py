@@ -21,12 +21,18 @@ from typing import Any
 
 import sympy
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from symlstm.symbols import Notation
 from symlstm.symbols import notation as get_notation
 
 __all__ = ["LSTMLatexPrinter", "LSTMTextPrinter", "latex", "text"]
+
+
+def _all_shown(expr: sympy.Expr) -> bool:
+    """True for a product of displayed numbers (worked examples' Shown atoms)."""
+    return all(getattr(a, "is_shown", False) for a in expr.args)
 
 
 def _elementwise_call(expr: Any) -> sympy.Expr | None:
@@ -55,10 +61,13 @@ class LSTMLatexPrinter(LatexPrinter):
         name = self._notation.latex.get(expr.name)
         return name if name is not None else super()._print_MatrixSymbol(expr)
 
+    def _print_Mul(self, expr):
+        if _all_shown(expr):  # numbers: 0.7 \times 0.2, not juxtaposed
+            return r" \times ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+        return super()._print_Mul(expr)
+
     def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(
-            self.parenthesize(a, sympy.printing.precedence.PRECEDENCE["Mul"]) for a in expr.args
-        )
+        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
 
     def _print_ElementwiseApplyFunction(self, expr):
         call = _elementwise_call(expr)
@@ -90,23 +99,29 @@ class LSTMTextPrinter(StrPrinter):
     _print_MatrixSymbol = _print_Symbol
 
     def _print_Mul(self, expr):
+        if _all_shown(expr):
+            return " × ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
         return super()._print_Mul(expr).replace("**", "^").replace("*", "·")
 
     def _print_MatMul(self, expr):
-        return "·".join(
-            self.parenthesize(a, sympy.printing.precedence.PRECEDENCE["Mul"]) for a in expr.args
-        )
+        return "·".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
 
     def _print_HadamardProduct(self, expr):
-        return " ⊙ ".join(
-            self.parenthesize(a, sympy.printing.precedence.PRECEDENCE["Mul"]) for a in expr.args
-        )
+        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
 
     def _print_ElementwiseApplyFunction(self, expr):
         call = _elementwise_call(expr)
         return (
             self._print(call) if call is not None else super()._print_ElementwiseApplyFunction(expr)
         )
+
+    def _print_MatrixBase(self, expr):
+        # [0.2, 0.1; -0.1, 0.3]: rows split by semicolons, a column vector as [1; 0.5; -1]
+        rows = "; ".join(", ".join(self._print(v) for v in expr.row(r)) for r in range(expr.rows))
+        return f"[{rows}]"
+
+    _print_ImmutableDenseMatrix = _print_MatrixBase
+    _print_MutableDenseMatrix = _print_MatrixBase
 
     def _print_sigmoid(self, expr):
         return f"σ({self._print(expr.args[0])})"

@@ -1,0 +1,566 @@
+"""Step-by-step worked examples, like section 5 of the spec, from the cell's own equations.
+
+For every quantity of every step a worked example shows the general formula, the
+formula with the numbers substituted, the evaluated argument of the activation,
+its definition where that helps (1/(1 + e^{−z}) for σ), and the rounded result.
+Nothing here is written per gate: each line is printed from the cell's SymPy
+equations by the printers in :mod:`symlstm.render.printers`, with numbers put in
+as :class:`Shown` atoms. Every digit comes from a certified trace.
+
+>>> from symlstm.examples import load_example
+>>> worked = worked_example(load_example("seed-step"))
+>>> print(worked.text().splitlines()[5])
+f_t = σ(W_f·h_{t-1} + W_f·x_t) = σ(0.7 × 0.2 + 0.7 × 0.5) = σ(0.49)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import sympy
+from sympy import Add, ImmutableMatrix, MatAdd, Mul, Symbol
+from sympy.printing.precedence import PRECEDENCE
+
+from symlstm.errors import UnknownNameError
+from symlstm.evaluate import Enclosure, Trace
+from symlstm.examples import Example
+from symlstm.functions import hard_sigmoid, sigmoid
+from symlstm.render.printers import LSTMLatexPrinter, LSTMTextPrinter
+from symlstm.rounding import round_places, with_increasing_precision
+from symlstm.symbols import Notation
+from symlstm.symbols import notation as get_notation
+
+__all__ = ["MODES", "Shown", "WorkedExample", "worked_example"]
+
+MODES: tuple[str, ...] = ("exact", "hand")
+
+#: Narration for each stage of a step, keyed by the quantity it ends with.
+NARRATION: Mapping[str, str] = {
+    "f": "Forget Gate",
+    "i": "Input Gate",
+    "g": "Candidate Cell Value",
+    "c": "Update Cell State",
+    "o": "Output Gate",
+    "h": "Hidden State",
+}
+#: Matrices larger than this (rows or columns) are shown with their middle elided.
+MAX_SHOWN = 6
+
+
+class Shown(Symbol):
+    """A number as a worked example shows it: its decimal text, printed as is.
+
+    >>> from sympy import Mul
+    >>> from symlstm.render.printers import text
+    >>> text(Mul(Shown("0.7"), Shown("-0.2"), evaluate=False))
+    '0.7 × (-0.2)'
+    """
+
+    is_shown = True
+
+    @property
+    def precedence(self) -> int:
+        # A negative number needs parentheses wherever a sum would.
+        return PRECEDENCE["Add"] if self.name.startswith("-") else PRECEDENCE["Atom"]
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return self.name.replace("⋯", r"\cdots").replace("⋮", r"\vdots").replace("⋱", r"\ddots")
+
+    def _sympystr(self, printer: Any) -> str:
+        return self.name
+
+
+def _decimal_text(value: Fraction, places: int) -> str:
+    """An exact value as a terminating decimal when it is one, else rounded to ``places``."""
+    d = value.denominator
+    for prime in (2, 5):
+        while d % prime == 0:
+            d //= prime
+    if d == 1:
+        text = round_places(value, 60).rstrip("0")
+        return text.rstrip(".") if text.endswith(".") else text
+    return round_places(value, places)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One displayed chain ``lhs = chain[0] = chain[1] = …``, optionally with a note."""
+
+    lhs: sympy.Basic
+    chain: tuple[sympy.Basic, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """The lines that compute one quantity, with their narration."""
+
+    quantity: str
+    heading: str
+    lines: tuple[Line, ...]
+
+
+@dataclass
+class WorkedExample:
+    """A rendered-to-be worked example: stages per step and a summary table.
+
+    Render with :meth:`latex`, :meth:`markdown` or :meth:`text`; Jupyter shows it
+    through ``_repr_latex_`` and ``_repr_markdown_``.
+    """
+
+    example: Example
+    mode: str
+    notation: Notation
+    steps: list[list[Stage]]
+    summary: list[dict[str, str]]  # per step: quantity → rounded text
+    differences: list[tuple[int, str, str, str]] = field(default_factory=list)
+    marks: dict[tuple[int, str], str] = field(default_factory=dict)  # (t, q) → footnote
+    narration: bool = True
+
+    # -- printing -------------------------------------------------------------
+
+    def _latex_printer(self) -> LSTMLatexPrinter:
+        return LSTMLatexPrinter({"notation": self.notation, "mat_str": "bmatrix", "mat_delim": ""})
+
+    def _line_latex(self, line: Line, printer: LSTMLatexPrinter) -> str:
+        lhs, parts = _chain(printer, line)
+        # Matrices are wide: one link of the chain a row.
+        link = " \\\\\n&= " if self.example.cell.is_vector else " = "
+        text = f"{lhs} &= " + link.join(parts)
+        if line.note:
+            text += rf" && \text{{{_latex_text(line.note)}}}"
+        return text
+
+    def _summary_columns(self) -> list[str]:
+        wanted = ["x", "f", "i", "g", "c", "o", "h"]
+        return [q for q in wanted if q in self.summary[0]]
+
+    def latex(self, *, standalone: bool = False) -> str:
+        """A LaTeX fragment of ``align*`` environments (or a whole document)."""
+        printer = self._latex_printer()
+        out: list[str] = []
+        for t, stages in enumerate(self.steps, start=1):
+            if len(self.steps) > 1:
+                out.append(rf"\subsection*{{Time step $t = {t}$}}")
+            for k, stage in enumerate(stages, start=1):
+                if self.narration:
+                    out.append(rf"\paragraph{{Step {k} -- {_latex_text(stage.heading)}}}")
+                rows = " \\\\\n".join(self._line_latex(line, printer) for line in stage.lines)
+                out.append(f"\\begin{{align*}}\n{rows}\n\\end{{align*}}")
+        out.append(self._latex_summary(printer))
+        if self.differences:
+            out.append(_latex_text(self._differences_text()))
+        body = "\n".join(out)
+        if not standalone:
+            return body
+        from symlstm.render.document import standalone as wrap
+
+        return wrap(body, title=self.example.title or self.example.name)
+
+    def _latex_summary(self, printer: LSTMLatexPrinter) -> str:
+        cols = self._summary_columns()
+        head = " & ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols)
+        rows = []
+        for t, row in enumerate(self.summary, start=1):
+            cells = []
+            for q in cols:
+                mark = r"$^{\dagger}$" if (t, q) in self.marks else ""
+                cells.append(_latex_matrix_text(row[q]) + mark)
+            rows.append(f"{t} & " + " & ".join(cells) + r" \\")
+        notes = [
+            rf"\par\noindent $^{{\dagger}}$ {_latex_text(note)}" for note in self.marks.values()
+        ]
+        title = r"\paragraph{Final values}" if self.narration else ""
+        table = "\n".join(
+            [
+                rf"\begin{{tabular}}{{r{'r' * len(cols)}}}",
+                f"$t$ & {head} \\\\",
+                r"\hline",
+                *rows,
+                r"\end{tabular}",
+            ]
+        )
+        return "\n".join(filter(None, [title, table, *notes]))
+
+    def markdown(self) -> str:
+        """Markdown with ``$$`` display math (GitHub, MyST and Jupyter render it)."""
+        printer = self._latex_printer()
+        out: list[str] = [f"## {self.example.title or self.example.name}", ""]
+        for t, stages in enumerate(self.steps, start=1):
+            if len(self.steps) > 1:
+                out += [f"### Time step t = {t}", ""]
+            for k, stage in enumerate(stages, start=1):
+                if self.narration:
+                    out += [f"**Step {k} – {stage.heading}**", ""]
+                rows = " \\\\\n".join(self._line_latex(line, printer) for line in stage.lines)
+                out += ["$$", "\\begin{aligned}", rows, "\\end{aligned}", "$$", ""]
+        cols = self._summary_columns()
+        out += ["**Final values**" if self.narration else "", ""]
+        out.append("| $t$ | " + " | ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols)
+                   + " |")  # fmt: skip
+        out.append("|---|" + "---|" * len(cols))
+        for t, row in enumerate(self.summary, start=1):
+            cells = [row[q] + (" †" if (t, q) in self.marks else "") for q in cols]
+            out.append(f"| {t} | " + " | ".join(cells) + " |")
+        out += [""] + [f"† {note}" for note in self.marks.values()]
+        if self.differences:
+            out += ["", self._differences_text()]
+        return "\n".join(out).rstrip() + "\n"
+
+    def text(self) -> str:
+        """Plain Unicode text."""
+        printer = LSTMTextPrinter({"notation": self.notation})
+        title = self.example.title or self.example.name
+        out = [title, "=" * len(title), self._mode_sentence(), ""]
+        for t, stages in enumerate(self.steps, start=1):
+            if len(self.steps) > 1:
+                out += [f"Time step t = {t}", "-" * 16]
+            for k, stage in enumerate(stages, start=1):
+                if self.narration:
+                    out.append(f"Step {k} – {stage.heading}")
+                for line in stage.lines:
+                    lhs, parts = _chain(printer, line)
+                    note = f"   ({line.note})" if line.note else ""
+                    out.append(f"{lhs} = {' = '.join(parts)}{note}")
+                out.append("")
+        cols = self._summary_columns()
+        names = [printer.doprint(self._symbol(q)) for q in cols]
+        width = max(8, *(len(r[q]) + 2 for r in self.summary for q in cols))
+        out.append("Final values:" if self.narration else "")
+        out.append(f"{'t':>3} " + "".join(f"{n:>{width}}" for n in names))
+        for t, row in enumerate(self.summary, start=1):
+            cells = [row[q] + ("†" if (t, q) in self.marks else "") for q in cols]
+            out.append(f"{t:>3} " + "".join(f"{c:>{width}}" for c in cells))
+        out += [f"† {note}" for note in self.marks.values()]
+        if self.differences:
+            out += ["", self._differences_text()]
+        return "\n".join(out).rstrip() + "\n"
+
+    def _repr_latex_(self) -> str:
+        return self.markdown().split("\n", 1)[1]
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+    def _symbol(self, name: str) -> sympy.Basic:
+        return self.example.cell.symbols[name]
+
+    def _mode_sentence(self) -> str:
+        if self.mode == "hand":
+            return ("Hand calculation: each value is rounded to the digits shown before later "
+                    "steps use it.")  # fmt: skip
+        return "Every value is the exact value, correctly rounded (certified)."
+
+    def _differences_text(self) -> str:
+        other = "hand calculation" if self.mode == "exact" else "exact values"
+        names = self.notation.text
+        items = "; ".join(f"{names.get(q, q)} at t = {t}: {a} here, {b} by {other}"
+                          for t, q, a, b in self.differences)  # fmt: skip
+        return f"Where the two rounding modes differ: {items}."
+
+
+def _chain(printer: Any, line: Line) -> tuple[str, list[str]]:
+    """The printed sides of a line, without a first link that repeats the left-hand side."""
+    lhs, parts = printer.doprint(line.lhs), [printer.doprint(e) for e in line.chain]
+    return lhs, parts[1:] if parts and parts[0] == lhs else parts
+
+
+def _latex_text(text: str) -> str:
+    from symlstm.render.document import escape_latex
+
+    return escape_latex(text)
+
+
+def _latex_matrix_text(text: str) -> str:
+    return f"${text}$" if text.startswith("(") else text
+
+
+# -- building ---------------------------------------------------------------------
+
+
+def _drop_zero_terms(expr: sympy.Basic, zeros: set) -> sympy.Basic:
+    """Remove the terms of sums that contain a parameter whose value is exactly zero."""
+    if not zeros or not expr.args:
+        return expr
+    if isinstance(expr, Add | MatAdd):
+        kept = [a for a in expr.args if not (a.free_symbols & zeros)]
+        kept = [_drop_zero_terms(a, zeros) for a in kept] or [sympy.S.Zero]
+        if len(kept) == 1:
+            return kept[0]
+        return MatAdd(*kept) if isinstance(expr, MatAdd) else Add(*kept, evaluate=False)
+    with sympy.evaluate(False):
+        return expr.func(*(_drop_zero_terms(a, zeros) for a in expr.args))
+
+
+def _elide(rows: list[list[str]]) -> list[list[str]]:
+    """Keep the first and last entries of long rows and columns, with ⋯ ⋮ ⋱ between."""
+
+    def cut(seq: list, filler: Any) -> list:
+        if len(seq) <= MAX_SHOWN:
+            return seq
+        half = (MAX_SHOWN - 1) // 2
+        return [*seq[:half], filler, *seq[-half:]]
+
+    rows = [cut(r, "⋯") for r in rows]
+    width = len(rows[0])
+    filler_row = ["⋱" if r == "⋯" else "⋮" for r in rows[0]] if width else []
+    return cut(rows, filler_row)
+
+
+class _Builder:
+    def __init__(self, example: Example, trace: Trace, other: Trace | None, mode: str,
+                 note: Notation, drop_zeros: bool) -> None:  # fmt: skip
+        self.example, self.trace, self.other, self.mode = example, trace, other, mode
+        self.cell = example.cell
+        self.notation = note
+        self.zeros = set()
+        if drop_zeros:
+            for name, value in example.parameters.items():
+                flat = _flatten(value)
+                if all(v == 0 for v in flat):
+                    self.zeros.add(self.cell.parameters[name])
+
+    # shown values ------------------------------------------------------------
+
+    def places(self, quantity: str) -> int:
+        return self.example.places(quantity)
+
+    def decimal(self, enc: Enclosure, places: int, *, trim: bool = False) -> str:
+        """The rounded value; with ``trim``, an exact value that ends sooner is shown as it
+        is (σ(0.49), not σ(0.490))."""
+        text = enc.round(places=places)
+        if trim and enc.exact is not None and "." in text and Fraction(text) == enc.exact:
+            text = text.rstrip("0").rstrip(".")
+        return text
+
+    def shown(self, name: str, t: int) -> sympy.Basic:
+        """The displayed value of a symbol at step t: a Shown atom or a matrix of them."""
+        if name in self.example.parameters:
+            value = self.example.parameters[name]
+            texts = _map(value, lambda v: _decimal_text(Fraction(int(v.p), int(v.q)),
+                                                        self.places("default")))  # fmt: skip
+        else:
+            places = self.places({"h_prev": "h", "c_prev": "c"}.get(name, name))
+            given = {"x": self.example.inputs[t - 1], "h_prev": self.example.h0,
+                     "c_prev": self.example.c0}  # fmt: skip
+            if name == "x" or (t == 1 and name in given):
+                texts = _map(given[name], lambda v: _decimal_text(Fraction(int(v.p), int(v.q)),
+                                                                  places))  # fmt: skip
+            else:
+                texts = _map(self.trace[name, t], lambda e: self.decimal(e, places, trim=True))
+        return _as_shown(texts)
+
+    def substitute(self, expr: sympy.Basic, t: int) -> sympy.Basic:
+        names = {**self.cell.parameters, **self.cell.symbols}
+        mapping = {sym: self.shown(name, t) for name, sym in names.items()
+                   if sym in expr.free_symbols or _has_matrix_symbol(expr, sym)}  # fmt: skip
+        with sympy.evaluate(False):
+            return expr.xreplace(mapping)
+
+    # stages ------------------------------------------------------------------
+
+    def value_text(self, quantity: str, t: int, trace: Trace | None = None) -> str:
+        trace = trace or self.trace
+        return _show_text(_map(trace[quantity, t],
+                               lambda e: self.decimal(e, self.places(quantity))))  # fmt: skip
+
+    def result(self, quantity: str, t: int) -> tuple[sympy.Basic, str]:
+        texts = _map(self.trace[quantity, t], lambda e: self.decimal(e, self.places(quantity)))
+        note = ""
+        if self.other is not None:
+            other = self.value_text(quantity, t, self.other)
+            if other != _show_text(texts):
+                which = "hand calculation" if self.mode == "exact" else "exact value"
+                note = f"{which}: {other}"
+        return _as_shown(texts), note
+
+    def stage(self, quantity: str, t: int) -> Stage:
+        eqs = {str(eq.lhs): eq for eq in self.cell.equations()}
+        inline = {str(eq.lhs): eq for eq in self.cell.equations(inline=True)}
+        sym = self.cell.symbols[quantity]
+        lines: list[Line] = []
+        if f"z_{quantity}" in eqs:
+            z = self.cell.symbols[f"z_{quantity}"]
+            formula = _drop_zero_terms(inline[quantity].rhs, self.zeros)
+            substituted = self.substitute(formula, t)
+            act = eqs[quantity].rhs
+            z_shown = self.shown(f"z_{quantity}", t)
+            with sympy.evaluate(False):
+                evaluated = act.xreplace({z: z_shown})
+            lines.append(Line(sym, (formula, substituted, evaluated)))
+            expanded = _expanded(evaluated)
+            value, note = self.result(quantity, t)
+            chain = (expanded, value) if expanded is not None else (value,)
+            lines.append(Line(sym if expanded is not None else evaluated, chain, note))
+        else:
+            rhs = eqs[quantity].rhs
+            if quantity == "h":  # the spec computes tanh(C_t) first, then h_t
+                lines.append(self.stage("s", t).lines[0])
+            formula = _drop_zero_terms(rhs, self.zeros)
+            chain: list[sympy.Basic] = [formula] if formula.free_symbols else []
+            if formula.free_symbols:
+                chain.append(self.substitute(formula, t))
+            terms = self.term_values(formula, t, quantity)
+            if terms is not None:
+                chain.append(terms)
+            value, note = self.result(quantity, t)
+            chain.append(value)
+            lines.append(Line(sym, tuple(chain), note))
+        return Stage(quantity, NARRATION.get(quantity, quantity), tuple(lines))
+
+    def term_values(self, formula: sympy.Basic, t: int, quantity: str) -> sympy.Basic | None:
+        """0.248 + 0.203: each product of a sum, rounded at the quantity's places."""
+        if not isinstance(formula, Add | MatAdd) or self.cell.is_vector:
+            return None
+        texts = [self.decimal(self.trace.enclose(term, t), self.places(quantity))
+                 for term in formula.args]  # fmt: skip
+        return Add(*(Shown(s) for s in texts), evaluate=False)
+
+    def steps(self) -> list[list[Stage]]:
+        order = [q for q in ("f", "i", "g", "c", "o", "h") if q in self.cell.quantities]
+        if self.cell.variant.forget_gate != "standard":
+            order.remove("f")
+            order.insert(order.index("i") + 1, "f")
+        return [[self.stage(q, t) for q in order] for t in range(1, len(self.trace) + 1)]
+
+    def summary(self) -> list[dict[str, str]]:
+        rows = []
+        for t in range(1, len(self.trace) + 1):
+            row = {"x": _show_text(_as_text(self.shown("x", t)))}
+            for q in ("f", "i", "g", "c", "o", "h"):
+                row[q] = self.value_text(q, t)
+            rows.append(row)
+        return rows
+
+
+def _flatten(value: Any) -> list:
+    if isinstance(value, tuple):
+        return [v for item in value for v in _flatten(item)]
+    return [value]
+
+
+def _map(value: Any, fn: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_map(v, fn) for v in value)
+    return fn(value)
+
+
+def _as_shown(texts: Any) -> sympy.Basic:
+    if not isinstance(texts, tuple):
+        return Shown(texts)
+    rows = [list(r) for r in texts] if isinstance(texts[0], tuple) else [[v] for v in texts]
+    rows = _elide(rows)
+    return ImmutableMatrix([[Shown(v) for v in row] for row in rows])
+
+
+def _as_text(shown: sympy.Basic) -> Any:
+    if isinstance(shown, Shown):
+        return shown.name
+    return tuple(str(v) for v in shown)
+
+
+def _show_text(texts: Any) -> str:
+    if isinstance(texts, tuple):
+        flat = [t for t in _flatten(texts)]
+        return "(" + ", ".join(flat) + ")"
+    return texts
+
+
+def _has_matrix_symbol(expr: sympy.Basic, sym: sympy.Basic) -> bool:
+    return isinstance(sym, sympy.MatrixSymbol) and expr.has(sym)
+
+
+def _expanded(evaluated: sympy.Basic) -> sympy.Basic | None:
+    """The definition of the activation at its argument, where one helps: 1/(1 + e^{−z})."""
+    if isinstance(evaluated, sigmoid) and isinstance(evaluated.args[0], Shown):
+        with sympy.evaluate(False):
+            return 1 / (1 + sympy.exp(-evaluated.args[0]))
+    if isinstance(evaluated, hard_sigmoid) and isinstance(evaluated.args[0], Shown):
+        with sympy.evaluate(False):
+            return sympy.Max(0, sympy.Min(1, Mul(evaluated.slope, evaluated.args[0]) +
+                                          evaluated.offset))  # fmt: skip
+    return None
+
+
+def _claim_marks(example: Example, claims: Any, trace_mode: str) -> dict[tuple[int, str], str]:
+    """Footnotes for summary entries that a document claims wrongly (by the audit)."""
+    if claims is None:
+        return {}
+    from symlstm.audit import audit
+
+    report = audit(claims)
+    marks = {}
+    for r in report.results:
+        ex = report.examples.get(r.claim.example)
+        if ex is None or ex.name != example.name or r.holds:
+            continue
+        marks[(r.claim.t, r.claim.quantity)] = (
+            f"{r.claim.where}: the document claims {r.claim.claimed}; "
+            f"the exact value rounds to {r.exact.rounded}, hand calculation gives "
+            f"{r.hand.rounded}"
+        )
+    return marks
+
+
+def worked_example(
+    example: Example,
+    *,
+    mode: str = "exact",
+    notation: str | Notation | None = None,
+    narration: bool = True,
+    drop_zero_terms: bool = True,
+    claims: Any = None,
+) -> WorkedExample:
+    """Build the worked example of an example, every digit certified.
+
+    Parameters
+    ----------
+    example
+        A loaded example (:func:`symlstm.examples.load_example`).
+    mode
+        ``"exact"``: every value is the exact value correctly rounded;
+        ``"hand"``: each value is rounded before later steps use it, as the spec does.
+        Where the other mode gives different digits the line says so.
+    notation
+        ``"spec"``, ``"canonical"`` or a :class:`~symlstm.symbols.Notation`;
+        default: the example's.
+    narration
+        Headings such as "Step 1 – Forget Gate"; off gives a bare derivation.
+    drop_zero_terms
+        Leave out terms whose parameter is exactly zero (the spec's b = 0).
+    claims
+        A claims file (or :class:`~symlstm.audit.ClaimsDocument`) to audit: summary
+        entries it claims wrongly are marked.
+
+    >>> from symlstm.examples import load_example
+    >>> w = worked_example(load_example("seed-step"), mode="hand", narration=False)
+    >>> [row["c"] for row in w.summary]
+    ['0.451']
+    """
+    if mode not in MODES:
+        raise UnknownNameError(f"unknown rounding mode {mode!r}; known: {', '.join(MODES)}")
+    note = get_notation(notation if notation is not None else example.notation)
+
+    def attempt(prec: int) -> WorkedExample:
+        exact = example.evaluate(method="interval", prec=prec)
+        hand = example.evaluate(method="interval", prec=prec, hand_places=example.hand_places)
+        trace, other = (exact, hand) if mode == "exact" else (hand, exact)
+        builder = _Builder(example, trace, other, mode, note, drop_zero_terms)
+        steps = builder.steps()
+        summary = builder.summary()
+        other_builder = _Builder(example, other, None, mode, note, drop_zero_terms)
+        other_summary = other_builder.summary()
+        differences = [
+            (t, q, row[q], orow[q])
+            for t, (row, orow) in enumerate(zip(summary, other_summary, strict=True), start=1)
+            for q in ("f", "i", "g", "c", "o", "h")
+            if row[q] != orow[q]
+        ]
+        return WorkedExample(example, mode, note, steps, summary, differences, {}, narration)
+
+    worked = with_increasing_precision(attempt, what=f"the worked example {example.name}")
+    worked.marks = _claim_marks(example, claims, mode)
+    return worked
