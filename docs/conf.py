@@ -38,7 +38,7 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 
 # -- MyST -------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "deflist"]
@@ -124,8 +124,39 @@ def _restore_plain(app, what, name, obj, options, lines):
 
 
 def setup(app):
+    _setup_worked(app)
     # Before napoleon (priority 500) turns the sections into fields …
     app.connect("autodoc-process-docstring", _examples_header, priority=400)
     app.connect("autodoc-process-docstring", _save_plain, priority=400)
     # … and after it, for attribute and property docstrings.
     app.connect("autodoc-process-docstring", _restore_plain, priority=600)
+
+
+# -- worked examples rendered at build time -------------------------------------------
+# The package renders the built-in examples as Markdown into _generated/; the pages
+# {include} them, so MyST (a real Markdown + math renderer) checks what users get.
+GENERATED = Path(__file__).resolve().parent / "_generated"
+
+
+def _render_worked_examples(app):
+    from symlstm.examples import load_example
+    from symlstm.render.worked import worked_example
+
+    GENERATED.mkdir(exist_ok=True)
+    for name, options in (
+        ("seed-step", {}),
+        ("seed-sequence", {}),
+        ("seed-sequence", {"mode": "hand"}),
+        ("vector-demo", {}),
+    ):
+        suffix = "-hand" if options.get("mode") == "hand" else ""
+        markdown = worked_example(load_example(name), **options).markdown()
+        # The pages give their own headings: drop the example's title line.
+        body = markdown.split("\n", 1)[1]
+        target = GENERATED / f"{name}{suffix}.md"
+        if not target.exists() or target.read_text(encoding="utf-8") != body:
+            target.write_text(body, encoding="utf-8")
+
+
+def _setup_worked(app):
+    app.connect("builder-inited", _render_worked_examples)
