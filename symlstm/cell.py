@@ -223,7 +223,9 @@ class Cell:
         if kind != "vector" and (hidden_size not in (None, 1) or input_size not in (None, 1)):
             raise ParameterError(f"a {kind} cell has hidden and input size 1")
         for name, size in (("hidden_size", hidden_size), ("input_size", input_size)):
-            if size is not None and (not isinstance(size, int) or size < 1):
+            if size is not None and (
+                isinstance(size, bool) or not isinstance(size, int) or size < 1
+            ):
                 raise ParameterError(f"{name} must be a positive integer, not {size!r}")
         self.hidden_size = hidden_size if kind == "vector" else 1
         self.input_size = input_size if kind == "vector" else 1

@@ -15,6 +15,8 @@ monotone, so comparing the roundings of the two endpoints decides the question.
 '-0.13'
 >>> round_significant(Fraction(123456, 1000), 4)
 '123.5'
+>>> round_significant(Fraction(1234), 2), round_significant(Fraction(996, 1000), 2)
+('1200', '1.0')
 >>> round_enclosure(Fraction(61001, 100000), Fraction(61499, 100000), places=2)
 '0.61'
 >>> round_enclosure(Fraction(61449, 100000), Fraction(61451, 100000), places=3) is None
@@ -88,11 +90,10 @@ def round_significant(x: Fraction, digits: int) -> str:
     if x == 0:
         return "0." + "0" * (digits - 1) if digits > 1 else "0"
     places = digits - 1 - _exponent(x)
-    text = round_places(x, places)
-    if len(text.replace("-", "").replace(".", "").lstrip("0")) > digits:
-        # 9.99… rounded up to 10.0…: one digit too many; drop it.
-        text = round_places(x, places - 1)
-    return text
+    if len(str(abs(_half_up(x * Fraction(10) ** places)))) > digits:
+        # 9.99… rounded up to 10.0…: one digit too many; round one place sooner.
+        places -= 1
+    return round_places(x, places)
 
 
 def round_enclosure(
