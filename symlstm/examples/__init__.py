@@ -28,7 +28,7 @@ from symlstm.cell import Cell, Variant
 from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
 from symlstm.evaluate import Trace, certify, evaluate
 from symlstm.params import ExactValue, inputs, parameters, state
-from symlstm.symbols import notation
+from symlstm.symbols import Notation, notation
 
 __all__ = [
     "Example",
@@ -41,6 +41,7 @@ __all__ = [
 
 _SUFFIXES = (".toml", ".json")
 _TOP_KEYS = {
+    "names",
     "name",
     "title",
     "source",
@@ -132,6 +133,22 @@ class Example:
     inputs: tuple[ExactValue, ...]
     digits: Mapping[str, int] = field(default_factory=lambda: {"default": 3})
     path: str | None = None
+    #: Plain-text labels that replace symbols' names (canonical name → label).
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def notation_with_names(self) -> Notation:
+        """The example's notation, with its ``[names]`` labels (escaped for LaTeX).
+
+        >>> ex = parse_example({"cell": {"kind": "tied"}, "names": {"x": "word_t"},
+        ...                     "parameters": {"w_f": 1, "w_i": 1, "w_g": 1, "w_o": 1, "b": 0},
+        ...                     "inputs": {"x": [1]}})
+        >>> ex.notation_with_names().latex["x"], ex.notation_with_names().text["x"]
+        ('\\\\mathrm{word\\\\_t}', 'word_t')
+        """
+        from symlstm.render.document import escape_latex
+
+        latex = {k: rf"\mathrm{{{escape_latex(v)}}}" for k, v in self.names.items()}
+        return notation(self.notation).with_names(latex=latex, text=dict(self.names))
 
     def places(self, quantity: str) -> int:
         """Decimal places shown for a quantity."""
@@ -239,11 +256,24 @@ def parse_example(data: Mapping[str, Any], *, origin: str = "example") -> Exampl
             inputs=inputs(cell, input_table["x"]),
             digits=digits,
             path=origin,
+            names=_names(_table(data, "names", origin, required=False), cell, origin),
         )
     except SymLSTMError as err:
         if str(err).startswith(origin):
             raise
         raise type(err)(f"{origin}: {err}") from None
+
+
+def _names(table: Mapping[str, Any], cell: Cell, origin: str) -> dict[str, str]:
+    known = [*cell.symbols, *cell.parameters]
+    for key, value in table.items():
+        if key not in known:
+            raise UnknownNameError(
+                f"{origin} [names]: unknown symbol {key!r}; known: {', '.join(known)}"
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise ExampleFileError(f"{origin} [names] {key}: a label must be non-empty text")
+    return {k: v.strip() for k, v in table.items()}
 
 
 def load_example(name_or_path: str | Path) -> Example:

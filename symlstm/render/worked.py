@@ -542,7 +542,7 @@ def worked_example(
     """
     if mode not in MODES:
         raise UnknownNameError(f"unknown rounding mode {mode!r}; known: {', '.join(MODES)}")
-    note = get_notation(notation if notation is not None else example.notation)
+    note = get_notation(notation) if notation is not None else example.notation_with_names()
 
     def attempt(prec: int) -> WorkedExample:
         exact = example.evaluate(method="interval", prec=prec)
