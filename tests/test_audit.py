@@ -13,7 +13,7 @@ from symlstm.audit import audit, load_claims, parse_quantity
 from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
 from symlstm.examples import load_example
 
-from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, tied_trace
+from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, scalar_trace
 
 SPEC = Path(__file__).parent / "data" / "spec.txt"
 
@@ -45,8 +45,8 @@ def test_every_spec_claim_holds_and_matches_the_reference(spec_report):
     traces = {}
     for name, ref in REFERENCE.items():
         traces[name] = (
-            tied_trace(ref["w"], ref["xs"], ref["h0"], ref["c0"]),
-            tied_trace(ref["w"], ref["xs"], ref["h0"], ref["c0"], hand_places=ref["hand"]),
+            scalar_trace(ref["w"], ref["xs"], ref["h0"], ref["c0"]),
+            scalar_trace(ref["w"], ref["xs"], ref["h0"], ref["c0"], hand_places=ref["hand"]),
         )
     assert len(spec_report.results) == 39
     for r in spec_report.results:
@@ -158,7 +158,7 @@ def test_a_users_claims_with_section_5_weights_find_f3_wrong(tmp_path):
     )
     claims = _write(tmp_path, "claims.toml", 'title = "mine"\n' + rows)
     report = audit(claims)
-    ref = tied_trace({**SEED_STEP}, ["0.2", "0.4", "0.6"])
+    ref = scalar_trace({**SEED_STEP}, ["0.2", "0.4", "0.6"])
     assert rounded(ref[2]["f"], 2) == "0.62"  # the reference agrees f_3 is not 0.61
     assert [r.holds for r in report.results] == [True, True, False, True]
     wrong = report.wrong[0]
@@ -178,9 +178,9 @@ def test_claims_in_json_work_too(tmp_path):
         ],
     }
     report = audit(_write(tmp_path, "c.json", json.dumps(claims)))
-    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
     assert report.results[0].exact.rounded == rounded(ref["h"], 4)
-    hand = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4", hand_places={"default": 3, "f": 2})[0]
+    hand = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4", hand_places={"default": 3, "f": 2})[0]
     assert report.results[0].hand.rounded == rounded(hand["h"], 4) == "0.2760"
     # 0.2760 is wrong as a rounding of the exact h (0.27584…) but right by hand
     assert report.results[0].modes == ["hand"]

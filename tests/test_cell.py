@@ -13,6 +13,14 @@ from symlstm.cell import FORGET_GATES, KINDS, Assignment, Cell, Variant
 from symlstm.errors import ParameterError, UnknownNameError
 from symlstm.functions import sigmoid
 
+from lstm_reference import (
+    STATE_NAMES,
+    activation_prime,
+    has_forget_gate,
+    scalar_trace,
+    vector_trace,
+)
+
 VARIANTS = {
     "textbook": {},
     "peephole": {"peephole": True},
@@ -35,36 +43,7 @@ DPS = 50
 TOL = mpmath.mpf(10) ** -45
 
 
-# -- an independent reference, written out by hand ------------------------------------------
-
-
-def _gate_act(opts, z):
-    name = opts.get("gate_activation", "sigmoid")
-    if name == "sigmoid":
-        return 1 / (1 + mpmath.exp(-z))
-    slope = mpmath.mpf(1) / (5 if name == "hard_sigmoid" else 6)
-    return max(mpmath.mpf(0), min(mpmath.mpf(1), slope * z + mpmath.mpf(1) / 2))
-
-
-def _gate_act_prime(opts, z):
-    name = opts.get("gate_activation", "sigmoid")
-    if name == "sigmoid":
-        s = 1 / (1 + mpmath.exp(-z))
-        return s * (1 - s)
-    slope = mpmath.mpf(1) / (5 if name == "hard_sigmoid" else 6)
-    return slope if 0 < slope * z + mpmath.mpf(1) / 2 < 1 else mpmath.mpf(0)
-
-
-def _squash(name, z):
-    return mpmath.tanh(z) if name == "tanh" else z / (1 + abs(z))
-
-
-def _squash_prime(name, z):
-    return 1 - mpmath.tanh(z) ** 2 if name == "tanh" else 1 / (1 + abs(z)) ** 2
-
-
-def _has_f(opts):
-    return opts.get("forget_gate", "standard") == "standard"
+# -- random values, and one step of the shared reference (lstm_reference.py) ----------------
 
 
 def _values(cell: Cell, seed: int) -> dict:
@@ -92,82 +71,23 @@ def _mp(v):
     return mpmath.mpf(v.p) / v.q
 
 
+def _step_args(vals):
+    """The parameters, x, h_prev and c_prev of one step as mpf."""
+    v = {k: _mp(val) for k, val in vals.items()}
+    params = {k: val for k, val in v.items() if k not in STATE_NAMES}
+    return params, [v["x"]], v["h_prev"], v["c_prev"]
+
+
 def reference_scalar(kind, opts, vals):
     """One step of a tied or scalar cell, by hand in mpmath; returns every quantity."""
-    v = {k: _mp(val) for k, val in vals.items()}
-    x, h, c_prev = v["x"], v["h_prev"], v["c_prev"]
-    peep = opts.get("peephole", False)
-    out = {}
-
-    def pre(k, c_state):
-        if kind == "tied":
-            z = v[f"w_{k}"] * h + v[f"w_{k}"] * x + v[f"b_{k}"]
-        else:
-            z = v[f"W_{k}"] * x + v[f"U_{k}"] * h + v[f"b_{k}"]
-        if peep and k != "g":
-            z += v[f"p_{k}"] * c_state
-        if k == "f":
-            z += mpmath.mpf(opts.get("forget_bias", 0))
-        return z
-
-    out["z_i"] = pre("i", c_prev)
-    out["i"] = _gate_act(opts, out["z_i"])
-    if _has_f(opts):
-        out["z_f"] = pre("f", c_prev)
-        out["f"] = _gate_act(opts, out["z_f"])
-    elif opts["forget_gate"] == "coupled":
-        out["f"] = 1 - out["i"]
-    else:
-        out["f"] = mpmath.mpf(1)
-    out["z_g"] = pre("g", None)
-    out["g"] = _squash(opts.get("candidate_activation", "tanh"), out["z_g"])
-    out["c"] = out["f"] * c_prev + out["i"] * out["g"]
-    out["z_o"] = pre("o", out["c"])
-    out["o"] = _gate_act(opts, out["z_o"])
-    out["s"] = _squash(opts.get("output_activation", "tanh"), out["c"])
-    out["h"] = out["o"] * out["s"]
-    return out
+    params, xs, h_prev, c_prev = _step_args(vals)
+    return scalar_trace(params, xs, h_prev, c_prev, kind=kind, variant=opts, dps=DPS + 10)[0]
 
 
 def reference_vector(opts, vals):
     """One step of the vector cell with explicit loops over rows and columns."""
-    v = {k: _mp(val) for k, val in vals.items()}
-    x, h, c_prev = v["x"], v["h_prev"], v["c_prev"]
-    peep = opts.get("peephole", False)
-    out = {}
-
-    def pre(k, c_state):
-        z = []
-        for r in range(H):
-            acc = v[f"b_{k}"][r]
-            for j in range(M):
-                acc += v[f"W_{k}"][r][j] * x[j]
-            for j in range(H):
-                acc += v[f"U_{k}"][r][j] * h[j]
-            if peep and k != "g":
-                acc += v[f"p_{k}"][r] * c_state[r]
-            if k == "f":
-                acc += mpmath.mpf(opts.get("forget_bias", 0))
-            z.append(acc)
-        return z
-
-    out["z_i"] = pre("i", c_prev)
-    out["i"] = [_gate_act(opts, z) for z in out["z_i"]]
-    if _has_f(opts):
-        out["z_f"] = pre("f", c_prev)
-        out["f"] = [_gate_act(opts, z) for z in out["z_f"]]
-    elif opts["forget_gate"] == "coupled":
-        out["f"] = [1 - i for i in out["i"]]
-    else:
-        out["f"] = [mpmath.mpf(1)] * H
-    out["z_g"] = pre("g", None)
-    out["g"] = [_squash(opts.get("candidate_activation", "tanh"), z) for z in out["z_g"]]
-    out["c"] = [out["f"][r] * c_prev[r] + out["i"][r] * out["g"][r] for r in range(H)]
-    out["z_o"] = pre("o", out["c"])
-    out["o"] = [_gate_act(opts, z) for z in out["z_o"]]
-    out["s"] = [_squash(opts.get("output_activation", "tanh"), c) for c in out["c"]]
-    out["h"] = [out["o"][r] * out["s"][r] for r in range(H)]
-    return out
+    params, xs, h_prev, c_prev = _step_args(vals)
+    return vector_trace(params, xs, h_prev, c_prev, variant=opts, dps=DPS + 10)[0]
 
 
 # -- substituting numbers into the cell's equations --------------------------------------------
@@ -232,7 +152,7 @@ def test_equations_substitute_to_the_hand_written_step(kind, variant, inline):
         )
     expected_names = {"i", "f", "g", "c", "o", "h"}
     if not inline:
-        expected_names |= {"z_i", "z_g", "z_o", "s"} | ({"z_f"} if _has_f(opts) else set())
+        expected_names |= {"z_i", "z_g", "z_o", "s"} | ({"z_f"} if has_forget_gate(opts) else set())
     assert set(got) == expected_names
     for name in got:
         assert _close(got[name], ref[name]), (name, got[name], ref[name])
@@ -247,7 +167,7 @@ def test_gate_derivatives_match_hand_derived_ones(kind, variant):
     vals = _values(cell, seed=7 + len(variant))
     env = _env(cell, vals)
     eqs = {str(eq.lhs): eq.rhs for eq in cell.equations(inline=True)}
-    gates = ["i", "g", "o"] + (["f"] if _has_f(opts) else [])
+    gates = ["i", "g", "o"] + (["f"] if has_forget_gate(opts) else [])
     with mpmath.workdps(DPS + 10):
         ref = reference_scalar(kind, opts, vals)
         factor = {
@@ -260,9 +180,9 @@ def test_gate_derivatives_match_hand_derived_ones(kind, variant):
         env[cell.symbols["c"]] = Rational(str(mpmath.nstr(ref["c"], DPS + 5)))
         for k in gates:
             if k == "g":
-                act_prime = _squash_prime(opts.get("candidate_activation", "tanh"), ref["z_g"])
+                act_prime = activation_prime(opts.get("candidate_activation", "tanh"), ref["z_g"])
             else:
-                act_prime = _gate_act_prime(opts, ref[f"z_{k}"])
+                act_prime = activation_prime(opts.get("gate_activation", "sigmoid"), ref[f"z_{k}"])
             for pname, psym in cell.parameters.items():
                 d = diff(eqs[k], psym)
                 if pname.endswith(f"_{k}"):
@@ -337,7 +257,7 @@ def test_vector_gate_derivatives_element_by_element(variant):
         ref = reference_vector(opts, vals)
         x, h, c_prev = _mp(vals["x"]), _mp(vals["h_prev"]), _mp(vals["c_prev"])
         for r in range(H):
-            sp = _gate_act_prime(opts, ref["z_f"][r])
+            sp = activation_prime(opts.get("gate_activation", "sigmoid"), ref["z_f"][r])
             expected = {("b_f", r, 0): sp}
             expected.update({("W_f", r, j): sp * x[j] for j in range(M)})
             expected.update({("U_f", r, j): sp * h[j] for j in range(H)})
@@ -375,7 +295,7 @@ def test_coupled_and_absent_forget_gates(kind):
 
 
 def _expected_parameters(kind, opts):
-    gates = ["i", "f", "g", "o"] if _has_f(opts) else ["i", "g", "o"]
+    gates = ["i", "f", "g", "o"] if has_forget_gate(opts) else ["i", "g", "o"]
     names = []
     for k in gates:
         names += [f"w_{k}"] if kind == "tied" else [f"W_{k}", f"U_{k}"]
@@ -390,7 +310,7 @@ def test_parameters_per_variant(kind, variant):
     opts = VARIANTS[variant]
     cell = Cell(kind, **KIND_ARGS[kind], **opts)
     assert list(cell.parameters) == _expected_parameters(kind, opts)
-    if not _has_f(opts):
+    if not has_forget_gate(opts):
         assert not any(name.endswith("_f") for name in cell.parameters)
     for name, sym in cell.parameters.items():
         assert str(sym) == name

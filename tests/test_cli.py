@@ -13,7 +13,7 @@ import pytest
 
 from symlstm.cli import main
 
-from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, significant, tied_trace
+from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, scalar_trace, significant
 
 QUANTITIES = ("z_f", "f", "z_i", "i", "z_g", "g", "c", "z_o", "o", "s", "h")
 
@@ -26,7 +26,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_default_prints_the_spec_worked_example(capsys):
     status, out, _ = run(capsys)
-    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
     assert status == 0
     assert out.startswith("One step of the spec's LSTM cell (section 5)")
     # the results of the spec's six steps, in order, as the reference rounds them
@@ -47,7 +47,7 @@ def test_json_at_50_digits_matches_an_independent_computation(capsys):
     data = json.loads(out)
     assert data["example"] == "seed-step" and data["steps"][0]["t"] == 1
     values = data["steps"][0]["values"]
-    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
     for q in ("i", "f", "g", "c", "o", "h"):
         assert values[q] == significant(ref[q], 50), q
         with mpmath.workdps(80):
@@ -58,7 +58,7 @@ def test_json_at_50_digits_matches_an_independent_computation(capsys):
 def test_json_of_the_sequence_has_every_step(capsys):
     status, out, _ = run(capsys, "example", "seed-sequence", "--format", "json")
     assert status == 0
-    ref = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
+    ref = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
     data = json.loads(out)
     assert [s["t"] for s in data["steps"]] == [1, 2, 3]
     for step, r in zip(data["steps"], ref, strict=True):
@@ -67,11 +67,11 @@ def test_json_of_the_sequence_has_every_step(capsys):
 
 def test_digits_and_hand_mode(capsys):
     _, out, _ = run(capsys, "example", "seed-sequence", "--digits", "4")
-    ref = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
+    ref = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
     h3 = next(line for line in out.splitlines()[::-1] if line.startswith("h_t = "))
     assert h3.split("   (")[0].endswith(f"= {rounded(ref[2]['h'], 4)}")
     _, out, _ = run(capsys, "example", "seed-sequence", "--hand", "--format", "markdown")
-    hand = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
+    hand = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
     rows = [line.split(" | ") for line in out.splitlines() if re.match(r"\| [123] \|", line)]
     assert [row[5] for row in rows] == [rounded(h["c"], 2) for h in hand]  # the C_t column
     assert "Hand calculation" not in out  # Markdown has no mode sentence …

@@ -1,7 +1,7 @@
 """Evaluation and certification against an LSTM written out by hand in mpmath at 80 digits.
 
-Nothing in the reference below uses symlstm: each step is the textbook formula with explicit
-loops, and rounding is Python's decimal ROUND_HALF_UP.
+The reference is tests/lstm_reference.py, which does not use symlstm: each step is the textbook
+formula with explicit loops, and rounding is Python's decimal ROUND_HALF_UP.
 """
 
 from __future__ import annotations
@@ -27,140 +27,18 @@ from symlstm.evaluate import METHODS, Enclosure, Trace, certify, check_dps, eval
 from symlstm.functions import sigmoid
 from symlstm.rounding import Undecided
 
-REF_DPS = 80
-SEED_STEP = {"w_f": "0.7", "w_i": "0.6", "w_g": "0.5", "w_o": "0.9", "b": "0"}
-SEED_SEQUENCE = {**SEED_STEP, "w_f": "0.65"}
-SPEC_TABLE = {  # section 8: f, C, h at t = 1, 2, 3
-    "f": ["0.53", "0.57", "0.61"],
-    "c": ["0.05", "0.15", "0.29"],
-    "h": ["0.03", "0.09", "0.18"],
-}
-
-
-# -- the independent reference ---------------------------------------------------------------------
-
-
-def _act(name, z):
-    if name == "sigmoid":
-        return 1 / (1 + mpmath.exp(-z))
-    if name == "hard_sigmoid":
-        return max(mpmath.mpf(0), min(mpmath.mpf(1), z / 5 + mpmath.mpf(1) / 2))
-    if name == "tanh":
-        return mpmath.tanh(z)
-    if name == "softsign":
-        return z / (1 + abs(z))
-    raise AssertionError(name)
-
-
-def ref_scalar(kind, params, xs, h0="0", c0="0", opts=None, dps=REF_DPS):
-    """A tied or scalar cell along a sequence; params are decimal strings by canonical name."""
-    opts = opts or {}
-    gate = opts.get("gate_activation", "sigmoid")
-    cand = opts.get("candidate_activation", "tanh")
-    out_act = opts.get("output_activation", "tanh")
-    forget = opts.get("forget_gate", "standard")
-    peep = opts.get("peephole", False)
-    with mpmath.workdps(dps):
-        P = {k: mpmath.mpf(v) for k, v in params.items()}
-        if "b" in P:
-            for k in "ifgo":
-                P.setdefault(f"b_{k}", P["b"])
-        h, c = mpmath.mpf(h0), mpmath.mpf(c0)
-        steps = []
-        for x in map(mpmath.mpf, xs):
-            v = {"x": x, "h_prev": h, "c_prev": c}
-
-            def pre(k, state, x=x, h=h):
-                if kind == "tied":
-                    z = P[f"w_{k}"] * h + P[f"w_{k}"] * x + P[f"b_{k}"]
-                else:
-                    z = P[f"W_{k}"] * x + P[f"U_{k}"] * h + P[f"b_{k}"]
-                if peep and k != "g":
-                    z += P[f"p_{k}"] * state
-                if k == "f":
-                    z += mpmath.mpf(opts.get("forget_bias", 0))
-                return z
-
-            v["z_i"] = pre("i", c)
-            v["i"] = _act(gate, v["z_i"])
-            if forget == "standard":
-                v["z_f"] = pre("f", c)
-                v["f"] = _act(gate, v["z_f"])
-            else:
-                v["f"] = 1 - v["i"] if forget == "coupled" else mpmath.mpf(1)
-            v["z_g"] = pre("g", None)
-            v["g"] = _act(cand, v["z_g"])
-            v["c"] = v["f"] * c + v["i"] * v["g"]
-            v["z_o"] = pre("o", v["c"])
-            v["o"] = _act(gate, v["z_o"])
-            v["s"] = _act(out_act, v["c"])
-            v["h"] = v["o"] * v["s"]
-            h, c = v["h"], v["c"]
-            steps.append(v)
-        return steps
-
-
-def ref_vector(params, xs, h0, c0, *, peephole):
-    """The vector cell along a sequence with explicit loops; matrices are lists of rows."""
-    with mpmath.workdps(REF_DPS):
-        m = mpmath.mpf
-        P = {
-            k: ([[m(e) for e in row] for row in v] if isinstance(v[0], list) else [m(e) for e in v])
-            for k, v in params.items()
-        }
-        n_h, n_x = len(h0), len(xs[0])
-        h, c = [m(e) for e in h0], [m(e) for e in c0]
-        steps = []
-        for x_raw in xs:
-            x = [m(e) for e in x_raw]
-            v = {"x": x, "h_prev": h, "c_prev": c}
-
-            def pre(k, state, x=x, h=h):
-                z = []
-                for r in range(n_h):
-                    acc = P[f"b_{k}"][r]
-                    for j in range(n_x):
-                        acc += P[f"W_{k}"][r][j] * x[j]
-                    for j in range(n_h):
-                        acc += P[f"U_{k}"][r][j] * h[j]
-                    if peephole and k != "g":
-                        acc += P[f"p_{k}"][r] * state[r]
-                    z.append(acc)
-                return z
-
-            for k in ("f", "i"):
-                v[f"z_{k}"] = pre(k, c)
-                v[k] = [1 / (1 + mpmath.exp(-z)) for z in v[f"z_{k}"]]
-            v["z_g"] = pre("g", None)
-            v["g"] = [mpmath.tanh(z) for z in v["z_g"]]
-            v["c"] = [v["f"][r] * c[r] + v["i"][r] * v["g"][r] for r in range(n_h)]
-            v["z_o"] = pre("o", v["c"])
-            v["o"] = [1 / (1 + mpmath.exp(-z)) for z in v["z_o"]]
-            v["s"] = [mpmath.tanh(e) for e in v["c"]]
-            v["h"] = [v["o"][r] * v["s"][r] for r in range(n_h)]
-            h, c = v["h"], v["c"]
-            steps.append(v)
-        return steps
-
-
-def _decimal(value, dps=REF_DPS) -> Decimal:
-    text = mpmath.nstr(value, dps, strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
-    return Decimal(text)
-
-
-def round_half_up(value, places: int) -> str:
-    """An mpf (far from a tie) or an exact Decimal, rounded half up to ``places`` decimals."""
-    d = value if isinstance(value, Decimal) else _decimal(value)
-    with localcontext() as ctx:
-        ctx.prec = 300
-        return str(d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
-def round_sig(value, digits: int, dps=REF_DPS) -> Fraction:
-    with localcontext() as ctx:
-        ctx.prec = digits
-        ctx.rounding = ROUND_HALF_UP
-        return Fraction(+_decimal(value, dps))
+from lstm_reference import (
+    DPS,
+    SEED_SEQUENCE,
+    SEED_STEP,
+    SPEC_TABLE,
+    STATE_NAMES,
+    rounded,
+    scalar_trace,
+    significant,
+    to_decimal,
+    vector_trace,
+)
 
 
 def _as_mpf(v):
@@ -168,7 +46,7 @@ def _as_mpf(v):
     if isinstance(v, Enclosure):
         return mpmath.mpf(v.lo.numerator) / v.lo.denominator
     if isinstance(v, sympy.Basic):
-        return mpmath.mpf(str(sympy.N(v, REF_DPS)))
+        return mpmath.mpf(str(sympy.N(v, DPS)))
     return mpmath.mpf(v)
 
 
@@ -193,10 +71,10 @@ def test_spec_section_5_step():
     assert d["s"] == "0.423"
     assert (d["x"], d["h_prev"], d["c_prev"]) == ("0.500", "0.200", "0.400")
     # and the same digits from the hand-written reference
-    ref = ref_scalar("tied", SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
     for name in ("i", "g", "c", "o", "s", "h", "z_f"):
-        assert d[name] == round_half_up(ref[name], 3), name
-    assert d["f"] == round_half_up(ref["f"], 2)
+        assert d[name] == rounded(ref[name], 3), name
+    assert d["f"] == rounded(ref["f"], 2)
 
 
 # -- (b) mpmath and certify against the reference --------------------------------------------------
@@ -248,6 +126,10 @@ def _scalar_params(opts):
     return cell, {k: v for k, v in SCALAR.items() if k in cell.parameters}
 
 
+def _scalar_reference(params, opts):
+    return scalar_trace(params, SCALAR_XS, "-0.2", "0.3", kind="scalar", variant=opts)
+
+
 def _check_scalar_trace(trace, ref, digits):
     for t, expected in enumerate(ref, start=1):
         assert set(trace.steps[t - 1]) == set(expected)
@@ -260,9 +142,10 @@ def _check_decimals(trace, ref, digits):
         for name, value in expected.items():
             got = trace.decimals[t][name]
             if isinstance(value, list):
-                assert [Fraction(g) for g in got] == [round_sig(v, digits) for v in value], name
+                expected_digits = [Fraction(significant(v, digits)) for v in value]
+                assert [Fraction(g) for g in got] == expected_digits, name
             else:
-                assert Fraction(got) == round_sig(value, digits), (t, name, got)
+                assert Fraction(got) == Fraction(significant(value, digits)), (t, name, got)
 
 
 def test_mpmath_method_tied_against_reference():
@@ -270,13 +153,13 @@ def test_mpmath_method_tied_against_reference():
     assert trace.method == "mpmath"
     assert trace.precision == 50
     assert len(trace) == 3
-    with mpmath.workdps(REF_DPS):
-        _check_scalar_trace(trace, ref_scalar("tied", TIED, TIED_XS, "0.2", "-0.4"), 45)
+    with mpmath.workdps(DPS):
+        _check_scalar_trace(trace, scalar_trace(TIED, TIED_XS, "0.2", "-0.4"), 45)
 
 
 def test_certify_tied_45_significant_digits():
     trace = certify(Cell("tied"), TIED, TIED_XS, "0.2", "-0.4", significant=45)
-    _check_decimals(trace, ref_scalar("tied", TIED, TIED_XS, "0.2", "-0.4"), 45)
+    _check_decimals(trace, scalar_trace(TIED, TIED_XS, "0.2", "-0.4"), 45)
 
 
 @pytest.mark.parametrize("variant", list(SCALAR_VARIANTS))
@@ -284,8 +167,8 @@ def test_mpmath_method_scalar_variants_against_reference(variant):
     opts = SCALAR_VARIANTS[variant]
     cell, params = _scalar_params(opts)
     trace = evaluate(cell, params, SCALAR_XS, "-0.2", "0.3", method="mpmath", dps=50)
-    ref = ref_scalar("scalar", params, SCALAR_XS, "-0.2", "0.3", opts)
-    with mpmath.workdps(REF_DPS):
+    ref = _scalar_reference(params, opts)
+    with mpmath.workdps(DPS):
         _check_scalar_trace(trace, ref, 45)
 
 
@@ -294,7 +177,7 @@ def test_certify_scalar_variants_against_reference(variant):
     opts = SCALAR_VARIANTS[variant]
     cell, params = _scalar_params(opts)
     trace = certify(cell, params, SCALAR_XS, "-0.2", "0.3", significant=45)
-    _check_decimals(trace, ref_scalar("scalar", params, SCALAR_XS, "-0.2", "0.3", opts), 45)
+    _check_decimals(trace, _scalar_reference(params, opts), 45)
 
 
 def test_scalar_variants_really_differ():
@@ -302,17 +185,18 @@ def test_scalar_variants_really_differ():
     h3 = {}
     for variant, opts in SCALAR_VARIANTS.items():
         _, params = _scalar_params(opts)
-        h3[variant] = ref_scalar("scalar", params, SCALAR_XS, "-0.2", "0.3", opts)[2]["h"]
+        h3[variant] = _scalar_reference(params, opts)[2]["h"]
     assert len({mpmath.nstr(v, 30) for v in h3.values()}) == len(h3)
 
 
-VECTOR_CELL = Cell("vector", hidden_size=2, input_size=3, peephole=True)
+VECTOR_VARIANT = {"peephole": True}
+VECTOR_CELL = Cell("vector", hidden_size=2, input_size=3, **VECTOR_VARIANT)
 
 
 def test_mpmath_method_vector_against_reference():
     trace = evaluate(VECTOR_CELL, VEC, VEC_XS, VEC_H0, VEC_C0, method="mpmath", dps=50)
-    ref = ref_vector(VEC, VEC_XS, VEC_H0, VEC_C0, peephole=True)
-    with mpmath.workdps(REF_DPS):
+    ref = vector_trace(VEC, VEC_XS, VEC_H0, VEC_C0, variant=VECTOR_VARIANT)
+    with mpmath.workdps(DPS):
         for t, expected in enumerate(ref, start=1):
             for name, values in expected.items():
                 got = trace[name, t]
@@ -324,7 +208,7 @@ def test_mpmath_method_vector_against_reference():
 
 def test_certify_vector_against_reference():
     trace = certify(VECTOR_CELL, VEC, VEC_XS, VEC_H0, VEC_C0, significant=45)
-    _check_decimals(trace, ref_vector(VEC, VEC_XS, VEC_H0, VEC_C0, peephole=True), 45)
+    _check_decimals(trace, vector_trace(VEC, VEC_XS, VEC_H0, VEC_C0, variant=VECTOR_VARIANT), 45)
 
 
 def test_mpmath_precision_is_scoped():
@@ -340,8 +224,8 @@ def test_mpmath_precision_is_scoped():
 def test_mpmath_method_at_low_precision_is_not_the_reference():
     # dps=5 really computes at 5 digits: the answer is off in the 6th digit or so.
     trace = evaluate(Cell("tied"), TIED, TIED_XS, method="mpmath", dps=5)
-    ref = ref_scalar("tied", TIED, TIED_XS)
-    with mpmath.workdps(REF_DPS):
+    ref = scalar_trace(TIED, TIED_XS)
+    with mpmath.workdps(DPS):
         errors = [abs(mpmath.mpf(trace["h", t]) - ref[t - 1]["h"]) for t in (1, 2, 3)]
         assert max(errors) > mpmath.mpf(10) ** -10
         assert max(errors) < mpmath.mpf(10) ** -3
@@ -349,8 +233,8 @@ def test_mpmath_method_at_low_precision_is_not_the_reference():
 
 def test_interval_method_encloses_the_reference():
     trace = evaluate(Cell("tied"), TIED, TIED_XS, "0.2", "-0.4", method="interval", prec=64)
-    ref = ref_scalar("tied", TIED, TIED_XS, "0.2", "-0.4")
-    with mpmath.workdps(REF_DPS):
+    ref = scalar_trace(TIED, TIED_XS, "0.2", "-0.4")
+    with mpmath.workdps(DPS):
         for t, expected in enumerate(ref, start=1):
             for name, value in expected.items():
                 enc = trace[name, t]
@@ -381,8 +265,8 @@ def test_exact_method_keeps_rationals_and_sigmoids():
 
 def test_exact_method_tied_evalf_matches_reference():
     trace = evaluate(Cell("tied"), TIED, TIED_XS[:2], "0.2", "-0.4")
-    ref = ref_scalar("tied", TIED, TIED_XS[:2], "0.2", "-0.4")
-    with mpmath.workdps(REF_DPS):
+    ref = scalar_trace(TIED, TIED_XS[:2], "0.2", "-0.4")
+    with mpmath.workdps(DPS):
         for t, expected in enumerate(ref, start=1):
             for name, value in expected.items():
                 expr = trace[name, t]
@@ -393,8 +277,8 @@ def test_exact_method_tied_evalf_matches_reference():
 
 def test_exact_method_vector_evalf_matches_reference():
     trace = evaluate(VECTOR_CELL, VEC, VEC_XS[:1], VEC_H0, VEC_C0)
-    ref = ref_vector(VEC, VEC_XS[:1], VEC_H0, VEC_C0, peephole=True)[0]
-    with mpmath.workdps(REF_DPS):
+    ref = vector_trace(VEC, VEC_XS[:1], VEC_H0, VEC_C0, variant=VECTOR_VARIANT)[0]
+    with mpmath.workdps(DPS):
         for name, values in ref.items():
             for expr, value in zip(trace[name, 1], values, strict=True):
                 _assert_close(mpmath.mpf(str(sympy.N(expr, 60))), value, 55)
@@ -414,60 +298,32 @@ def test_hand_mode_uses_the_rounded_values():
     c = Decimal(d["f"]) * Decimal("0.4") + Decimal(d["i"]) * Decimal(d["g"])
     assert (d["f"], d["i"], d["g"]) == ("0.62", "0.603", "0.336")
     assert c == Decimal("0.450608")
-    assert d["c"] == round_half_up(c, 3) == "0.451"
-    with mpmath.workdps(REF_DPS):
+    assert d["c"] == rounded(c, 3) == "0.451"
+    with mpmath.workdps(DPS):
         s = mpmath.tanh(mpmath.mpf(d["c"]))
-    assert d["s"] == round_half_up(s, 3) == "0.423"
-    assert d["h"] == round_half_up(Decimal(d["o"]) * Decimal(d["s"]), 3) == "0.276"
+    assert d["s"] == rounded(s, 3) == "0.423"
+    assert d["h"] == rounded(Decimal(d["o"]) * Decimal(d["s"]), 3) == "0.276"
     # the stored values are the rounded ones, exactly
     assert trace["c", 1].lo == trace["c", 1].hi == Fraction(451, 1000)
     assert trace["f", 1].lo == Fraction(62, 100)
-
-
-def ref_hand(params, xs, places, h0="0", c0="0"):
-    """The tied cell in hand-calculation mode: exact decimal arithmetic, rounded at each step."""
-    with localcontext() as ctx:
-        ctx.prec = 200
-        P = {k: Decimal(v) for k, v in params.items()}
-        h, c = Decimal(h0), Decimal(c0)
-
-        def keep(name, value):
-            p = places.get(name, places.get("default"))
-            return Decimal(round_half_up(value, p))
-
-        def fn(f, d):
-            with mpmath.workdps(REF_DPS):
-                return _decimal(f(mpmath.mpf(str(d))))
-
-        steps = []
-        for x in map(Decimal, xs):
-            v = {}
-            for k in ("f", "i", "g", "o"):
-                v[f"z_{k}"] = keep(f"z_{k}", P[f"w_{k}"] * h + P[f"w_{k}"] * x + P["b"])
-            for k in ("f", "i", "o"):
-                v[k] = keep(k, fn(lambda z: 1 / (1 + mpmath.exp(-z)), v[f"z_{k}"]))
-            v["g"] = keep("g", fn(mpmath.tanh, v["z_g"]))
-            v["c"] = keep("c", v["f"] * c + v["i"] * v["g"])
-            v["s"] = keep("s", fn(mpmath.tanh, v["c"]))
-            v["h"] = keep("h", v["o"] * v["s"])
-            h, c = v["h"], v["c"]
-            steps.append({k: str(val) for k, val in v.items()})
-        return steps
 
 
 def test_hand_mode_along_the_seed_sequence_against_reference():
     xs = ["0.2", "0.4", "0.6"]
     hand = certify(Cell("tied"), SEED_SEQUENCE, xs, places=2, hand_places={"default": 2})
     exact = certify(Cell("tied"), SEED_SEQUENCE, xs, places=2)
-    ref = ref_hand(SEED_SEQUENCE, xs, {"default": 2})
+    # the reference's hand calculation: each quantity rounded to 2 places as soon as it is made
+    ref = scalar_trace(SEED_SEQUENCE, xs, hand_places={"default": 2})
     for t in range(3):
-        for name, text in ref[t].items():
-            assert hand.decimals[t][name] == text, (t, name)
-    ref_exact = ref_scalar("tied", SEED_SEQUENCE, xs)
+        for name, value in ref[t].items():
+            if name in STATE_NAMES:
+                continue  # the inputs, and the state carried from the previous step
+            assert hand.decimals[t][name] == rounded(value, 2), (t, name)
+    ref_exact = scalar_trace(SEED_SEQUENCE, xs)
     diffs = []
     for t in range(3):
         for name, value in ref_exact[t].items():
-            assert exact.decimals[t][name] == round_half_up(value, 2), (t, name)
+            assert exact.decimals[t][name] == rounded(value, 2), (t, name)
             if exact.decimals[t][name] != hand.decimals[t][name]:
                 diffs.append((t, name))
     # the two modes really are different computations here
@@ -498,10 +354,10 @@ def test_hand_mode_undecided_rounding_in_evaluate():
 
 def _logit_decimal(tie: Decimal, rounding) -> Decimal:
     """logit(tie) as a 40-place decimal, rounded up or down (so σ lands above or below tie)."""
-    with mpmath.workdps(REF_DPS), localcontext() as ctx:
+    with mpmath.workdps(DPS), localcontext() as ctx:
         ctx.prec = 100
         t = mpmath.mpf(str(tie))
-        z = _decimal(mpmath.log(t / (1 - t)))
+        z = to_decimal(mpmath.log(t / (1 - t)))
         return z.quantize(Decimal("1e-40"), rounding=rounding)
 
 
@@ -529,11 +385,11 @@ def test_certify_gets_right_what_float64_gets_wrong():
     right = str(tie.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))  # the tie rounds up
     wrong = str((tie - Decimal("0.0005")).quantize(Decimal("0.001")))
     # σ(z) is above the tie, by less than 1e-20 (checked at 80 digits)
-    with mpmath.workdps(REF_DPS):
+    with mpmath.workdps(DPS):
         s = 1 / (1 + mpmath.exp(-mpmath.mpf(str(z))))
         excess = s - mpmath.mpf(str(tie))
         assert 0 < excess < mpmath.mpf(10) ** -20
-        assert round_half_up(s, 3) == right
+        assert rounded(s, 3) == right
     # float64 says the digit below, both ways of rounding it
     assert _float_path(z) == (wrong, wrong)
     # certify says the right one
@@ -550,7 +406,7 @@ def test_certify_gets_right_what_float64_gets_wrong():
 def test_certify_just_below_a_tie_rounds_down():
     tie = Decimal("0.6255")
     z = _logit_decimal(tie, ROUND_FLOOR)
-    with mpmath.workdps(REF_DPS):
+    with mpmath.workdps(DPS):
         s = 1 / (1 + mpmath.exp(-mpmath.mpf(str(z))))
         assert -(mpmath.mpf(10) ** -20) < s - mpmath.mpf(str(tie)) < 0
     params = {"w_f": "0", "w_i": "0", "w_g": "0", "w_o": "0", "b": "0", "b_f": str(z)}
@@ -595,9 +451,10 @@ def test_200_significant_digits_raise_the_precision():
     assert small.precision == 64
     assert big.precision >= math.ceil(200 * math.log2(10))
     assert big.precision > small.precision
-    ref = ref_scalar("tied", SEED_STEP, ["0.5"], "0.2", "0.4", dps=260)[0]
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4", dps=260)[0]
     for name in ("f", "c", "h"):
-        assert Fraction(big.decimals[0][name]) == round_sig(ref[name], 200, dps=260), name
+        expected = Fraction(significant(ref[name], 200, dps=260))
+        assert Fraction(big.decimals[0][name]) == expected, name
         assert len(big.decimals[0][name]) == 202  # "0." and 200 digits
         assert big.steps[0][name].digits >= 200
 
@@ -651,9 +508,9 @@ def test_trace_enclose_an_expression():
     cell = Cell("tied")
     trace = evaluate(cell, SEED_STEP, ["0.5"], h0="0.2", c0="0.4", method="interval", prec=128)
     enc = trace.enclose(1000 * cell.symbols["f"] * cell.symbols["c_prev"], 1)
-    with mpmath.workdps(REF_DPS):
+    with mpmath.workdps(DPS):
         expected = 400 / (1 + mpmath.exp(-mpmath.mpf("0.49")))
-    assert enc.round(places=10) == round_half_up(expected, 10)
+    assert enc.round(places=10) == rounded(expected, 10)
     exact = evaluate(cell, SEED_STEP, ["0.5"])
     with pytest.raises(PrecisionError, match=r"enclose\(\) needs an interval trace"):
         exact.enclose(cell.symbols["f"], 1)
@@ -667,8 +524,8 @@ def test_trace_access():
     trace = evaluate(Cell("tied"), SEED_SEQUENCE, xs, method="mpmath", dps=30)
     assert isinstance(trace, Trace)
     assert len(trace) == 3
-    ref = ref_scalar("tied", SEED_SEQUENCE, xs)
-    with mpmath.workdps(REF_DPS):
+    ref = scalar_trace(SEED_SEQUENCE, xs)
+    with mpmath.workdps(DPS):
         for got, expected in zip(trace.series("h"), [r["h"] for r in ref], strict=True):
             _assert_close(mpmath.mpf(got), expected, 28)
         # the carried state: h_prev at t is h at t - 1
@@ -695,8 +552,8 @@ def test_places_for():
 
 def test_certify_places_mapping_without_default_skips_the_rest():
     trace = certify(Cell("tied"), SEED_STEP, ["0.5"], h0="0.2", c0="0.4", places={"h": 4})
-    ref = ref_scalar("tied", SEED_STEP, ["0.5"], "0.2", "0.4")[0]
-    assert trace.decimals[0] == {"h": round_half_up(ref["h"], 4)}
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    assert trace.decimals[0] == {"h": rounded(ref["h"], 4)}
 
 
 # -- (g) errors ------------------------------------------------------------------------------------
@@ -808,22 +665,22 @@ def test_unsized_vector_cell_cannot_be_evaluated():
 def test_spec_sequence_table():
     xs = ["0.2", "0.4", "0.6"]
     trace = certify(Cell("tied"), SEED_SEQUENCE, xs, places=2)
-    ref = ref_scalar("tied", SEED_SEQUENCE, xs)
+    ref = scalar_trace(SEED_SEQUENCE, xs)
     for name, column in SPEC_TABLE.items():
         got = [trace.decimals[t][name] for t in range(3)]
         assert got == column, name
-        assert [round_half_up(r[name], 2) for r in ref] == column, name
+        assert [rounded(r[name], 2) for r in ref] == column, name
 
 
 def test_spec_sequence_with_section_5_weights_gets_one_entry_wrong():
     xs = ["0.2", "0.4", "0.6"]
     trace = certify(Cell("tied"), SEED_STEP, xs, places=2)
-    ref = ref_scalar("tied", SEED_STEP, xs)
+    ref = scalar_trace(SEED_STEP, xs)
     wrong = []
     for name, column in SPEC_TABLE.items():
         for t in range(3):
             got = trace.decimals[t][name]
-            assert got == round_half_up(ref[t][name], 2), (name, t)
+            assert got == rounded(ref[t][name], 2), (name, t)
             if got != column[t]:
                 wrong.append((name, t + 1, got))
     assert wrong == [("f", 3, "0.62")]

@@ -18,9 +18,10 @@ from symlstm.errors import (
 )
 from symlstm.examples import builtin_examples, load_example, read_data_file
 
-from lstm_reference import SEED_SEQUENCE, rounded, tied_trace
+from lstm_reference import SEED_SEQUENCE, SPEC_TABLE, rounded, scalar_trace, vector_trace
 
-SEQUENCE_TABLE = [("0.53", "0.05", "0.03"), ("0.57", "0.15", "0.09"), ("0.61", "0.29", "0.18")]
+# section 8's table by rows: (f, C, h) at t = 1, 2, 3
+SEQUENCE_TABLE = list(zip(SPEC_TABLE["f"], SPEC_TABLE["c"], SPEC_TABLE["h"], strict=True))
 
 
 def test_seed_step_is_the_spec_section_5():
@@ -44,7 +45,7 @@ def test_seed_sequence_reproduces_the_spec_table():
     ex = load_example("seed-sequence")
     decimals = ex.certify().decimals
     assert [(d["f"], d["c"], d["h"]) for d in decimals] == SEQUENCE_TABLE
-    ref = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
+    ref = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
     assert [(rounded(r["f"], 2), rounded(r["c"], 2), rounded(r["h"], 2)) for r in ref] == (
         SEQUENCE_TABLE
     )
@@ -52,7 +53,7 @@ def test_seed_sequence_reproduces_the_spec_table():
 
 def test_section_5_weights_miss_one_table_entry():
     # The documented finding: section 5's weights reproduce 8 of 9 entries; f_3 rounds to 0.62.
-    ref = tied_trace({**SEED_SEQUENCE, "w_f": "0.7"}, ["0.2", "0.4", "0.6"])
+    ref = scalar_trace({**SEED_SEQUENCE, "w_f": "0.7"}, ["0.2", "0.4", "0.6"])
     got = [(rounded(r["f"], 2), rounded(r["c"], 2), rounded(r["h"], 2)) for r in ref]
     differences = [(t, k) for t in range(3) for k in range(3) if got[t][k] != SEQUENCE_TABLE[t][k]]
     assert differences == [(2, 0)] and got[2][0] == "0.62"
@@ -110,36 +111,17 @@ def test_a_vector_example_file_loads_and_evaluates(tmp_path):
     assert ex.cell.is_vector and ex.parameters["W_i"][1][2] == sympy.Rational(-1, 10)
     trace = ex.certify()
     assert len(trace.decimals) == 2 and len(trace.decimals[1]["h"]) == 2
-    # checked against a hand-written NumPy-free step in mpmath
-    import mpmath
-
-    with mpmath.workdps(50):
-        m = mpmath.mpf
-        P = {
-            k: [[m(v) for v in row] if isinstance(row, list) else m(row) for row in val]
-            for k, val in VECTOR["parameters"].items()
-        }
-        h, c = [m(0), m("0.1")], [m("0.2"), m(0)]
-        for x in VECTOR["inputs"]["x"]:
-            x = [m(v) for v in x]
-
-            def pre(k, h=h, c=c, x=x):
-                return [
-                    sum(P[f"W_{k}"][r][j] * x[j] for j in range(3))
-                    + sum(P[f"U_{k}"][r][j] * h[j] for j in range(2))
-                    + P[f"b_{k}"][r]
-                    for r in range(2)
-                ]
-
-            zi, zf, zg = pre("i"), pre("f"), pre("g")
-            i = [1 / (1 + mpmath.exp(-(zi[r] + P["p_i"][r] * c[r]))) for r in range(2)]
-            f = [1 / (1 + mpmath.exp(-(zf[r] + P["p_f"][r] * c[r]))) for r in range(2)]
-            c = [f[r] * c[r] + i[r] * mpmath.tanh(zg[r]) for r in range(2)]
-            zo = pre("o")
-            o = [1 / (1 + mpmath.exp(-(zo[r] + P["p_o"][r] * c[r]))) for r in range(2)]
-            h = [o[r] * mpmath.tanh(c[r]) for r in range(2)]
-        assert trace.decimals[1]["h"] == tuple(rounded(v, 4) for v in h)
-        assert trace.decimals[1]["c"] == tuple(rounded(v, 4) for v in c)
+    # checked against the hand-written reference (explicit loops in mpmath, no NumPy)
+    initial = VECTOR["initial"]
+    ref = vector_trace(
+        VECTOR["parameters"],
+        VECTOR["inputs"]["x"],
+        initial["h"],
+        initial["c"],
+        variant=VECTOR["cell"]["variant"],
+    )[-1]
+    assert trace.decimals[1]["h"] == tuple(rounded(v, 4) for v in ref["h"])
+    assert trace.decimals[1]["c"] == tuple(rounded(v, 4) for v in ref["c"])
 
 
 def test_json_rejects_nan_and_infinity(tmp_path):

@@ -11,7 +11,7 @@ from symlstm.errors import UnknownNameError
 from symlstm.examples import load_example
 from symlstm.render.summary import render_equations, render_summary, summary_data
 
-from lstm_reference import SEED_STEP, rounded, tied_trace
+from lstm_reference import SEED_STEP, rounded, scalar_trace
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def seed_step():
 def test_text_lists_every_value(seed_step):
     ex, trace = seed_step
     out = render_summary(ex, trace, "text")
-    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
     for q in ("f", "i", "g", "c", "o", "s", "h"):
         assert f"= {rounded(ref[q], 2 if q == 'f' else 3):>6}" in out
 

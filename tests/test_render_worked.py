@@ -15,7 +15,7 @@ from symlstm.render.document import compile_pdf, first_page_png
 from symlstm.render.worked import worked_example
 from symlstm.symbols import notation
 
-from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, tied_trace
+from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, scalar_trace
 
 # Spec section 5's numbers in their order of derivation (the issue's acceptance list).
 SECTION_5 = ["0.49", "0.62", "0.42", "0.603", "0.35", "0.336", "0.248", "0.203", "0.451",
@@ -47,7 +47,7 @@ def _in_order(text: str, numbers: list[str]) -> list[int]:
 
 def test_seed_step_reproduces_section_5_in_order(seed_step):
     # the expected numbers are the reference's, which the spec's rounded numbers match
-    ref = tied_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
     assert [rounded(ref[q], p) for q, p in (("f", 2), ("i", 3), ("c", 3), ("h", 3))] == [
         "0.62", "0.603", "0.451", "0.276"]  # fmt: skip
     for text in (seed_step.text(), seed_step.latex(), seed_step.markdown()):
@@ -83,7 +83,7 @@ def test_sequence_table_matches_section_8():
     worked = worked_example(load_example("seed-sequence"))
     table = [(r["x"], r["f"], r["c"], r["h"]) for r in worked.summary]
     assert table == SECTION_8
-    ref = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
+    ref = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
     assert [r["h"] for r in worked.summary] == [rounded(s["h"], 2) for s in ref]
     md = worked.markdown()
     assert "### Time step t = 3" in md and "| 3 | 0.6 | 0.61 |" in md
@@ -92,7 +92,7 @@ def test_sequence_table_matches_section_8():
 def test_modes_differ_and_the_example_says_so():
     exact = worked_example(load_example("seed-sequence"), mode="exact")
     hand = worked_example(load_example("seed-sequence"), mode="hand")
-    hand_ref = tied_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
+    hand_ref = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
     assert [r["c"] for r in hand.summary] == [rounded(s["c"], 2) for s in hand_ref]
     assert hand.summary[2]["c"] == "0.30" and exact.summary[2]["c"] == "0.29"
     assert (3, "c", "0.29", "0.30") in exact.differences
