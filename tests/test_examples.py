@@ -187,3 +187,21 @@ def test_other_suffixes_and_missing_files(tmp_path):
         read_data_file(_write(tmp_path, "a.yaml", "x: 1"))
     with pytest.raises(ExampleFileError, match="no such file"):
         load_example(tmp_path / "absent.toml")
+
+
+def test_names_label_symbols_and_are_checked(tmp_path):
+    path = _write(
+        tmp_path,
+        "named.toml",
+        BASE + '[inputs]\nx = [1]\n[names]\nx = "word_t"\nc = "memory & more"\n',
+    )
+    ex = load_example(path)
+    assert ex.names == {"x": "word_t", "c": "memory & more"}
+    names = ex.notation_with_names()
+    assert names.text["x"] == "word_t" and names.latex["c"] == r"\mathrm{memory \& more}"
+    bad = _write(tmp_path, "bad-names.toml", BASE + '[inputs]\nx = [1]\n[names]\nq = "x"\n')
+    with pytest.raises(UnknownNameError, match="unknown symbol 'q'"):
+        load_example(bad)
+    empty = _write(tmp_path, "empty-names.toml", BASE + '[inputs]\nx = [1]\n[names]\nx = " "\n')
+    with pytest.raises(ExampleFileError, match="non-empty text"):
+        load_example(empty)

@@ -188,3 +188,19 @@ def test_titles_with_latex_special_characters_compile(tmp_path):
     worked = worked_example(load_example(path))
     pdf = compile_pdf(worked.latex(standalone=True), tmp_path, jobname="odd")
     assert pdf.exists()
+
+
+@needs_tex
+def test_user_names_with_special_characters_compile(tmp_path):
+    path = tmp_path / "names.toml"
+    path.write_text(
+        '[cell]\nkind = "tied"\n[names]\nx = "word_#1 & {x}"\nh = "100%"\n'
+        '[parameters]\nw_f = "1"\nw_i = "1"\nw_g = "1"\nw_o = "1"\nb = "0"\n'
+        '[inputs]\nx = ["0.5"]\n',
+        encoding="utf-8",
+    )
+    worked = worked_example(load_example(path))
+    assert "word_#1 & {x}" in worked.text()
+    tex = worked.latex(standalone=True)
+    assert r"\mathrm{word\_\#1 \& \{x\}}" in tex
+    assert compile_pdf(tex, tmp_path, jobname="names").exists()
