@@ -55,7 +55,18 @@ from symlstm.rounding import (
     with_increasing_precision,
 )
 
-__all__ = ["METHODS", "Enclosure", "Trace", "certify", "check_dps", "evaluate", "places_for"]
+__all__ = [
+    "METHODS",
+    "Enclosure",
+    "Trace",
+    "bind",
+    "certify",
+    "check_dps",
+    "evaluate",
+    "evaluate_expression",
+    "numeric_context",
+    "places_for",
+]
 
 METHODS: tuple[str, ...] = ("exact", "mpmath", "interval")
 
@@ -144,6 +155,9 @@ class _Arithmetic:
     def magnitude(self, a) -> Fraction:
         raise NotImplementedError
 
+    def compare(self, op: Callable, a, b) -> bool:
+        return bool(op(a, b))
+
 
 class _MpArithmetic(_Arithmetic):
     def const(self, r):
@@ -157,13 +171,39 @@ class _MpArithmetic(_Arithmetic):
             return max(mpmath.mpf(0), min(mpmath.mpf(1), alpha * a + beta))
         if name == "abs":
             return abs(a)
-        return getattr(mpmath, name)(a)
+        return getattr(mpmath, name)(a)  # exp, tanh, sign
 
     def extremum(self, name, a, b):
         return max(a, b) if name == "max" else min(a, b)
 
     def magnitude(self, a):
         return Fraction(0) if not mpmath.isfinite(a) else abs(_fraction(a))
+
+
+class _ExactArithmetic(_Arithmetic):
+    """SymPy's own arithmetic: rationals stay rationals, σ(49/100) stays σ(49/100)."""
+
+    def const(self, r):
+        return r
+
+    def function(self, name, a, *params):
+        if name == "hard_sigmoid":
+            return hard_sigmoid(a, *params)
+        return {"sigmoid": sigmoid, "tanh": tanh, "exp": exp, "abs": Abs, "sign": sympy.sign}[name](
+            a
+        )
+
+    def extremum(self, name, a, b):
+        return Max(a, b) if name == "max" else Min(a, b)
+
+    def magnitude(self, a):
+        return Fraction(0)  # exact values cannot overflow
+
+    def compare(self, op, a, b):
+        decided = op(a, b)
+        if decided not in (sympy.true, sympy.false):
+            raise SymLSTMError(f"cannot decide {a} vs {b} exactly")
+        return bool(decided)
 
 
 _EXACT_AT_ZERO = {"sigmoid": Fraction(1, 2), "tanh": Fraction(0), "exp": Fraction(1)}
@@ -226,6 +266,11 @@ class _IntervalArithmetic(_Arithmetic):
             if hi <= 0:
                 return Enclosure(-a.interval)
             return Enclosure(iv.mpf([0, max(-lo, hi)]))
+        if name == "sign":
+            lo, hi = a.lo, a.hi
+            if lo > 0 or hi < 0 or lo == hi == 0:
+                return self._from_fraction(Fraction((lo > 0) - (hi < 0)))
+            raise Undecided
         if name == "sigmoid":
             return self._monotone(lambda x: 1 / (1 + iv.exp(-x)), a)
         if name == "tanh":
@@ -245,17 +290,31 @@ class _IntervalArithmetic(_Arithmetic):
     def magnitude(self, a):
         return max(abs(a.lo), abs(a.hi))
 
+    def compare(self, op, a, b):
+        """Decided when the comparison agrees at every corner of the two enclosures (enough:
+        each comparison is monotone in both arguments)."""
+        at_corners = {op(x, y) for x in (a.lo, a.hi) for y in (b.lo, b.hi)}
+        if len(at_corners) == 1:
+            return at_corners.pop()
+        raise Undecided
 
-_FUNCTIONS = {sigmoid: "sigmoid", tanh: "tanh", exp: "exp", Abs: "abs"}
+
+_FUNCTIONS = {sigmoid: "sigmoid", tanh: "tanh", exp: "exp", Abs: "abs", sympy.sign: "sign"}
 
 
-def _evaluate_expr(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> Any:
-    """Evaluate a scalar SymPy expression tree in the given arithmetic."""
+def evaluate_expression(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> Any:
+    """Evaluate a scalar SymPy expression whose symbols ``env`` gives values to, in an
+    arithmetic from :func:`numeric_context`."""
     if expr in env:
         return env[expr]
     if expr.is_Rational:
         return arith.const(expr)
-    args = [_evaluate_expr(a, env, arith) for a in expr.args] if expr.args else []
+    if isinstance(expr, sympy.Piecewise):  # conditions first: only the chosen piece is evaluated
+        for piece, condition in expr.args:
+            if _decide(condition, env, arith):
+                return evaluate_expression(piece, env, arith)
+        raise SymLSTMError(f"no piece of {expr} applies")
+    args = [evaluate_expression(a, env, arith) for a in expr.args] if expr.args else []
     if expr.is_Add:
         return functools.reduce(arith.add, args)
     if expr.is_Mul:
@@ -282,6 +341,30 @@ def _evaluate_expr(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> Any:
         if isinstance(expr, func):
             return arith.function(name, args[0])
     raise SymLSTMError(f"cannot evaluate {type(expr).__name__} numerically: {expr}")
+
+
+_COMPARISONS = {
+    sympy.StrictGreaterThan: operator.gt,
+    sympy.StrictLessThan: operator.lt,
+    sympy.GreaterThan: operator.ge,
+    sympy.LessThan: operator.le,
+}
+
+
+def _decide(condition: sympy.Basic, env: Mapping, arith: _Arithmetic) -> bool:
+    """Truth of a Piecewise condition (comparisons joined by And/Or) at the env's values."""
+    if condition in (sympy.true, sympy.false):
+        return bool(condition)
+    if isinstance(condition, sympy.And):
+        return all(_decide(c, env, arith) for c in condition.args)
+    if isinstance(condition, sympy.Or):
+        return any(_decide(c, env, arith) for c in condition.args)
+    op = _COMPARISONS.get(type(condition))
+    if op is None:
+        raise SymLSTMError(f"cannot decide the condition {condition}")
+    lhs = evaluate_expression(condition.lhs, env, arith)
+    rhs = evaluate_expression(condition.rhs, env, arith)
+    return arith.compare(op, lhs, rhs)
 
 
 @dataclass(frozen=True)
@@ -333,7 +416,7 @@ class Trace:
         step = self.steps[t - 1]
         env = {sym: step[name] for name, sym in self.cell.symbols.items() if name in step}
         with _interval_precision(self.precision):
-            return _evaluate_expr(expr, env, _IntervalArithmetic())
+            return evaluate_expression(expr, env, _IntervalArithmetic())
 
     def rounded(
         self, *, places: int | Mapping[str, int] | None = None, significant: int | None = None
@@ -370,8 +453,8 @@ def _prepare(cell, params, xs, h0, c0):
     )
 
 
-def _bind(cell: Cell, name: str, value: ExactValue, convert: Callable) -> dict:
-    """Environment entries for one named value: the symbol, or each matrix element."""
+def bind(cell: Cell, name: str, value: ExactValue, convert: Callable) -> dict:
+    """Environment entries for a named value of a cell: its symbol, or each matrix element."""
     sym = cell.parameters.get(name, cell.symbols.get(name))
     if not cell.is_vector:
         return {sym: convert(value)}
@@ -384,19 +467,23 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
     program = cell.program()
     env: dict = {}
     for name, value in exact_params.items():
-        env.update(_bind(cell, name, value, convert))
+        env.update(bind(cell, name, value, convert))
     carried = {
-        "h_prev": _bind(cell, "h_prev", h0, convert),
-        "c_prev": _bind(cell, "c_prev", c0, convert),
+        "h_prev": bind(cell, "h_prev", h0, convert),
+        "c_prev": bind(cell, "c_prev", c0, convert),
     }
     steps = []
     for t, x in enumerate(xs, start=1):
-        env.update(_bind(cell, "x", x, convert))
+        env.update(bind(cell, "x", x, convert))
         for part in carried.values():
             env.update(part)
         values: dict[str, list] = {}
         for a in program:
-            v = a.expr.xreplace(env) if method == "exact" else _evaluate_expr(a.expr, env, arith)
+            v = (
+                a.expr.xreplace(env)
+                if method == "exact"
+                else evaluate_expression(a.expr, env, arith)
+            )
             if arith is not None and a.quantity.startswith("z_"):
                 _check_range(arith, v, a.quantity, t)
             hand = places_for(hand_places, a.quantity)
@@ -567,6 +654,27 @@ def _interval_precision(prec: int):
         yield
     finally:
         mpmath.iv.prec = saved
+
+
+@contextlib.contextmanager
+def numeric_context(method: str, *, dps: int = 15, prec: int = 64):
+    """The arithmetic of an evaluation method, with its precision in force while inside.
+
+    >>> with numeric_context("interval", prec=100) as arith:
+    ...     v = evaluate_expression(sigmoid(sympy.Rational(1, 2)), {}, arith)
+    >>> v.round(places=25)
+    '0.6224593312018545646389006'
+    """
+    if method not in METHODS:
+        raise UnknownNameError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    if method == "exact":
+        yield _ExactArithmetic()
+    elif method == "mpmath":
+        with mpmath.workdps(check_dps(dps)):
+            yield _MpArithmetic()
+    else:
+        with _interval_precision(check_dps(prec, what="prec")):
+            yield _IntervalArithmetic()
 
 
 def places_for(places: int | Mapping[str, int] | None, name: str) -> int | None:

@@ -105,8 +105,9 @@ class hard_sigmoid(Function):
         if argindex != 1:
             raise ArgumentIndexError(self, argindex)
         x, a, b = self.args[0], self.slope, self.offset
-        # Zero on the flat parts; the kinks are a measure-zero set where we take 0.
-        return Piecewise((a, (a * x + b > 0) & (a * x + b < 1)), (0, True))
+        # Zero on the flat parts; at the two kinks (measure zero) we take 0. The bounds
+        # are on x itself, so the condition reads the same whatever x is substituted by.
+        return Piecewise((a, (x > -b / a) & (x < (1 - b) / a)), (0, True))
 
     def _eval_rewrite_as_Max(self, x, *args, **kwargs):
         return Max(0, Min(1, self.slope * x + self.offset))
