@@ -280,8 +280,14 @@ class Loss:
     expression: sympy.Expr | None = None
 
     @classmethod
-    def make(cls, loss: str | sympy.Expr | Loss, *, steps: int, targets: Any = None,
-             cell: Cell | None = None) -> Loss:  # fmt: skip
+    def make(
+        cls,
+        loss: str | sympy.Expr | Loss,
+        *,
+        steps: int,
+        targets: Any = None,
+        cell: Cell | None = None,
+    ) -> Loss:
         """Validate a loss given by name or expression for a sequence of ``steps``."""
         if isinstance(loss, Loss):
             return loss
@@ -356,9 +362,15 @@ class Loss:
         if self.name == "mse":
             scale = arith.const(sympy.Rational(2, steps * n))
             y = self.targets[t - 1]
-            return each(lambda k: arith.mul(scale, arith.add(
-                comp(h[t - 1], k), arith.mul(arith.const(sympy.Integer(-1)),
-                                             arith.const(comp(y, k))))))  # fmt: skip
+            return each(
+                lambda k: arith.mul(
+                    scale,
+                    arith.add(
+                        comp(h[t - 1], k),
+                        arith.mul(arith.const(sympy.Integer(-1)), arith.const(comp(y, k))),
+                    ),
+                )
+            )
         partial = sympy.diff(self.expression, Symbol(f"h_{t}", real=True))
         env = {Symbol(f"h_{s}", real=True): h[s - 1] for s in range(1, steps + 1)}
         return evaluate_expression(partial, env, arith)
@@ -528,8 +540,9 @@ def certify_gradients(
         return value.round(significant=significant)
 
     def attempt(prec: int) -> Gradients:
-        g = backprop(cell, params, xs, h0, c0, loss=loss, targets=targets, method="interval",
-                     prec=prec)  # fmt: skip
+        g = backprop(
+            cell, params, xs, h0, c0, loss=loss, targets=targets, method="interval", prec=prec
+        )
         decimals = {name: text(v) for name, v in g.all().items()}
         return Gradients(g.loss, g.method, prec, g.parameters, g.h0, g.c0, g.x, decimals)
 
@@ -551,8 +564,11 @@ def unroll(cell: Cell, steps: int) -> list[dict[str, sympy.Expr]]:
     h, c = Symbol("h_0", real=True), Symbol("c_0", real=True)
     out = []
     for t in range(1, steps + 1):
-        env = {cell.symbols["x"]: Symbol(f"x_{t}", real=True),
-               cell.symbols["h_prev"]: h, cell.symbols["c_prev"]: c}  # fmt: skip
+        env = {
+            cell.symbols["x"]: Symbol(f"x_{t}", real=True),
+            cell.symbols["h_prev"]: h,
+            cell.symbols["c_prev"]: c,
+        }
         for eq in cell.equations():
             env[eq.lhs] = eq.rhs.doit().xreplace(env)
         out.append({name: env[sym] for name, sym in cell.symbols.items()})
@@ -605,10 +621,15 @@ def _direct_symbolic(loss: Loss, forward: list[dict], t: int) -> sympy.Expr:
 def naive_gradients(cell: Cell, steps: int, loss: str | sympy.Expr = "sum_h") -> dict:
     """Gradients by sympy.diff of the fully unrolled loss (the reference the proofs use)."""
     forward = unroll(cell, steps)
-    total = _symbolic_loss(loss, steps).symbolic([s["h"] for s in forward],
-                                                 _symbolic_targets(steps))  # fmt: skip
-    wrt = {**cell.parameters, "h_0": Symbol("h_0", real=True), "c_0": Symbol("c_0", real=True),
-           **{f"x_{t}": Symbol(f"x_{t}", real=True) for t in range(1, steps + 1)}}  # fmt: skip
+    total = _symbolic_loss(loss, steps).symbolic(
+        [s["h"] for s in forward], _symbolic_targets(steps)
+    )
+    wrt = {
+        **cell.parameters,
+        "h_0": Symbol("h_0", real=True),
+        "c_0": Symbol("c_0", real=True),
+        **{f"x_{t}": Symbol(f"x_{t}", real=True) for t in range(1, steps + 1)},
+    }
     return {name: sympy.diff(total, sym) for name, sym in wrt.items()}
 
 
@@ -666,3 +687,60 @@ def prove_gradients(cell: Cell, steps: int, loss: str | sympy.Expr = "sum_h") ->
     closed = closed_form_gradients(cell, steps, loss)
     naive = naive_gradients(cell, steps, loss)
     return {name: is_zero_identically(closed[name] - naive[name]) for name in naive}
+
+
+def structured_gradients(cell: Cell, steps: int) -> list[Eq]:
+    """The whole forward and backward pass as equations between time-indexed symbols.
+
+    This is the structured closed form: each step's equations with its quantities as
+    symbols (``f_2``, ``dz_f_2`` …), so its size grows linearly with the number of
+    steps, where differentiating the unrolled expression grows exponentially. The
+    last equations give each parameter's gradient as a sum over the steps.
+
+    >>> eqs = structured_gradients(Cell("tied"), 2)
+    >>> [str(eq.lhs) for eq in eqs][-2:]
+    ['grad_b_o', 'grad_h_0']
+    """
+    if cell.is_vector:
+        raise SymLSTMError("structured_gradients() is for scalar cells")
+
+    def at(name: str, t: int) -> Symbol:
+        return Symbol(f"{name}_{t}", real=True)
+
+    out: list[Eq] = []
+    forward = cell.equations()
+    for t in range(1, steps + 1):
+        env = {
+            cell.symbols["x"]: at("x", t),
+            cell.symbols["h_prev"]: at("h", t - 1),
+            cell.symbols["c_prev"]: at("c", t - 1),
+        }
+        env.update({eq.lhs: at(str(eq.lhs), t) for eq in forward})
+        out += [Eq(env[eq.lhs], eq.rhs.doit().xreplace(env)) for eq in forward]
+    backward = backward_step(cell).equations
+    for t in range(steps, 0, -1):
+        env = {
+            cell.symbols["x"]: at("x", t),
+            cell.symbols["h_prev"]: at("h", t - 1),
+            cell.symbols["c_prev"]: at("c", t - 1),
+        }
+        env.update(
+            {
+                sym: at(name, t)
+                for name, sym in cell.symbols.items()
+                if name not in ("x", "h_prev", "c_prev")
+            }
+        )
+        env.update({eq.lhs: at(str(eq.lhs), t) for eq in backward})
+        # dh_t = the loss's term (sum of h: 1) + what step t + 1 sends back
+        incoming = S.One + (at("dh_prev", t + 1) if t < steps else S.Zero)
+        out.append(Eq(at("dh", t), incoming))
+        env[adjoint_symbol(cell, "h")] = at("dh", t)
+        env[adjoint_symbol(cell, "c_next")] = at("dc_prev", t + 1) if t < steps else S.Zero
+        out += [Eq(env[eq.lhs], eq.rhs.doit().xreplace(env)) for eq in backward]
+    for name in cell.parameters:
+        out.append(
+            Eq(Symbol(f"grad_{name}"), Add(*(at(f"d{name}", t) for t in range(1, steps + 1))))
+        )
+    out.append(Eq(Symbol("grad_h_0"), at("dh_prev", 1)))
+    return out

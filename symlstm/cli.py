@@ -97,6 +97,25 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("claims", nargs="?", help="claims file (.toml/.json); default: the spec's")
     au.add_argument("--format", choices=("text", "json"), default="text")
 
+    gr = sub.add_parser("grad", help="certified gradients of a loss by backprop through time")
+    gr.add_argument("example", nargs="?", default="seed-step", help="built-in name or file")
+    gr.add_argument(
+        "--loss",
+        default="sum_h",
+        help="sum_h (default), h_T, mse (targets from --targets or the file's [targets]), "
+        "or an expression of h_1 … h_T such as 'h_3**2'",
+    )
+    gr.add_argument("--targets", help="mse targets, comma-separated (scalar cells)")
+    gr.add_argument("--format", choices=FORMATS, default="text")
+    gr.add_argument("--dps", type=_positive, default=30, help="significant digits (default 30)")
+
+    de = sub.add_parser("derive", help="the backprop-through-time formulas of a cell")
+    de.add_argument("--kind", choices=KINDS, default="vector")
+    de.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
+    de.add_argument("--notation", choices=tuple(NOTATIONS), default=None)
+    de.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    de.add_argument("--standalone", action="store_true", help="with latex: a whole document")
+
     eq = sub.add_parser("equations", help="the cell's equations")
     eq.add_argument("--kind", choices=KINDS, default="tied")
     eq.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
@@ -158,6 +177,49 @@ def _audit(args: argparse.Namespace) -> int:
     return EXIT_OK if report.all_hold else EXIT_FAIL
 
 
+def _grad(args: argparse.Namespace) -> int:
+    from symlstm.calculus import certify_gradients
+    from symlstm.examples import load_example
+    from symlstm.render.gradients import render_gradients
+
+    example = load_example(args.example)
+    targets = example.targets
+    if args.targets is not None:
+        targets = [t.strip() for t in args.targets.split(",")]
+    if args.loss != "mse":
+        targets = None if args.targets is None else targets
+    grads = certify_gradients(
+        example.cell,
+        example.parameters,
+        example.inputs,
+        example.h0,
+        example.c0,
+        significant=args.dps,
+        loss=args.loss,
+        targets=targets,
+    )
+    print(render_gradients(example, grads, args.format))
+    return EXIT_OK
+
+
+def _derive(args: argparse.Namespace) -> int:
+    from symlstm.cell import Cell, Variant
+    from symlstm.render.document import standalone
+    from symlstm.render.gradients import render_backward
+
+    if args.standalone and args.format != "latex":
+        raise _UsageError("symlstm derive: --standalone needs --format latex")
+    cell = Cell(args.kind, Variant.parse(args.variant))
+    note = args.notation or ("spec" if args.kind == "tied" else "canonical")
+    out = render_backward(cell, notation=note, fmt=args.format)
+    if args.standalone:
+        out = standalone(
+            out, title=f"Backprop through time: {args.kind} cell, {cell.variant.label()}"
+        )
+    print(out)
+    return EXIT_OK
+
+
 def _equations(args: argparse.Namespace) -> int:
     from symlstm.cell import Cell, Variant
     from symlstm.render.summary import render_equations
@@ -177,7 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(version("symlstm"))
             return EXIT_OK
-        command = {"example": _example, "audit": _audit, "equations": _equations}
+        command = {
+            "example": _example,
+            "audit": _audit,
+            "equations": _equations,
+            "grad": _grad,
+            "derive": _derive,
+        }
         if args.command is None:
             args = build_parser().parse_args(["example"])
         return command[args.command](args)

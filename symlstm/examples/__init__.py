@@ -27,7 +27,7 @@ from typing import Any
 from symlstm.cell import Cell, Variant
 from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
 from symlstm.evaluate import Trace, certify, evaluate
-from symlstm.params import ExactValue, inputs, parameters, state
+from symlstm.params import ExactValue, exact_value, inputs, parameters, state
 from symlstm.symbols import Notation, notation
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
 _SUFFIXES = (".toml", ".json")
 _TOP_KEYS = {
     "names",
+    "targets",
     "name",
     "title",
     "source",
@@ -135,6 +136,8 @@ class Example:
     path: str | None = None
     #: Plain-text labels that replace symbols' names (canonical name → label).
     names: Mapping[str, str] = field(default_factory=dict)
+    #: Targets y_t of a squared-error loss, one per step (``[targets] y = [...]``).
+    targets: tuple[ExactValue, ...] | None = None
 
     def notation_with_names(self) -> Notation:
         """The example's notation, with its ``[names]`` labels (escaped for LaTeX).
@@ -257,11 +260,22 @@ def parse_example(data: Mapping[str, Any], *, origin: str = "example") -> Exampl
             digits=digits,
             path=origin,
             names=_names(_table(data, "names", origin, required=False), cell, origin),
+            targets=_targets(_table(data, "targets", origin, required=False), cell, origin),
         )
     except SymLSTMError as err:
         if str(err).startswith(origin):
             raise
         raise type(err)(f"{origin}: {err}") from None
+
+
+def _targets(table: Mapping[str, Any], cell: Cell, origin: str) -> tuple | None:
+    _check_keys(table, {"y"}, f"{origin} [targets]")
+    if "y" not in table:
+        return None
+    ys = table["y"]
+    if not isinstance(ys, list):
+        raise ExampleFileError(f"{origin} [targets]: y must be a list, one target per step")
+    return tuple(exact_value(y, cell.shape("h"), f"y[{t + 1}]") for t, y in enumerate(ys))
 
 
 def _names(table: Mapping[str, Any], cell: Cell, origin: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import sympy
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
@@ -36,10 +37,41 @@ def _all_shown(expr: sympy.Expr) -> bool:
 
 
 def _elementwise_call(expr: Any) -> sympy.Expr | None:
-    """σ(z) for ``z.applyfunc(sigmoid)``: the lambda's function applied to the matrix itself."""
+    """How to print ``z.applyfunc(φ)``: φ(z) for a single function (σ(z)), or the body as
+    element-wise matrix algebra (``d ↦ d(1 − d)`` at o is o ⊙ (1 − o))."""
     body, (var,) = expr.function.expr, expr.function.variables
     if isinstance(body, sympy.Function) and body.args and body.args[0] == var:
         return body.func(expr.expr, *body.args[1:], evaluate=False)
+    return _hadamard_form(body, var, expr.expr)
+
+
+def _shown_as(expr: Any) -> Any:
+    """What an element-wise application prints as, for choosing parentheses around it."""
+    if isinstance(expr, ElementwiseApplyFunction):
+        call = _elementwise_call(expr)
+        return call if call is not None else expr
+    return expr
+
+
+def _hadamard_form(body: sympy.Expr, var: sympy.Symbol, arg: Any) -> Any:
+    """A polynomial in ``var`` as a matrix expression in ``arg`` with ⊙ for products."""
+    if body == var:
+        return arg
+    if body.is_Number:
+        ones = sympy.OneMatrix(*arg.shape)
+        return ones if body == 1 else sympy.MatMul(body, ones)
+    parts = [_hadamard_form(a, var, arg) for a in body.args]
+    if any(p is None for p in parts):
+        return None
+    if body.is_Add:
+        return sympy.MatAdd(*parts)
+    if body.is_Mul:
+        coeff = sympy.Mul(*(a for a in body.args if a.is_Number))
+        mats = [p for a, p in zip(body.args, parts, strict=True) if not a.is_Number]
+        product = mats[0] if len(mats) == 1 else sympy.HadamardProduct(*mats)
+        return product if coeff == 1 else sympy.MatMul(coeff, product)
+    if body.is_Pow and body.exp.is_Integer and body.exp > 0:
+        return sympy.HadamardProduct(*[parts[0]] * int(body.exp))
     return None
 
 
@@ -67,7 +99,9 @@ class LSTMLatexPrinter(LatexPrinter):
         return super()._print_Mul(expr)
 
     def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+        return r" \odot ".join(
+            self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in expr.args
+        )
 
     def _print_ElementwiseApplyFunction(self, expr):
         call = _elementwise_call(expr)
@@ -104,10 +138,17 @@ class LSTMTextPrinter(StrPrinter):
         return super()._print_Mul(expr).replace("**", "^").replace("*", "·")
 
     def _print_MatMul(self, expr):
-        return "·".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+        args = list(expr.args)
+        sign = ""
+        if args[0] == -1:  # -A, not (-1)·A
+            sign, args = "-", args[1:]
+        return sign + "·".join(self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in args)
+
+    def _print_Transpose(self, expr):
+        return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}ᵀ"
 
     def _print_HadamardProduct(self, expr):
-        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+        return " ⊙ ".join(self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in expr.args)
 
     def _print_ElementwiseApplyFunction(self, expr):
         call = _elementwise_call(expr)

@@ -199,8 +199,9 @@ class WorkedExample:
                 out += ["$$", "\\begin{aligned}", rows, "\\end{aligned}", "$$", ""]
         cols = self._summary_columns()
         out += ["**Final values**" if self.narration else "", ""]
-        out.append("| $t$ | " + " | ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols)
-                   + " |")  # fmt: skip
+        out.append(
+            "| $t$ | " + " | ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols) + " |"
+        )
         out.append("|---|" + "---|" * len(cols))
         for t, row in enumerate(self.summary, start=1):
             cells = [row[q] + (" †" if (t, q) in self.marks else "") for q in cols]
@@ -250,15 +251,19 @@ class WorkedExample:
 
     def _mode_sentence(self) -> str:
         if self.mode == "hand":
-            return ("Hand calculation: each value is rounded to the digits shown before later "
-                    "steps use it.")  # fmt: skip
+            return (
+                "Hand calculation: each value is rounded to the digits shown before later "
+                "steps use it."
+            )
         return "Every value is the exact value, correctly rounded (certified)."
 
     def _differences_text(self) -> str:
         other = "hand calculation" if self.mode == "exact" else "exact values"
         names = self.notation.text
-        items = "; ".join(f"{names.get(q, q)} at t = {t}: {a} here, {b} by {other}"
-                          for t, q, a, b in self.differences)  # fmt: skip
+        items = "; ".join(
+            f"{names.get(q, q)} at t = {t}: {a} here, {b} by {other}"
+            for t, q, a, b in self.differences
+        )
         return f"Where the two rounding modes differ: {items}."
 
 
@@ -311,8 +316,15 @@ def _elide(rows: list[list[str]]) -> list[list[str]]:
 
 
 class _Builder:
-    def __init__(self, example: Example, trace: Trace, other: Trace | None, mode: str,
-                 note: Notation, drop_zeros: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        example: Example,
+        trace: Trace,
+        other: Trace | None,
+        mode: str,
+        note: Notation,
+        drop_zeros: bool,
+    ) -> None:
         self.example, self.trace, self.other, self.mode = example, trace, other, mode
         self.cell = example.cell
         self.notation = note
@@ -340,23 +352,31 @@ class _Builder:
         """The displayed value of a symbol at step t: a Shown atom or a matrix of them."""
         if name in self.example.parameters:
             value = self.example.parameters[name]
-            texts = _map(value, lambda v: _decimal_text(Fraction(int(v.p), int(v.q)),
-                                                        self.places("default")))  # fmt: skip
+            texts = _map(
+                value, lambda v: _decimal_text(Fraction(int(v.p), int(v.q)), self.places("default"))
+            )
         else:
             places = self.places({"h_prev": "h", "c_prev": "c"}.get(name, name))
-            given = {"x": self.example.inputs[t - 1], "h_prev": self.example.h0,
-                     "c_prev": self.example.c0}  # fmt: skip
+            given = {
+                "x": self.example.inputs[t - 1],
+                "h_prev": self.example.h0,
+                "c_prev": self.example.c0,
+            }
             if name == "x" or (t == 1 and name in given):
-                texts = _map(given[name], lambda v: _decimal_text(Fraction(int(v.p), int(v.q)),
-                                                                  places))  # fmt: skip
+                texts = _map(
+                    given[name], lambda v: _decimal_text(Fraction(int(v.p), int(v.q)), places)
+                )
             else:
                 texts = _map(self.trace[name, t], lambda e: self.decimal(e, places, trim=True))
         return _as_shown(texts)
 
     def substitute(self, expr: sympy.Basic, t: int) -> sympy.Basic:
         names = {**self.cell.parameters, **self.cell.symbols}
-        mapping = {sym: self.shown(name, t) for name, sym in names.items()
-                   if sym in expr.free_symbols or _has_matrix_symbol(expr, sym)}  # fmt: skip
+        mapping = {
+            sym: self.shown(name, t)
+            for name, sym in names.items()
+            if sym in expr.free_symbols or _has_matrix_symbol(expr, sym)
+        }
         with sympy.evaluate(False):
             return expr.xreplace(mapping)
 
@@ -364,8 +384,9 @@ class _Builder:
 
     def value_text(self, quantity: str, t: int, trace: Trace | None = None) -> str:
         trace = trace or self.trace
-        return _show_text(_map(trace[quantity, t],
-                               lambda e: self.decimal(e, self.places(quantity))))  # fmt: skip
+        return _show_text(
+            _map(trace[quantity, t], lambda e: self.decimal(e, self.places(quantity)))
+        )
 
     def result(self, quantity: str, t: int) -> tuple[sympy.Basic, str]:
         texts = _map(self.trace[quantity, t], lambda e: self.decimal(e, self.places(quantity)))
@@ -415,8 +436,10 @@ class _Builder:
         """0.248 + 0.203: each product of a sum, rounded at the quantity's places."""
         if not isinstance(formula, Add | MatAdd) or self.cell.is_vector:
             return None
-        texts = [self.decimal(self.trace.enclose(term, t), self.places(quantity))
-                 for term in formula.args]  # fmt: skip
+        texts = [
+            self.decimal(self.trace.enclose(term, t), self.places(quantity))
+            for term in formula.args
+        ]
         return Add(*(Shown(s) for s in texts), evaluate=False)
 
     def steps(self) -> list[list[Stage]]:
@@ -480,8 +503,9 @@ def _expanded(evaluated: sympy.Basic) -> sympy.Basic | None:
             return 1 / (1 + sympy.exp(-evaluated.args[0]))
     if isinstance(evaluated, hard_sigmoid) and isinstance(evaluated.args[0], Shown):
         with sympy.evaluate(False):
-            return sympy.Max(0, sympy.Min(1, Mul(evaluated.slope, evaluated.args[0]) +
-                                          evaluated.offset))  # fmt: skip
+            return sympy.Max(
+                0, sympy.Min(1, Mul(evaluated.slope, evaluated.args[0]) + evaluated.offset)
+            )
     return None
 
 

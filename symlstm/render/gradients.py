@@ -1,0 +1,185 @@
+"""Backprop formulas and gradient values as text, Markdown, LaTeX or JSON.
+
+:func:`render_backward` prints the general formulas of a cell and variant: the
+forward equations, the backward step derived from them
+(:func:`symlstm.calculus.backward_step`), and the gradients as sums over the
+steps. Adjoints are written δq (``\\delta q`` in LaTeX): δh_t is ∂L/∂h_t in
+total, δc_t^next what step t + 1 sends back to c_t.
+
+>>> from symlstm.cell import Cell
+>>> print(render_backward(Cell("tied"), notation="spec", fmt="text").splitlines()[9])
+δtanh(C_t) = δh_t·o_t
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from symlstm.calculus import Gradients, adjoint_symbol, backward_step
+from symlstm.cell import Cell
+from symlstm.errors import UnknownNameError
+from symlstm.examples import Example
+from symlstm.render.printers import latex, text
+from symlstm.render.summary import render_equations
+from symlstm.symbols import Notation
+from symlstm.symbols import notation as get_notation
+
+__all__ = ["FORMATS", "adjoint_notation", "render_backward", "render_gradients"]
+
+FORMATS: tuple[str, ...] = ("text", "markdown", "latex", "json")
+
+
+def adjoint_notation(cell: Cell, notation: str | Notation) -> Notation:
+    """The notation extended with δ names for every adjoint of the cell.
+
+    >>> adjoint_notation(Cell("tied"), "spec").latex["dz_f"]
+    '\\\\delta z_{f,t}'
+    """
+    base = get_notation(notation)
+    names = {**cell.symbols, **cell.parameters}
+    latex_names, text_names = {}, {}
+    for name, sym in names.items():
+        latex_names[f"d{name}"] = rf"\delta {latex(sym, notation=base)}"
+        text_names[f"d{name}"] = f"δ{text(sym, notation=base)}"
+    c = cell.symbols["c"]
+    latex_names["dc_next"] = rf"\delta {latex(c, notation=base)}^{{\mathrm{{next}}}}"
+    text_names["dc_next"] = f"δ{text(c, notation=base)}^next"
+    return base.with_names(latex=latex_names, text=text_names)
+
+
+def _check(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        raise UnknownNameError(f"unknown format {fmt!r}; known: {', '.join(allowed)}")
+
+
+def render_backward(
+    cell: Cell, *, notation: str | Notation = "canonical", fmt: str = "latex"
+) -> str:
+    """The forward equations, the backward step and the gradient sums of a cell."""
+    _check(fmt, ("text", "markdown", "latex"))
+    note = adjoint_notation(cell, notation)
+    eqs = backward_step(cell).equations
+    sums = [
+        (
+            f"∂L/∂{text(sym, notation=note)} = Σ_t δ{text(sym, notation=note)}",
+            rf"\frac{{\partial L}}{{\partial {latex(sym, notation=note)}}} &= \sum_t "
+            rf"{latex(adjoint_symbol(cell, name), notation=note)}",
+        )
+        for name, sym in cell.parameters.items()
+    ]
+    intro = (
+        "Backward through step t: δh_t is ∂L/∂h_t in total (the loss's own term plus "
+        "δh_{t-1} sent back by step t + 1), δc_t^next is what step t + 1 sends back to c_t "
+        "(its δc_{t-1}); at t = T both extra terms are 0."
+    )
+    forward = render_equations(cell, notation=notation, fmt="text" if fmt == "text" else "latex")
+    if fmt == "text":
+        backward = "\n".join(text(eq, notation=note) for eq in eqs)
+        return "\n".join(
+            ["Forward:", forward, "", intro, backward, "", "Gradients:", *(s for s, _ in sums)]
+        )
+    rows = " \\\\\n".join(
+        f"{latex(eq.lhs, notation=note)} &= {latex(eq.rhs, notation=note)}" for eq in eqs
+    )
+    grads = " \\\\\n".join(row for _, row in sums)
+    if fmt == "latex":
+        intro_tex = (
+            r"$\delta h_t$ is $\partial L / \partial h_t$ in total (the loss's own term plus "
+            r"the $\delta h_{t-1}$ that step $t + 1$ sends back); $\delta c_t^{\mathrm{next}}$ "
+            r"is what step $t + 1$ sends back to $c_t$ (its $\delta c_{t-1}$). At $t = T$ both "
+            r"are 0."
+        )
+        body = [
+            r"\paragraph{Forward}",
+            forward,
+            r"\paragraph{Backward through step $t$}",
+            intro_tex,
+            f"\\begin{{align*}}\n{rows}\n\\end{{align*}}",
+            r"\paragraph{Gradients}",
+            f"\\begin{{align*}}\n{grads}\n\\end{{align*}}",
+        ]
+        return "\n".join(body)
+    forward_md = forward.replace(r"\begin{align*}", "$$\n\\begin{aligned}").replace(
+        r"\end{align*}", "\\end{aligned}\n$$"
+    )
+    return "\n".join(
+        [
+            "**Forward**",
+            "",
+            forward_md,
+            "",
+            "**Backward through step t**",
+            "",
+            intro,
+            "",
+            "$$",
+            "\\begin{aligned}",
+            rows,
+            "\\end{aligned}",
+            "$$",
+            "",
+            "**Gradients**",
+            "",
+            "$$",
+            "\\begin{aligned}",
+            grads,
+            "\\end{aligned}",
+            "$$",
+        ]
+    )
+
+
+def _flat(value: Any) -> Any:
+    return [_flat(v) for v in value] if isinstance(value, tuple) else value
+
+
+def gradients_data(example: Example, grads: Gradients) -> dict[str, Any]:
+    """The JSON contract of ``symlstm grad``: decimal strings, parameter names as in the file."""
+    d = grads.decimals
+    return {
+        "example": example.name,
+        "loss": grads.loss.name,
+        "certified": True,
+        "working_precision_bits": grads.precision,
+        "gradients": {name: _flat(d[name]) for name in grads.parameters},
+        "initial_state": {"h0": _flat(d["h0"]), "c0": _flat(d["c0"])},
+        "inputs": _flat(d["x"]),
+    }
+
+
+def render_gradients(example: Example, grads: Gradients, fmt: str = "text") -> str:
+    """Certified gradient values (``grads`` from :func:`symlstm.calculus.certify_gradients`)."""
+    _check(fmt, FORMATS)
+    data = gradients_data(example, grads)
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    note = adjoint_notation(example.cell, example.notation_with_names())
+    rows = [(name, value) for name, value in data["gradients"].items()]
+    rows += [("h0", data["initial_state"]["h0"]), ("c0", data["initial_state"]["c0"])]
+    title = f"Gradients of the loss {grads.loss.name} for {example.title or example.name}"
+
+    def label(name: str, style: str) -> str:
+        sym = example.cell.parameters.get(name)
+        if sym is None:
+            return {"h0": "h_0", "c0": "c_0"}[name]
+        return latex(sym, notation=note) if style == "latex" else text(sym, notation=note)
+
+    def show(value: Any) -> str:
+        return str(value) if not isinstance(value, list) else json.dumps(value)
+
+    if fmt == "text":
+        width = max(len(label(n, "text")) for n, _ in rows) + 2
+        lines = [title, "=" * len(title), "certified: every digit shown is correct", ""]
+        lines += [f"∂L/∂{label(n, 'text'):<{width}} = {show(v)}" for n, v in rows]
+        return "\n".join(lines)
+    if fmt == "markdown":
+        lines = [f"## {title}", "", "| parameter | gradient |", "|---|---|"]
+        lines += [f"| ${label(n, 'latex')}$ | {show(v)} |" for n, v in rows]
+        return "\n".join(lines)
+    body = " \\\\\n".join(
+        rf"\frac{{\partial L}}{{\partial {label(n, 'latex')}}} &= {show(v)}"
+        for n, v in rows
+        if not isinstance(v, list)
+    )
+    return f"% {title}\n\\begin{{align*}}\n{body}\n\\end{{align*}}"

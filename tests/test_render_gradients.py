@@ -1,0 +1,98 @@
+"""Backprop formulas and gradient values rendered; the CLI's grad and derive commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import mpmath
+import pytest
+
+from symlstm.cell import Cell
+from symlstm.cli import main
+from symlstm.render.document import compile_pdf, standalone
+from symlstm.render.gradients import adjoint_notation, render_backward
+
+from lstm_reference import SEED_SEQUENCE, scalar_trace, significant
+
+needs_tex = pytest.mark.skipif(
+    shutil.which("pdflatex") is None and not os.environ.get("CI"),
+    reason="TeX engine not installed: apt-get install texlive-latex-base latexmk poppler-utils",
+)
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_grad_json_of_the_sequence_matches_central_differences(capsys):
+    status, out, _ = run(capsys, "grad", "seed-sequence", "--format", "json", "--dps", "50")
+    assert status == 0
+    data = json.loads(out)
+    assert data["loss"] == "sum_h"
+    names = ["w_i", "b_i", "w_f", "b_f", "w_g", "b_g", "w_o", "b_o"]
+    assert list(data["gradients"]) == names
+    xs = ["0.2", "0.4", "0.6"]
+    eps = mpmath.mpf(10) ** -50
+    with mpmath.workdps(150):
+        for name in names:
+            up = {**SEED_SEQUENCE, name: mpmath.mpf(SEED_SEQUENCE[name]) + eps}
+            down = {**SEED_SEQUENCE, name: mpmath.mpf(SEED_SEQUENCE[name]) - eps}
+            loss = [sum(s["h"] for s in scalar_trace(p, xs, dps=150)) for p in (up, down)]
+            central = (loss[0] - loss[1]) / (2 * eps)
+            got = mpmath.mpf(data["gradients"][name])
+            assert abs(got - central) < mpmath.mpf(10) ** -45 * abs(central), name
+            assert data["gradients"][name] == significant(central, 50, dps=150)
+
+
+def test_grad_text_and_losses(capsys):
+    status, out, _ = run(capsys, "grad", "seed-step", "--loss", "h_T", "--dps", "12")
+    assert status == 0 and "∂L/∂W_f" in out and "0.0353468592268" in out
+    status, out, _ = run(capsys, "grad", "seed-sequence", "--loss", "mse", "--targets",
+                         "0.1,0.1,0.1", "--format", "json", "--dps", "10")  # fmt: skip
+    assert status == 0 and json.loads(out)["loss"] == "mse"
+    status, out, _ = run(capsys, "grad", "seed-sequence", "--loss", "h_3**2", "--format",
+                         "markdown")  # fmt: skip
+    assert status == 0 and "| $W_{o}$ |" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["grad", "--loss", "mse"], "needs targets"),
+        (["grad", "seed-sequence", "--loss", "mse", "--targets", "1,2"], "expected 3"),
+        (["grad", "--loss", "h_9"], "unknown symbol(s) h_9"),
+        (["grad", "--loss", "cross_entropy"], "unknown symbol(s) cross_entropy"),
+        (["grad", "--dps", "0"], "positive integer"),
+        (["derive", "--variant", "sideways"], "unknown variant"),
+        (["derive", "--standalone"], "needs --format latex"),
+    ],
+)
+def test_bad_grad_and_derive_input(capsys, argv, message):
+    status, _, err = run(capsys, *argv)
+    assert status == 2 and message in err and "Traceback" not in err
+
+
+def test_derive_prints_the_backward_recurrences(capsys):
+    status, out, _ = run(capsys, "derive", "--kind", "tied", "--notation", "spec")
+    assert status == 0
+    assert "δC_t = δC_t^next + δtanh(C_t)·(1 - tanh(C_t)^2)" in out
+    assert "δW_f = δz_f,t·(h_{t-1} + x_t)" in out
+    status, out, _ = run(capsys, "derive", "--variant", "peephole", "--format", "markdown")
+    assert status == 0 and r"\delta c_{t-1} &=" in out and r"\odot p_{f}" in out
+
+
+def test_adjoint_names():
+    note = adjoint_notation(Cell("vector"), "canonical")
+    assert note.latex["dW_i"] == r"\delta W_{i}" and note.text["dc_next"] == "δc_t^next"
+
+
+@needs_tex
+@pytest.mark.parametrize("options", [{}, {"peephole": True}, {"forget_gate": "coupled"}])
+def test_derivations_compile(tmp_path, options):
+    body = render_backward(Cell("vector", **options), fmt="latex")
+    body += "\n" + render_backward(Cell("tied", **options), notation="spec", fmt="latex")
+    assert compile_pdf(standalone(body, title="BPTT"), tmp_path).exists()
