@@ -409,6 +409,8 @@ class Gradients:
     c0: Any
     x: tuple[Any, ...]
     decimals: dict[str, Any] | None = None
+    #: With ``record=True``: per step (index t − 1), every adjoint by name (``"dz_f"`` …).
+    steps: tuple[dict[str, Any], ...] | None = None
 
     def all(self) -> dict[str, Any]:
         """Parameters, then ``h0``, ``c0`` and ``x`` (one entry per step)."""
@@ -455,8 +457,11 @@ def backprop(
     method: str = "exact",
     dps: int = 15,
     prec: int = 64,
+    record: bool = False,
 ) -> Gradients:
     """Gradients of a loss by the closed-form backward recurrences (BPTT).
+
+    With ``record``, ``steps`` keeps every adjoint of every step (for worked derivations).
 
     The forward pass is :func:`symlstm.evaluate.evaluate` with the same method; then
     the backward step's equations run from t = T down to 1.
@@ -484,10 +489,13 @@ def backprop(
         carry_c = carry_h
         grads: dict[str, Any] = {}
         dxs: list[Any] = [None] * steps
+        recorded: list[dict[str, Any]] = [{} for _ in range(steps)]
+        backward_names = ["h", "c_next", *(str(eq.lhs)[1:] for eq in backward_step(cell).equations)]
         for t in range(steps, 0, -1):
             for name, value in trace.steps[t - 1].items():
                 env.update(bind(cell, name, value, lambda v: v))
             direct = the_loss.direct(t, hs, arith, steps, n)
+            carry_from_next = carry_h
             env.update(_bind_adjoint(cell, "h", _plus(arith, direct, carry_h)))
             env.update(_bind_adjoint(cell, "c_next", carry_c))
             for target, expr in program:
@@ -496,9 +504,25 @@ def backprop(
                 value = _collect(cell, adjoint_symbol(cell, name), env, f"d{name}")
                 grads[name] = value if name not in grads else _plus(arith, grads[name], value)
             dxs[t - 1] = _collect(cell, adjoint_symbol(cell, "x"), env, "dx")
+            if record:
+                recorded[t - 1] = {
+                    f"d{name}": _collect(cell, adjoint_symbol(cell, name), env, f"d{name}")
+                    for name in backward_names
+                }
+                recorded[t - 1]["direct"] = direct
+                recorded[t - 1]["from_next"] = carry_from_next
             carry_h = _collect(cell, adjoint_symbol(cell, "h_prev"), env, "dh_prev")
             carry_c = _collect(cell, adjoint_symbol(cell, "c_prev"), env, "dc_prev")
-    return Gradients(the_loss, method, trace.precision, grads, carry_h, carry_c, tuple(dxs))
+    return Gradients(
+        the_loss,
+        method,
+        trace.precision,
+        grads,
+        carry_h,
+        carry_c,
+        tuple(dxs),
+        steps=tuple(recorded) if record else None,
+    )
 
 
 def _bind_adjoint(cell: Cell, name: str, value: Any) -> dict:

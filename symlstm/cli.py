@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--targets", help="mse targets, comma-separated (scalar cells)")
     gr.add_argument("--format", choices=FORMATS, default="text")
     gr.add_argument("--dps", type=_positive, default=30, help="significant digits (default 30)")
+    gr.add_argument(
+        "--digits", type=_positive, default=4, help="significant digits in the worked derivation"
+    )
+    gr.add_argument("--standalone", action="store_true", help="with latex: a whole document")
+    gr.add_argument("--no-narration", action="store_true", help="no 'Step 1 – …' headings")
 
     de = sub.add_parser("derive", help="the backprop-through-time formulas of a cell")
     de.add_argument("--kind", choices=KINDS, default="vector")
@@ -180,7 +185,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _grad(args: argparse.Namespace) -> int:
     from symlstm.calculus import certify_gradients
     from symlstm.examples import load_example
-    from symlstm.render.gradients import render_gradients
+    from symlstm.render.gradients import render_gradients, worked_gradient
 
     example = load_example(args.example)
     targets = example.targets
@@ -188,6 +193,8 @@ def _grad(args: argparse.Namespace) -> int:
         targets = [t.strip() for t in args.targets.split(",")]
     if args.loss != "mse":
         targets = None if args.targets is None else targets
+    if args.standalone and args.format != "latex":
+        raise _UsageError("symlstm grad: --standalone needs --format latex")
     grads = certify_gradients(
         example.cell,
         example.parameters,
@@ -198,7 +205,28 @@ def _grad(args: argparse.Namespace) -> int:
         loss=args.loss,
         targets=targets,
     )
-    print(render_gradients(example, grads, args.format))
+    values = render_gradients(example, grads, args.format)
+    if args.format == "json" or example.cell.is_vector:
+        print(values)  # vector cells: the values (the worked derivation is for scalar cells)
+        return EXIT_OK
+    worked = worked_gradient(
+        example,
+        loss=args.loss,
+        targets=targets,
+        digits=args.digits,
+        narration=not args.no_narration,
+    )
+    if args.format == "text":
+        print(worked.text(), values, sep="\n")
+    elif args.format == "markdown":
+        print(worked.markdown(), values, sep="\n")
+    else:
+        body = worked.latex() + "\n" + values
+        if args.standalone:
+            from symlstm.render.document import standalone
+
+            body = standalone(body, title=worked.title)
+        print(body)
     return EXIT_OK
 
 

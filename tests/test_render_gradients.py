@@ -96,3 +96,50 @@ def test_derivations_compile(tmp_path, options):
     body = render_backward(Cell("vector", **options), fmt="latex")
     body += "\n" + render_backward(Cell("tied", **options), notation="spec", fmt="latex")
     assert compile_pdf(standalone(body, title="BPTT"), tmp_path).exists()
+
+
+def _central_h_t(params, xs, h0, c0, name, steps_out):
+    eps = mpmath.mpf(10) ** -40
+    with mpmath.workdps(120):
+        vals = []
+        for sign in (1, -1):
+            p = {**params, name: mpmath.mpf(params[name]) + sign * eps}
+            vals.append(scalar_trace(p, xs, h0, c0, dps=120)[steps_out - 1]["h"])
+        return (vals[0] - vals[1]) / (2 * eps)
+
+
+def test_worked_gradient_of_the_seed_step_matches_central_differences():
+    from symlstm.examples import load_example
+    from symlstm.render.gradients import worked_gradient
+
+    from lstm_reference import SEED_STEP
+
+    worked = worked_gradient(load_example("seed-step"), loss="h_T", digits=6)
+    for name in ("w_f", "w_i", "w_g", "w_o", "b_f"):
+        reference = _central_h_t(SEED_STEP, ["0.5"], "0.2", "0.4", name, 1)
+        assert worked.summary[0][name] == significant(reference, 6, dps=120), name
+    text = worked.text()
+    assert "δW_f = δz_f,t·(h_{t-1} + x_t) = " in text  # the chain rule down to w_f
+    assert "δC_t = δC_t^next + δtanh(C_t)·(1 - tanh(C_t)^2)" in text
+    # the order: from the loss back to the parameters
+    assert text.index("Step 1 – Loss") < text.index("Output") < text.index("Forget Gate")
+
+
+def test_worked_gradient_of_h3_in_the_sequence(capsys):
+    status, out, _ = run(capsys, "grad", "seed-sequence", "--loss", "h_T", "--digits", "5")
+    assert status == 0
+    xs = ["0.2", "0.4", "0.6"]
+    reference = _central_h_t(SEED_SEQUENCE, xs, "0", "0", "w_o", 3)
+    assert f"∂L/∂W_o   = {significant(reference, 30, dps=120)}" in out
+    # a section per step, backwards from t = 3
+    assert (
+        out.index("Time step t = 3") < out.index("Time step t = 2") < out.index("Time step t = 1")
+    )
+
+
+@needs_tex
+@pytest.mark.parametrize("name", ["seed-step", "seed-sequence"])
+def test_worked_gradient_latex_compiles(tmp_path, capsys, name):
+    status, out, _ = run(capsys, "grad", name, "--format", "latex", "--standalone")
+    assert status == 0
+    assert compile_pdf(out, tmp_path, jobname=name).exists()

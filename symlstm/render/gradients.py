@@ -14,6 +14,7 @@ total, δc_t^next what step t + 1 sends back to c_t.
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from typing import Any
 
 from symlstm.calculus import Gradients, adjoint_symbol, backward_step
@@ -25,7 +26,13 @@ from symlstm.render.summary import render_equations
 from symlstm.symbols import Notation
 from symlstm.symbols import notation as get_notation
 
-__all__ = ["FORMATS", "adjoint_notation", "render_backward", "render_gradients"]
+__all__ = [
+    "FORMATS",
+    "adjoint_notation",
+    "render_backward",
+    "render_gradients",
+    "worked_gradient",
+]
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "latex", "json")
 
@@ -183,3 +190,156 @@ def render_gradients(example: Example, grads: Gradients, fmt: str = "text") -> s
         if not isinstance(v, list)
     )
     return f"% {title}\n\\begin{{align*}}\n{body}\n\\end{{align*}}"
+
+
+# -- worked derivations with numbers ---------------------------------------------------------
+
+#: Which forward stage an adjoint belongs to, for the narration of a backward step.
+_BACKWARD_STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Output", ("ds", "do", "dz_o")),
+    ("Cell State", ("dc",)),
+    ("Candidate Cell Value", ("dg", "dz_g")),
+    ("Input Gate", ("di", "dz_i")),
+    ("Forget Gate", ("df", "dz_f")),
+    ("Back to Step t - 1", ("dx", "dh_prev", "dc_prev")),
+)
+
+
+def worked_gradient(
+    example: Example,
+    *,
+    loss: str = "h_T",
+    targets: Any = None,
+    digits: int = 4,
+    narration: bool = True,
+) -> Any:
+    """The backward pass of an example worked with numbers, like its forward worked example.
+
+    Every adjoint of every step, from t = T back to 1: its formula, the formula with the
+    numbers put in and its value (``digits`` significant digits), then each parameter's
+    gradient. Forward values are shown at the example's digits; every digit is certified.
+
+    >>> from symlstm.examples import load_example
+    >>> w = worked_gradient(load_example("seed-step"), loss="h_T")
+    >>> w.summary[0]["w_f"]
+    '0.03535'
+    """
+    from sympy import Add as SymAdd
+
+    from symlstm.calculus import backprop
+    from symlstm.render.worked import Line, Shown, Stage, WorkedExample, _decimal_text
+    from symlstm.rounding import with_increasing_precision
+
+    cell = example.cell
+    if cell.is_vector:
+        raise UnknownNameError("worked gradients are for scalar and tied cells")
+    note = adjoint_notation(cell, example.notation_with_names())
+    eqs = {str(eq.lhs): eq.rhs for eq in backward_step(cell).equations}
+    targets = targets if targets is not None else example.targets
+
+    def attempt(prec: int) -> WorkedExample:
+        grads = backprop(
+            cell,
+            example.parameters,
+            example.inputs,
+            example.h0,
+            example.c0,
+            loss=loss,
+            targets=targets if loss == "mse" else None,
+            method="interval",
+            prec=prec,
+            record=True,
+        )
+        trace = example.evaluate(method="interval", prec=prec)
+        steps = []
+        for t in range(len(trace), 0, -1):
+            adj = grads.steps[t - 1]
+
+            def sig(enc: Any) -> str:
+                if enc.exact is not None and enc.exact == int(enc.exact):
+                    return str(int(enc.exact))  # 1, not 1.000
+                return enc.round(significant=digits)
+
+            shown = {}
+            for name, sym in cell.parameters.items():
+                value = example.parameters[name]
+                shown[sym] = Shown(_decimal_text(Fraction(int(value.p), int(value.q)), 6))
+            for name, value in trace.steps[t - 1].items():
+                key = {"h_prev": "h", "c_prev": "c"}.get(name, name)
+                text_value = value.round(places=example.places(key))
+                if value.exact is not None and Fraction(text_value) == value.exact:
+                    text_value = (
+                        text_value.rstrip("0").rstrip(".") if "." in text_value else (text_value)
+                    )
+                shown[cell.symbols[name]] = Shown(text_value)
+            for name, value in adj.items():
+                if name not in ("direct", "from_next"):
+                    shown[adjoint_symbol(cell, name[1:])] = Shown(sig(value))
+            stages = []
+            carried = adj["dh"]
+            first = Line(
+                adjoint_symbol(cell, "h"),
+                (
+                    SymAdd(
+                        Shown(sig(adj["direct"])),
+                        Shown(sig(adj["from_next"])),
+                        evaluate=False,
+                    ),
+                    Shown(sig(carried)),
+                ),
+                "the loss's term + what step t + 1 sends back",
+            )
+            stages.append(Stage("h", "Loss", (first,)))
+            for heading, names in _BACKWARD_STAGES:
+                lines = []
+                for name in names:
+                    if name not in eqs:
+                        continue
+                    rhs = eqs[name]
+                    chain = (rhs, _substituted(rhs, shown), shown[adjoint_symbol(cell, name[1:])])
+                    lines.append(Line(adjoint_symbol(cell, name[1:]), chain))
+                if lines:
+                    stages.append(Stage(heading, heading, tuple(lines)))
+            params = [
+                Line(
+                    adjoint_symbol(cell, n),
+                    (
+                        eqs[f"d{n}"],
+                        _substituted(eqs[f"d{n}"], shown),
+                        shown[adjoint_symbol(cell, n)],
+                    ),
+                )
+                for n in cell.parameters
+            ]
+            stages.append(Stage("params", "Parameter Contributions", tuple(params)))
+            steps.append(stages)
+        summary = [{name: sig(value) for name, value in grads.parameters.items()}]
+        title = f"Backprop through time: loss {grads.loss.name}, {example.title or example.name}"
+        return WorkedExample(
+            example,
+            "exact",
+            note,
+            steps,
+            summary,
+            narration=narration,
+            title=title,
+            step_numbers=list(range(len(trace), 0, -1)),
+            columns=list(cell.parameters),
+            summary_title="Gradients (sums over the steps)",
+            row_labels=["Σ_t"],
+            row_labels_latex=[r"$\sum_t$"],
+            row_heading="",
+        )
+
+    return with_increasing_precision(attempt, what=f"the gradients of {example.name}")
+
+
+def _substituted(expr: Any, shown: dict) -> Any:
+    with _no_eval():
+        return expr.xreplace(shown)
+
+
+def _no_eval() -> Any:
+    import sympy
+
+    return sympy.evaluate(False)

@@ -32,8 +32,14 @@ __all__ = ["LSTMLatexPrinter", "LSTMTextPrinter", "latex", "text"]
 
 
 def _all_shown(expr: sympy.Expr) -> bool:
-    """True for a product of displayed numbers (worked examples' Shown atoms)."""
-    return all(getattr(a, "is_shown", False) for a in expr.args)
+    """True for a product of displayed numbers (worked examples' Shown atoms), where × reads
+    better than juxtaposition: 0.7 × 0.2, 0.4228 × 0.652 × (1 - 0.652)."""
+    if not expr.is_Mul:
+        return False  # SymPy prints 1/x through _print_Mul too
+    symbols = expr.free_symbols
+    if expr.args and expr.args[0].is_Number and expr.args[0] < 0:
+        return False  # −0.65, not (−1) × 0.65
+    return bool(symbols) and all(getattr(s, "is_shown", False) for s in symbols)
 
 
 def _elementwise_call(expr: Any) -> sympy.Expr | None:
@@ -143,6 +149,9 @@ class LSTMTextPrinter(StrPrinter):
         if args[0] == -1:  # -A, not (-1)·A
             sign, args = "-", args[1:]
         return sign + "·".join(self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in args)
+
+    def _print_Pow(self, expr, rational=False):
+        return super()._print_Pow(expr, rational).replace("**", "^")
 
     def _print_Transpose(self, expr):
         return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}ᵀ"

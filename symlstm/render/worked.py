@@ -119,6 +119,24 @@ class WorkedExample:
     differences: list[tuple[int, str, str, str]] = field(default_factory=list)
     marks: dict[tuple[int, str], str] = field(default_factory=dict)  # (t, q) → footnote
     narration: bool = True
+    # How the sections and the table are labelled (a backward pass runs t = T … 1 and sums
+    # its table over the steps).
+    title: str | None = None
+    step_numbers: list[int] | None = None
+    columns: list[str] | None = None
+    summary_title: str = "Final values"
+    row_labels: list[str] | None = None
+    row_labels_latex: list[str] | None = None  # LaTeX of the row labels, where they need it
+    row_heading: str = "$t$"
+
+    def _numbers(self) -> list[int]:
+        return self.step_numbers or list(range(1, len(self.steps) + 1))
+
+    def _labels(self) -> list[str]:
+        return self.row_labels or [str(t) for t in range(1, len(self.summary) + 1)]
+
+    def _title(self) -> str:
+        return self.title or self.example.title or self.example.name
 
     # -- printing -------------------------------------------------------------
 
@@ -135,14 +153,14 @@ class WorkedExample:
         return text
 
     def _summary_columns(self) -> list[str]:
-        wanted = ["x", "f", "i", "g", "c", "o", "h"]
+        wanted = self.columns or ["x", "f", "i", "g", "c", "o", "h"]
         return [q for q in wanted if q in self.summary[0]]
 
     def latex(self, *, standalone: bool = False) -> str:
         """A LaTeX fragment of ``align*`` environments (or a whole document)."""
         printer = self._latex_printer()
         out: list[str] = []
-        for t, stages in enumerate(self.steps, start=1):
+        for t, stages in zip(self._numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out.append(rf"\subsection*{{Time step $t = {t}$}}")
             for k, stage in enumerate(stages, start=1):
@@ -158,26 +176,27 @@ class WorkedExample:
             return body
         from symlstm.render.document import standalone as wrap
 
-        return wrap(body, title=self.example.title or self.example.name)
+        return wrap(body, title=self._title())
 
     def _latex_summary(self, printer: LSTMLatexPrinter) -> str:
         cols = self._summary_columns()
         head = " & ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols)
         rows = []
-        for t, row in enumerate(self.summary, start=1):
+        labels = self.row_labels_latex or [_latex_text(x) for x in self._labels()]
+        for t, (label, row) in enumerate(zip(labels, self.summary, strict=True), 1):
             cells = []
             for q in cols:
                 mark = r"$^{\dagger}$" if (t, q) in self.marks else ""
                 cells.append(_latex_matrix_text(row[q]) + mark)
-            rows.append(f"{t} & " + " & ".join(cells) + r" \\")
+            rows.append(f"{label} & " + " & ".join(cells) + r" \\")
         notes = [
             rf"\par\noindent $^{{\dagger}}$ {_latex_text(note)}" for note in self.marks.values()
         ]
-        title = r"\paragraph{Final values}" if self.narration else ""
+        title = rf"\paragraph{{{self.summary_title}}}" if self.narration else ""
         table = "\n".join(
             [
                 rf"\begin{{tabular}}{{r{'r' * len(cols)}}}",
-                f"$t$ & {head} \\\\",
+                f"{self.row_heading} & {head} \\\\",
                 r"\hline",
                 *rows,
                 r"\end{tabular}",
@@ -188,8 +207,8 @@ class WorkedExample:
     def markdown(self) -> str:
         """Markdown with ``$$`` display math (GitHub, MyST and Jupyter render it)."""
         printer = self._latex_printer()
-        out: list[str] = [f"## {self.example.title or self.example.name}", ""]
-        for t, stages in enumerate(self.steps, start=1):
+        out: list[str] = [f"## {self._title()}", ""]
+        for t, stages in zip(self._numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out += [f"### Time step t = {t}", ""]
             for k, stage in enumerate(stages, start=1):
@@ -198,14 +217,13 @@ class WorkedExample:
                 rows = " \\\\\n".join(self._line_latex(line, printer) for line in stage.lines)
                 out += ["$$", "\\begin{aligned}", rows, "\\end{aligned}", "$$", ""]
         cols = self._summary_columns()
-        out += ["**Final values**" if self.narration else "", ""]
-        out.append(
-            "| $t$ | " + " | ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols) + " |"
-        )
+        out += [f"**{self.summary_title}**" if self.narration else "", ""]
+        heads = " | ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols)
+        out.append(f"| {self.row_heading} | {heads} |")
         out.append("|---|" + "---|" * len(cols))
-        for t, row in enumerate(self.summary, start=1):
+        for t, (label, row) in enumerate(zip(self._labels(), self.summary, strict=True), 1):
             cells = [row[q] + (" †" if (t, q) in self.marks else "") for q in cols]
-            out.append(f"| {t} | " + " | ".join(cells) + " |")
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
         out += [""] + [f"† {note}" for note in self.marks.values()]
         if self.differences:
             out += ["", self._differences_text()]
@@ -214,9 +232,9 @@ class WorkedExample:
     def text(self) -> str:
         """Plain Unicode text."""
         printer = LSTMTextPrinter({"notation": self.notation})
-        title = self.example.title or self.example.name
+        title = self._title()
         out = [title, "=" * len(title), self._mode_sentence(), ""]
-        for t, stages in enumerate(self.steps, start=1):
+        for t, stages in zip(self._numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out += [f"Time step t = {t}", "-" * 16]
             for k, stage in enumerate(stages, start=1):
@@ -230,11 +248,12 @@ class WorkedExample:
         cols = self._summary_columns()
         names = [printer.doprint(self._symbol(q)) for q in cols]
         width = max(8, *(len(r[q]) + 2 for r in self.summary for q in cols))
-        out.append("Final values:" if self.narration else "")
-        out.append(f"{'t':>3} " + "".join(f"{n:>{width}}" for n in names))
-        for t, row in enumerate(self.summary, start=1):
+        out.append(f"{self.summary_title}:" if self.narration else "")
+        head = self.row_heading.strip("$")
+        out.append(f"{head:>3} " + "".join(f"{n:>{width}}" for n in names))
+        for t, (label, row) in enumerate(zip(self._labels(), self.summary, strict=True), 1):
             cells = [row[q] + ("†" if (t, q) in self.marks else "") for q in cols]
-            out.append(f"{t:>3} " + "".join(f"{c:>{width}}" for c in cells))
+            out.append(f"{label:>3} " + "".join(f"{c:>{width}}" for c in cells))
         out += [f"† {note}" for note in self.marks.values()]
         if self.differences:
             out += ["", self._differences_text()]
@@ -247,7 +266,8 @@ class WorkedExample:
         return self.markdown()
 
     def _symbol(self, name: str) -> sympy.Basic:
-        return self.example.cell.symbols[name]
+        cell = self.example.cell
+        return cell.symbols.get(name, cell.parameters.get(name))
 
     def _mode_sentence(self) -> str:
         if self.mode == "hand":
@@ -270,7 +290,8 @@ class WorkedExample:
 def _chain(printer: Any, line: Line) -> tuple[str, list[str]]:
     """The printed sides of a line, without a first link that repeats the left-hand side."""
     lhs, parts = printer.doprint(line.lhs), [printer.doprint(e) for e in line.chain]
-    return lhs, parts[1:] if parts and parts[0] == lhs else parts
+    kept = [p for k, p in enumerate(parts) if p != (parts[k - 1] if k else lhs)]
+    return lhs, kept
 
 
 def _latex_text(text: str) -> str:
