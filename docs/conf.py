@@ -153,9 +153,28 @@ def _render_worked_examples(app):
         markdown = worked_example(load_example(name), **options).markdown()
         # The pages give their own headings: drop the example's title line.
         body = markdown.split("\n", 1)[1]
-        target = GENERATED / f"{name}{suffix}.md"
-        if not target.exists() or target.read_text(encoding="utf-8") != body:
-            target.write_text(body, encoding="utf-8")
+        _write_generated(f"{name}{suffix}.md", body)
+    _render_backprop()
+
+
+def _write_generated(name, body):
+    target = GENERATED / name
+    if not target.exists() or target.read_text(encoding="utf-8") != body:
+        target.write_text(body, encoding="utf-8")
+
+
+def _render_backprop():
+    from symlstm.cell import Cell
+    from symlstm.examples import load_example
+    from symlstm.render.gradients import render_backward, worked_gradient
+
+    _write_generated("backward-vector.md", render_backward(Cell("vector"), fmt="markdown"))
+    _write_generated(
+        "backward-peephole-coupled.md",
+        render_backward(Cell("vector", peephole=True, forget_gate="coupled"), fmt="markdown"),
+    )
+    worked = worked_gradient(load_example("seed-step"), loss="h_T")
+    _write_generated("grad-seed-step.md", worked.markdown().split("\n", 1)[1])
 
 
 def _setup_worked(app):
