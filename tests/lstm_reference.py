@@ -294,3 +294,18 @@ def vector_trace(
             h, c = v["h"], v["c"]
             steps.append(v)
         return steps
+
+
+#: The cell variants the tests run, by name (keyword options of symlstm's Cell).
+VARIANTS = {
+    "textbook": {},
+    "peephole": {"peephole": True},
+    "coupled": {"forget_gate": "coupled"},
+    "no-forget": {"forget_gate": "none"},
+    "forget-bias": {"forget_bias": 1},
+    "hard-gate": {"gate_activation": "hard_sigmoid"},
+    "hard-gate-relu6": {"gate_activation": "hard_sigmoid_relu6"},
+    "softsign": {"candidate_activation": "softsign", "output_activation": "softsign"},
+    "peephole-coupled": {"peephole": True, "forget_gate": "coupled"},
+    "peephole-no-forget": {"peephole": True, "forget_gate": "none"},
+}

@@ -15,24 +15,13 @@ from symlstm.functions import sigmoid
 
 from lstm_reference import (
     STATE_NAMES,
+    VARIANTS,
     activation_prime,
     has_forget_gate,
     scalar_trace,
     vector_trace,
 )
 
-VARIANTS = {
-    "textbook": {},
-    "peephole": {"peephole": True},
-    "coupled": {"forget_gate": "coupled"},
-    "no-forget": {"forget_gate": "none"},
-    "forget-bias": {"forget_bias": 1},
-    "hard-gate": {"gate_activation": "hard_sigmoid"},
-    "hard-gate-relu6": {"gate_activation": "hard_sigmoid_relu6"},
-    "softsign": {"candidate_activation": "softsign", "output_activation": "softsign"},
-    "peephole-coupled": {"peephole": True, "forget_gate": "coupled"},
-    "peephole-no-forget": {"peephole": True, "forget_gate": "none"},
-}
 KIND_ARGS = {
     "tied": {},
     "scalar": {},
