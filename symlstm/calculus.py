@@ -76,6 +76,7 @@ __all__ = [
     "local_derivatives",
     "naive_gradients",
     "prove_gradients",
+    "structured_gradients",
     "unroll",
 ]
 
