@@ -227,7 +227,15 @@ def worked_gradient(
     from sympy import Add as SymAdd
 
     from symlstm.calculus import backprop
-    from symlstm.render.worked import Line, Shown, Stage, WorkedExample, _decimal_text
+    from symlstm.render.worked import (
+        Line,
+        Shown,
+        Stage,
+        WorkedExample,
+        _decimal_text,
+        shown_decimal,
+        substitute_shown,
+    )
     from symlstm.rounding import with_increasing_precision
 
     cell = example.cell
@@ -266,12 +274,7 @@ def worked_gradient(
                 shown[sym] = Shown(_decimal_text(Fraction(int(value.p), int(value.q)), 6))
             for name, value in trace.steps[t - 1].items():
                 key = {"h_prev": "h", "c_prev": "c"}.get(name, name)
-                text_value = value.round(places=example.places(key))
-                if value.exact is not None and Fraction(text_value) == value.exact:
-                    text_value = (
-                        text_value.rstrip("0").rstrip(".") if "." in text_value else (text_value)
-                    )
-                shown[cell.symbols[name]] = Shown(text_value)
+                shown[cell.symbols[name]] = Shown(shown_decimal(value, example.places(key)))
             for name, value in adj.items():
                 if name not in ("direct", "from_next"):
                     shown[adjoint_symbol(cell, name[1:])] = Shown(sig(value))
@@ -296,7 +299,11 @@ def worked_gradient(
                     if name not in eqs:
                         continue
                     rhs = eqs[name]
-                    chain = (rhs, _substituted(rhs, shown), shown[adjoint_symbol(cell, name[1:])])
+                    chain = (
+                        rhs,
+                        substitute_shown(rhs, shown),
+                        shown[adjoint_symbol(cell, name[1:])],
+                    )
                     lines.append(Line(adjoint_symbol(cell, name[1:]), chain))
                 if lines:
                     stages.append(Stage(heading, heading, tuple(lines)))
@@ -305,7 +312,7 @@ def worked_gradient(
                     adjoint_symbol(cell, n),
                     (
                         eqs[f"d{n}"],
-                        _substituted(eqs[f"d{n}"], shown),
+                        substitute_shown(eqs[f"d{n}"], shown),
                         shown[adjoint_symbol(cell, n)],
                     ),
                 )
@@ -332,14 +339,3 @@ def worked_gradient(
         )
 
     return with_increasing_precision(attempt, what=f"the gradients of {example.name}")
-
-
-def _substituted(expr: Any, shown: dict) -> Any:
-    with _no_eval():
-        return expr.xreplace(shown)
-
-
-def _no_eval() -> Any:
-    import sympy
-
-    return sympy.evaluate(False)

@@ -85,6 +85,26 @@ def _decimal_text(value: Fraction, places: int) -> str:
     return round_places(value, places)
 
 
+def shown_decimal(enc: Enclosure, places: int) -> str:
+    """A certified value rounded to ``places``; an exact value that ends sooner is shown as it
+    is (σ(0.49), not σ(0.490)).
+
+    >>> from fractions import Fraction
+    >>> shown_decimal(Enclosure(None, Fraction(49, 100)), 3)
+    '0.49'
+    """
+    text = enc.round(places=places)
+    if enc.exact is not None and "." in text and Fraction(text) == enc.exact:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def substitute_shown(expr: sympy.Basic, mapping: Mapping) -> sympy.Basic:
+    """Put displayed numbers in for symbols, keeping the expression's structure as written."""
+    with sympy.evaluate(False):
+        return expr.xreplace(mapping)
+
+
 @dataclass(frozen=True)
 class Line:
     """One displayed chain ``lhs = chain[0] = chain[1] = …``, optionally with a note."""
@@ -362,12 +382,8 @@ class _Builder:
         return self.example.places(quantity)
 
     def decimal(self, enc: Enclosure, places: int, *, trim: bool = False) -> str:
-        """The rounded value; with ``trim``, an exact value that ends sooner is shown as it
-        is (σ(0.49), not σ(0.490))."""
-        text = enc.round(places=places)
-        if trim and enc.exact is not None and "." in text and Fraction(text) == enc.exact:
-            text = text.rstrip("0").rstrip(".")
-        return text
+        """The rounded value; with ``trim``, as :func:`shown_decimal` gives it."""
+        return shown_decimal(enc, places) if trim else enc.round(places=places)
 
     def shown(self, name: str, t: int) -> sympy.Basic:
         """The displayed value of a symbol at step t: a Shown atom or a matrix of them."""
@@ -398,8 +414,7 @@ class _Builder:
             for name, sym in names.items()
             if sym in expr.free_symbols or _has_matrix_symbol(expr, sym)
         }
-        with sympy.evaluate(False):
-            return expr.xreplace(mapping)
+        return substitute_shown(expr, mapping)
 
     # stages ------------------------------------------------------------------
 
@@ -430,8 +445,7 @@ class _Builder:
             substituted = self.substitute(formula, t)
             act = eqs[quantity].rhs
             z_shown = self.shown(f"z_{quantity}", t)
-            with sympy.evaluate(False):
-                evaluated = act.xreplace({z: z_shown})
+            evaluated = substitute_shown(act, {z: z_shown})
             lines.append(Line(sym, (formula, substituted, evaluated)))
             expanded = _expanded(evaluated)
             value, note = self.result(quantity, t)
