@@ -15,9 +15,7 @@ step t − 1 (``dh_prev``, ``dc_prev``), ``dx``, and each parameter's contributi
 at step t (``dW_i`` …; the gradient is the sum over the steps).
 
 >>> from sympy import sstr
->>> from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-
-from symlstm.cell import Cell
+>>> from symlstm.cell import Cell
 >>> bw = backward_step(Cell("tied"))
 >>> for eq in bw.equations[:5]:
 ...     print(sstr(eq, order="none"))
@@ -200,13 +198,10 @@ class BackwardStep:
 
     def adjoint(self, name: str) -> sympy.Expr:
         """One adjoint with the earlier adjoints substituted: an expression of dh, dc_next
-                and forward values only.
+        and forward values only.
 
-                >>> from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
-
-        from symlstm.cell import Cell
-                >>> backward_step(Cell("tied")).adjoint("c_prev")
-                f*(dc_next + dh*o*(1 - s**2))
+        >>> backward_step(Cell("tied")).adjoint("c_prev")
+        f*(dc_next + dh*o*(1 - s**2))
         """
         if name not in self._by_name:
             raise UnknownNameError(f"no adjoint of {name!r}; known: {', '.join(self._by_name)}")
