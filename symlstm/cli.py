@@ -6,6 +6,8 @@
     A document's claimed numbers against certified recomputation (default: the spec's).
 ``symlstm equations``
     The cell's equations for a kind, variant and notation.
+``symlstm codegen numpy [--variant V] [--kind K] [-o FILE]``
+    A self-contained NumPy module (forward and backward) printed from the equations.
 
 Errors in the input print one line on stderr and exit with status 2.
 
@@ -120,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--notation", choices=tuple(NOTATIONS), default=None)
     de.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
     de.add_argument("--standalone", action="store_true", help="with latex: a whole document")
+
+    cg = sub.add_parser("codegen", help="generate code for the cell's forward and backward pass")
+    cg.add_argument("target", choices=("numpy",), help="what to generate: numpy")
+    cg.add_argument("--kind", choices=("vector", "scalar", "tied"), default="vector")
+    cg.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
+    cg.add_argument("-o", "--output", help="write the module to this file (default: stdout)")
 
     eq = sub.add_parser("equations", help="the cell's equations")
     eq.add_argument("--kind", choices=KINDS, default="tied")
@@ -248,6 +256,22 @@ def _derive(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _codegen(args: argparse.Namespace) -> int:
+    from symlstm.cell import Variant
+    from symlstm.codegen import generate_numpy
+
+    source = generate_numpy(Variant.parse(args.variant), kind=args.kind)
+    if args.output is None:
+        print(source, end="")
+        return EXIT_OK
+    try:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(source)
+    except OSError as err:
+        raise _UsageError(f"symlstm codegen: cannot write {args.output}: {err.strerror}") from None
+    return EXIT_OK
+
+
 def _equations(args: argparse.Namespace) -> int:
     from symlstm.cell import Cell, Variant
     from symlstm.render.summary import render_equations
@@ -273,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "equations": _equations,
             "grad": _grad,
             "derive": _derive,
+            "codegen": _codegen,
         }
         if args.command is None:
             args = build_parser().parse_args(["example"])

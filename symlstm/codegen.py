@@ -1,0 +1,890 @@
+"""Generated NumPy code: an LSTM module printed from the cell's SymPy equations.
+
+:func:`generate_numpy` returns the source of a self-contained Python module (it
+imports nothing but NumPy) with
+
+``forward(params, x, h0=None, c0=None) -> (y, h_T, c_T, cache)``
+    ``x`` is time-major (T, batch, input); ``y`` holds every h_t (T, batch, hidden).
+``backward(params, cache, dy, dhT=None, dcT=None) -> grads``
+    ``dy`` is ∂L/∂h_t for every step; ``dhT`` and ``dcT`` are extra gradients on the
+    final state. ``grads`` has every parameter's gradient by canonical name, and
+    ``"x"``, ``"h0"``, ``"c0"``.
+
+The dtype of ``x`` (float32 or float64) decides the dtype of the computation.
+
+How it is printed. The matrix products are the same for every variant: the input
+projections of all steps are one GEMM, each step adds one recurrent GEMM, and the
+weight gradients are GEMMs over all steps. Everything element-wise — the gate
+activations, the peepholes, the cell update and every adjoint of the backward
+step — is printed from the *scalar* cell's equations and from
+:func:`symlstm.calculus.backward_step`, common subexpressions shared by
+:func:`sympy.cse`, each operation written as an in-place NumPy ufunc call into a
+buffer allocated once (:class:`InPlaceNumPyPrinter`). Gates with the same
+activation sit side by side in the stacked weights so that one call activates
+them all.
+
+>>> mod = numpy_module()
+>>> mod.GATES
+('i', 'f', 'o', 'g')
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> params = {name: rng.normal(size=shape) for name, shape in mod.shapes(3, 2).items()}
+>>> y, h_T, c_T, cache = mod.forward(params, rng.normal(size=(4, 5, 2)))
+>>> y.shape, h_T.shape
+((4, 5, 3), (5, 3))
+>>> sorted(mod.backward(params, cache, np.ones_like(y)))[:4]
+['U_f', 'U_g', 'U_i', 'U_o']
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import textwrap
+import types
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+from sympy import Abs, Add, Max, Min, Mul, Number, Pow, S, Symbol, exp, sign, tanh
+from sympy.printing.numpy import NumPyPrinter
+
+from symlstm.calculus import backward_step
+from symlstm.cell import Cell, Variant
+from symlstm.errors import SymLSTMError, UnknownNameError
+from symlstm.functions import hard_sigmoid, sigmoid
+
+__all__ = ["GENERATED_KINDS", "InPlaceNumPyPrinter", "generate_numpy", "numpy_module"]
+
+#: Cell kinds that generate: vector cells of any size, and the scalar and tied
+#: cells (weights of size 1; tied: W_k = U_k = w_k).
+GENERATED_KINDS: tuple[str, ...] = ("vector", "scalar", "tied")
+
+
+class InPlaceNumPyPrinter(NumPyPrinter):
+    """Print an element-wise assignment as in-place NumPy ufunc calls.
+
+    ``names`` maps each symbol to the Python expression of its buffer. Every
+    operation writes into ``out`` or into a temporary buffer ``_t<k>``; nothing
+    is allocated per call. Node types without an in-place rule fall back to
+    NumPyPrinter's ordinary (allocating) form, assigned with ``out[...] =``.
+
+    >>> from sympy import symbols
+    >>> a, b = symbols("a b")
+    >>> p = InPlaceNumPyPrinter({a: "a", b: "b"})
+    >>> print("\\n".join(p.assign("out", a * (1 - a) * b)))
+    np.subtract(1, a, out=out)
+    np.multiply(out, a, out=out)
+    np.multiply(out, b, out=out)
+    """
+
+    _default_settings = {**NumPyPrinter._default_settings, "strict": True}
+
+    def __init__(self, names: dict[sympy.Symbol, str], settings: dict | None = None) -> None:
+        super().__init__(settings or {})
+        self.names = dict(names)
+        self._free: list[str] = []
+        self.temporaries = 0
+
+    # -- the ordinary printer, with buffers for symbols and ``np`` for ``numpy`` --
+
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        text = super()._module_format(fqn, register)
+        return "np" + text[len("numpy") :] if text.startswith("numpy") else text
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        try:
+            return self.names[expr]
+        except KeyError:
+            raise SymLSTMError(f"no buffer for symbol {expr} in generated code") from None
+
+    def _print_Rational(self, expr: sympy.Rational) -> str:
+        return _literal(expr)
+
+    def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
+        if len(expr.args) == 2 and expr.args[1].cond == True:  # noqa: E712 (SymPy's true)
+            (value, cond), (other, _) = expr.args
+            args = ", ".join(self._print(a) for a in (cond, value, other))
+            return f"np.where({args})"
+        return super()._print_Piecewise(expr)
+
+    def _print_And(self, expr: sympy.And) -> str:
+        return " & ".join(f"({self._print(a)})" for a in expr.args)
+
+    def _print_Relational(self, expr: sympy.core.relational.Relational) -> str:
+        if expr.rel_op in ("<", ">", "<=", ">="):
+            return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
+        return super()._print_Relational(expr)
+
+    def _print_Heaviside(self, expr: sympy.Expr) -> str:
+        at_zero = expr.args[1] if len(expr.args) == 2 else S.Half  # SymPy's H(0) = 1/2
+        return f"np.heaviside({self._print(expr.args[0])}, {_literal(at_zero)})"
+
+    def _print_sigmoid(self, expr: sympy.Expr) -> str:
+        return f"_sigmoid({self._print(expr.args[0])})"
+
+    def _print_hard_sigmoid(self, expr: sympy.Expr) -> str:
+        z = self._print(expr.args[0])
+        return f"_hard_sigmoid({z}, {_literal(expr.slope)}, {_literal(expr.offset)})"
+
+    # -- in-place assignments ------------------------------------------------------
+
+    def _temp(self) -> str:
+        if self._free:
+            return self._free.pop()
+        self.temporaries += 1
+        return f"_t{self.temporaries - 1}"
+
+    def _release(self, name: str) -> None:
+        self._free.append(name)
+
+    def _leaf(self, expr: sympy.Expr) -> str | None:
+        if isinstance(expr, Number):
+            return _literal(expr)
+        if isinstance(expr, Symbol):
+            return self._print(expr)
+        return None
+
+    def assign(self, out: str, expr: sympy.Expr, alias: sympy.Symbol | None = None) -> list[str]:
+        """Lines that compute ``expr`` into the existing buffer ``out``.
+
+        ``alias`` is the symbol whose buffer ``out`` is, if ``expr`` reads it
+        (``z = z + p*c`` in place); other buffers must not overlap ``out``.
+        """
+        lines: list[str] = []
+        if alias is not None and alias in expr.free_symbols and not _alias_safe(expr, alias):
+            tmp = self._temp()
+            self._emit(expr, tmp, lines, None)
+            lines.append(f"np.copyto({out}, {tmp})")
+            self._release(tmp)
+        else:
+            self._emit(expr, out, lines, alias)
+        return lines
+
+    def _emit(self, expr: sympy.Expr, out: str, lines: list[str], alias: Any) -> None:
+        leaf = self._leaf(expr)
+        if leaf is not None:
+            if expr != alias:
+                lines.append(f"np.copyto({out}, {leaf})")
+            return
+        if isinstance(expr, Add):
+            self._emit_chain(expr, out, lines, alias, "add")
+        elif isinstance(expr, Mul):
+            self._emit_chain(expr, out, lines, alias, "multiply")
+        elif isinstance(expr, Pow) and expr.exp == -2:  # 1/x**2, as softsign' has
+            squared = Pow(expr.base, 2, evaluate=False)
+            self._emit(Pow(squared, -1, evaluate=False), out, lines, alias)
+        elif isinstance(expr, Pow) and expr.exp in (2, -1, S.Half):
+            ufunc = {2: "square", -1: "reciprocal", S.Half: "sqrt"}[expr.exp]
+            base = self._leaf(expr.base)
+            if base is None:
+                self._emit(expr.base, out, lines, alias)
+                base = out
+            if ufunc == "reciprocal":  # np.reciprocal is for floats too, but 1/x reads plainer
+                lines.append(f"np.divide(1, {base}, out={out})")
+            else:
+                lines.append(f"np.{ufunc}({base}, out={out})")
+        elif isinstance(expr, tanh | exp | Abs | sign | sigmoid | hard_sigmoid):
+            arg = self._leaf(expr.args[0])
+            if arg is None:
+                self._emit(expr.args[0], out, lines, alias)
+                arg = out
+            if isinstance(expr, sigmoid):
+                lines.append(f"_sigmoid({arg}, out={out})")
+            elif isinstance(expr, hard_sigmoid):
+                a, b = _literal(expr.slope), _literal(expr.offset)
+                lines.append(f"_hard_sigmoid({arg}, {a}, {b}, out={out})")
+            else:
+                ufunc = {tanh: "tanh", exp: "exp", Abs: "abs", sign: "sign"}[type(expr)]
+                lines.append(f"np.{ufunc}({arg}, out={out})")
+        elif isinstance(expr, Max | Min) and len(expr.args) == 2:
+            ufunc = "maximum" if isinstance(expr, Max) else "minimum"
+            self._emit_binary(expr.args, out, lines, alias, ufunc)
+        else:  # Piecewise and the rest: NumPy's own (allocating) form
+            lines.append(f"{out}[...] = {self.doprint(expr)}")
+
+    def _emit_binary(self, args, out, lines, alias, ufunc) -> None:
+        self._emit_chain(None, out, lines, alias, ufunc, args=list(args))
+
+    def _emit_chain(self, expr, out, lines, alias, ufunc, args=None) -> None:
+        """Fold an n-ary Add/Mul (or a binary max/min) into ``out`` one operand at a time."""
+        args = list(expr.args) if args is None else args
+        coefficient = None
+        if ufunc == "multiply" and isinstance(args[0], Number):
+            coefficient, args = args[0], args[1:]
+            if coefficient == -1:
+                coefficient = "negate"
+
+        def split(term):
+            # a - b and a / b read better (and cost the same) as one subtract / divide
+            if ufunc == "add" and isinstance(term, Mul) and term.args[0] == -1:
+                return "subtract", Mul(*term.args[1:])
+            if ufunc == "multiply" and isinstance(term, Pow) and term.exp == -1:
+                return "divide", term.base
+            return ufunc, term
+
+        ops = [split(a) for a in args]
+
+        # The base is computed into ``out`` first: the aliased operand if any, else a
+        # compound one (no temporary needed), else the first that is not inverted.
+        def base_rank(item):
+            op, term = item
+            if alias is not None and alias in term.free_symbols:
+                return 0
+            if op == ufunc and self._leaf(term) is None:
+                return 1
+            return 2 if op == ufunc else 3
+
+        ops.sort(key=base_rank)
+        (op0, base), rest = ops[0], ops[1:]
+        if op0 != ufunc:  # every operand inverted: -a - b, 1/(a b)
+            rest = [(op0, base), *rest]
+            base = S.Zero if ufunc == "add" else S.One
+        base_leaf = self._leaf(base)
+        start = 0
+        if base_leaf is not None and base != alias and rest:
+            op, term = rest[0]
+            term_leaf = self._leaf(term)
+            if term_leaf is not None:  # first two operands in one call
+                lines.append(f"np.{op}({base_leaf}, {term_leaf}, out={out})")
+            else:  # the compound operand into out, then the base folded in: 1 - s**2
+                self._emit(term, out, lines, None)
+                lines.append(f"np.{op}({base_leaf}, {out}, out={out})")
+            start = 1
+        elif base_leaf is None or base == alias:
+            self._emit(base, out, lines, alias)
+        else:
+            lines.append(f"np.copyto({out}, {base_leaf})")
+        for op, term in rest[start:]:
+            leaf = self._leaf(term)
+            if leaf is None:
+                tmp = self._temp()
+                self._emit(term, tmp, lines, None)
+                lines.append(f"np.{op}({out}, {tmp}, out={out})")
+                self._release(tmp)
+            else:
+                lines.append(f"np.{op}({out}, {leaf}, out={out})")
+        if coefficient == "negate":
+            lines.append(f"np.negative({out}, out={out})")
+        elif coefficient is not None:
+            lines.append(f"np.multiply({out}, {_literal(coefficient)}, out={out})")
+
+
+def _alias_safe(expr: sympy.Expr, alias: sympy.Symbol) -> bool:
+    """Whether ``expr`` can be computed into ``alias``'s own buffer.
+
+    True when ``alias`` is read only at the start of a chain of in-place
+    operations: ``alias``, f(…) of such, or an Add/Mul where exactly one operand
+    reads ``alias`` and that operand is itself safe.
+    """
+    if expr == alias:
+        return True
+    if isinstance(expr, Add | Mul | Max | Min):
+        reading = [a for a in expr.args if alias in a.free_symbols]
+        return len(reading) == 1 and _alias_safe(reading[0], alias)
+    if isinstance(expr, tanh | exp | Abs | sign | sigmoid | hard_sigmoid):
+        return _alias_safe(expr.args[0], alias)
+    return False
+
+
+def _literal(value: Any) -> str:
+    """A number as Python source: integers as integers, other numbers as floats."""
+    value = sympy.sympify(value)
+    if value.is_Integer:
+        return str(int(value))
+    return repr(float(value))
+
+
+# -- the cell's element-wise programs ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Gate:
+    name: str
+    activation: sympy.Expr  # the gate's equation's right-hand side, in z_k
+    extra: sympy.Expr  # z_k minus the affine part W_k x + U_k h_prev + b_k
+    needs_c: bool  # the pre-activation reads c_t (the output peephole)
+
+
+class _Plan:
+    """What the generated module needs, derived from the scalar cell's equations."""
+
+    def __init__(self, variant: Variant, kind: str) -> None:
+        self.kind = kind
+        self.variant = variant
+        cell = Cell("scalar", variant)
+        self.cell = cell
+        s, p = cell.symbols, cell.parameters
+        eqs = {str(eq.lhs): eq.rhs.doit() for eq in cell.equations()}
+        gates = []
+        for k in cell.gates_with_parameters:
+            affine = p[f"W_{k}"] * s["x"] + p[f"U_{k}"] * s["h_prev"] + p[f"b_{k}"]
+            extra = sympy.expand(eqs[f"z_{k}"] - affine)
+            if extra.free_symbols & {s["x"], s["h_prev"], p[f"W_{k}"], p[f"U_{k}"], p[f"b_{k}"]}:
+                raise SymLSTMError(f"z_{k} is not W_{k} x + U_{k} h_prev + b_{k} + extras")
+            gates.append(_Gate(k, eqs[k], extra, s["c"] in extra.free_symbols))
+        order = {"i": 0, "f": 1, "g": 2, "o": 3}
+        # Gates that need c_t come last; gates with the same activation side by side.
+        gates.sort(key=lambda g: (g.needs_c, _activation_key(g), order[g.name]))
+        self.gates = tuple(gates)
+        # Quantities with no function in them (the coupled gate's f = 1 - i, f = 1 with no
+        # forget gate) are substituted where they are used, never stored.
+        stored = {"c", "s", "h", *(g.name for g in gates), *(f"z_{g.name}" for g in gates)}
+        self.inline = {s[q]: eqs[q] for q in cell.quantities if q not in stored}
+        self.equations = eqs
+        self._backward()
+        if kind == "tied":  # the tied cell is the scalar one with W_k = U_k = w_k
+            tied = Cell("tied", variant)
+            for g in self.gates:
+                k = g.name
+                subs = {
+                    p[f"W_{k}"]: tied.parameters[f"w_{k}"],
+                    p[f"U_{k}"]: tied.parameters[f"w_{k}"],
+                }
+                same = cell.preactivation(k).doit().xreplace(subs) - tied.preactivation(k).doit()
+                if sympy.expand(same) != 0:
+                    raise SymLSTMError(f"the tied cell's z_{k} is not the scalar one's with W = U")
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        names = tuple(self.cell.parameters)
+        if self.kind == "tied":
+            return tuple(n.replace("W_", "w_") for n in names if not n.startswith("U_"))
+        return names
+
+    def _backward(self) -> None:
+        cell, s, p = self.cell, self.cell.symbols, self.cell.parameters
+        bw = backward_step(cell)
+        by_name = {str(eq.lhs)[1:]: eq.rhs.doit() for eq in bw.equations}
+        adjoint = {Symbol(f"d{n}", real=True): e for n, e in by_name.items()}
+
+        def resolved(expr: sympy.Expr) -> sympy.Expr:
+            while True:
+                new = expr.xreplace(adjoint).xreplace(self.inline)
+                if new == expr:
+                    return new
+                expr = new
+
+        dz = {g.name: Symbol(f"dz_{g.name}", real=True) for g in self.gates}
+        self.backward_outputs = [(dz[g.name], resolved(by_name[f"z_{g.name}"])) for g in self.gates]
+        self.backward_outputs.append((Symbol("dc_prev", real=True), resolved(by_name["c_prev"])))
+        # The matrix parts: check the adjoints have the forms the GEMMs compute.
+        for g in self.gates:
+            k = g.name
+            expected = {f"W_{k}": dz[k] * s["x"], f"U_{k}": dz[k] * s["h_prev"], f"b_{k}": dz[k]}
+            for name, form in expected.items():
+                if sympy.expand(by_name[name] - form) != 0:
+                    raise SymLSTMError(f"d{name} is not {form}: no GEMM rule for this variant")
+        for name, weight in (("x", "W"), ("h_prev", "U")):
+            form = sum(p[f"{weight}_{g.name}"] * dz[g.name] for g in self.gates)
+            if sympy.expand(by_name[name] - form) != 0:
+                raise SymLSTMError(f"d{name} is not a sum of {weight}_k dz_k for this variant")
+        self.peephole_gradients = {}
+        for name in cell.parameters:
+            if name.startswith("p_"):
+                self.peephole_gradients[name] = by_name[name]  # e.g. dz_i*c_prev
+        self.backward_reads = set().union(*(e.free_symbols for _, e in self.backward_outputs))
+        self.cached_z = tuple(g.name for g in self.gates if s[f"z_{g.name}"] in self.backward_reads)
+        for name, expr in self.peephole_gradients.items():
+            if not isinstance(expr, Mul) or len(expr.args) != 2:
+                raise SymLSTMError(f"d{name} = {expr}: no rule for this peephole gradient")
+
+
+def _activation_key(gate: _Gate) -> str:
+    return sympy.srepr(gate.activation.func) if gate.activation.args else "identity"
+
+
+# -- printing the module ---------------------------------------------------------------------
+
+
+def _block(index: int, stop: int | None = None) -> str:
+    """The columns of gate block ``index`` (to block ``stop``), sliced as ruff formats it."""
+    stop = index + 1 if stop is None else stop
+    start = f"{index} * n" if index > 1 else ("n" if index else "0")
+    return f"{start}:n" if stop == 1 else f"{start} : {stop} * n"
+
+
+def _views(plan: _Plan, array: str, prefix: str = "") -> str:
+    """``i, f = a[:, 0:n], a[:, n:2 * n]``: one name per gate block of a step's row."""
+    targets = ", ".join(prefix + g.name for g in plan.gates)
+    blocks = ", ".join(f"{array}[:, {_block(k)}]" for k in range(len(plan.gates)))
+    return f"{targets} = {blocks}"
+
+
+def _bind(plan: _Plan, body: list[str], arrays: dict[str, str]) -> list[str]:
+    """The lines naming a step's views (gate blocks, states) that ``body`` reads."""
+    code = "\n".join(line for line in body if not line.lstrip().startswith("#"))
+    used = set(re.findall(r"[A-Za-z_]\w*", code))
+    lines = []
+    for array, prefix in arrays.items():
+        if array in ("a", "dz"):
+            names = [
+                (prefix + g.name, f"{array}[:, {_block(k)}]") for k, g in enumerate(plan.gates)
+            ]
+        else:
+            names = [(array, prefix)]
+        lines += [f"{name} = {value}" for name, value in names if name in used]
+    return lines
+
+
+def _symbol_names(plan: _Plan, *, backward: bool) -> dict:
+    s, p = plan.cell.symbols, plan.cell.parameters
+    names: dict = {s["c_prev"]: "c_prev", s["c"]: "c", s["h"]: "h", s["s"]: "s"}
+    for g in plan.gates:
+        names[s[g.name]] = g.name
+        # Forward: a gate's block holds z_k until it is activated in place.
+        names[s[f"z_{g.name}"]] = f"Z_{g.name}[t]" if backward else g.name
+    for name in ("dh", "dc_next", "dc_prev", *(f"dz_{g.name}" for g in plan.gates)):
+        names[Symbol(name, real=True)] = name
+    for name in plan.cell.parameters:
+        if name.startswith("p_"):
+            names[p[name]] = name
+    return names
+
+
+def _forward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> list[str]:
+    s = plan.cell.symbols
+    lines: list[str] = []
+
+    def pre_and_activate(gates: list[_Gate], fuse: bool) -> None:
+        for g in gates:
+            z = s[f"z_{g.name}"]
+            if g.extra != 0:
+                lines.append(f"# z_{g.name} = a_{g.name} + {sympy.sstr(g.extra)}")
+                lines.extend(printer.assign(printer.names[z], z + g.extra, alias=z))
+            if g.name in plan.cached_z:
+                lines.append(f"np.copyto(Z_{g.name}[t], {g.name})  # backward reads z_{g.name}")
+        # One call for each run of neighbouring gates with the same activation.
+        run: list[_Gate] = []
+        for g in [*gates, None]:
+            if run and (g is None or not fuse or _activation_key(g) != _activation_key(run[0])):
+                first, last = plan.gates.index(run[0]), plan.gates.index(run[-1])
+                z = Symbol("z")
+                act = run[0].activation.xreplace({s[f"z_{run[0].name}"]: z})
+                view = run[0].name if first == last else f"a[:, {_block(first, last + 1)}]"
+                label = ", ".join(r.name for r in run)
+                lines.append(f"# {label} = {sympy.sstr(act)}, in place")
+                printer.names[z] = view
+                lines.extend(printer.assign(view, act, alias=z))
+                run = []
+            if g is not None:
+                run.append(g)
+
+    pre_and_activate([g for g in plan.gates if not g.needs_c], fuse=True)
+    for q in ("c", "s", "h"):
+        rhs = plan.equations[q].xreplace(plan.inline)
+        lines.append(f"# {q} = {sympy.sstr(rhs)}")
+        lines.extend(printer.assign(printer.names[s[q]], rhs))
+        if q == "c":
+            pre_and_activate([g for g in plan.gates if g.needs_c], fuse=False)
+    return lines
+
+
+def _backward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> tuple[list[str], list[str]]:
+    outputs = plan.backward_outputs
+    shared, reduced = sympy.cse([e for _, e in outputs], order="none")
+    for (target, _), expr in zip(outputs, reduced, strict=True):
+        if expr in dict(shared) and expr not in printer.names:  # compute it in place: no copy
+            printer.names[expr] = printer.names[target]
+    lines = []
+    for sym, expr in shared:
+        printer.names.setdefault(sym, f"_{sym}")
+        lines.append(f"# {sym} = {sympy.sstr(expr)}")
+        lines.extend(printer.assign(printer.names[sym], expr))
+    for (target, _), expr in zip(outputs, reduced, strict=True):
+        if printer.names.get(expr) == printer.names[target]:
+            lines = [line.replace(f"# {expr} =", f"# {target} = {expr} =") for line in lines]
+        else:
+            lines.append(f"# {target} = {sympy.sstr(expr)}")
+            lines.extend(printer.assign(printer.names[target], expr))
+    buffers = [printer.names[sym][1:] for sym, _ in shared if printer.names[sym].startswith("_")]
+    return lines, buffers
+
+
+_TEMPLATE = '''\
+"""LSTM forward and backward pass, generated by symlstm {version}.
+
+Cell: {label} ({kind}). Printed by
+
+    symlstm codegen numpy{args}
+
+from the cell's SymPy equations and their derived backward step. Do not edit: change the
+cell and generate again. It imports nothing but NumPy. Time-major: x is (T, batch, input);
+float32 or float64, the dtype of x decides.
+
+One step, element-wise, with a_k = W_k x_t + U_k h_(t-1) + b_k for each gate k:
+{equations}
+The stacked weights hold the gates' blocks in the order of GATES (gates with the same
+activation side by side, so that one call activates them).
+"""
+
+import numpy as np
+
+GATES = {gates}
+PARAMETERS = {parameters}
+
+# Beyond these, exp(-z) overflows; sigmoid(z) is then exp(z)/(1 + exp(z)), subnormal or 0.
+_EXP_LIMIT = {{np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}}
+
+
+def _sigmoid(z, out=None):
+    """1/(1 + exp(-z)), written into out; no overflow, subnormal results kept, NaN kept."""
+    if out is None:
+        out = np.empty_like(z)
+    if z.size and z.min() < -_EXP_LIMIT[z.dtype]:
+        e = np.exp(-np.abs(z))
+        out[...] = np.where(z >= 0, 1, e) / (1 + e)
+        return out
+    np.negative(z, out=out)
+    np.exp(out, out=out)
+    out += 1
+    np.divide(1, out, out=out)
+    return out
+
+
+def _hard_sigmoid(z, alpha, beta, out=None):
+    """max(0, min(1, alpha z + beta)), written into out."""
+    if out is None:
+        out = np.empty_like(z)
+    np.multiply(z, alpha, out=out)
+    out += beta
+    np.clip(out, 0, 1, out=out)
+    return out
+
+
+def shapes(hidden, input):
+    """The shape of every parameter for a hidden size and an input size."""
+{shapes}
+
+
+{prepare}
+
+def forward(params, x, h0=None, c0=None):
+    """Run the cell over x (T, batch, input) from h0, c0 (batch, hidden; zeros if None).
+
+    Returns y (T, batch, hidden: every h_t), h_T, c_T and the cache backward needs.
+    """
+    p, x, h0, c0 = _prepare(params, x, h0, c0)
+    dtype = x.dtype
+    T, B, m = x.shape
+    n = h0.shape[1]
+    W = np.concatenate([p["W_" + k] for k in GATES])  # ({gate_count} n, m)
+    U = np.concatenate([p["U_" + k] for k in GATES])
+    b = np.concatenate([p["b_" + k] for k in GATES])
+{peepholes}
+    # Input projections of all steps in one GEMM; each step adds U h_(t-1) and its gates
+    # are computed in place, so G ends up holding the activated gates.
+    G = np.matmul(x.reshape(T * B, m), W.T).reshape(T, B, {gate_count} * n)
+    G += b
+    C = np.empty((T + 1, B, n), dtype)
+    H = np.empty((T + 1, B, n), dtype)
+    S = np.empty((T, B, n), dtype)
+    C[0] = c0
+    H[0] = h0
+{cached_z}
+    UT = np.ascontiguousarray(U.T)
+    r = np.empty((B, {gate_count} * n), dtype)
+{forward_temporaries}
+    for t in range(T):
+        a = G[t]
+        np.matmul(H[t], UT, out=r)
+        a += r
+{forward_body}
+    cache = {{"x": x, "W": W, "U": U, "G": G, "C": C, "H": H, "S": S}}
+{cache_z}
+    return H[1:], H[T], C[T], cache
+
+
+def backward(params, cache, dy, dhT=None, dcT=None):
+    """Gradients from dy = dL/dh_t (T, batch, hidden) and extra dL/dh_T, dL/dc_T.
+
+    Returns a dict: the gradient of every parameter by name, and of x, h0 and c0.
+    """
+    x, W, U, G, H = (cache[k] for k in ("x", "W", "U", "G", "H"))
+{cached_read}
+    dtype = x.dtype
+    T, B, m = x.shape
+    n = H.shape[2]
+{backward_parameters}
+    dy = _array(dy, dtype, (T, B, n), "dy")
+    dZ = np.empty((T, B, {gate_count} * n), dtype)
+    dh_next = np.zeros((B, n), dtype) if dhT is None else _array(dhT, dtype, (B, n), "dhT").copy()
+    dc_next = np.zeros((B, n), dtype) if dcT is None else _array(dcT, dtype, (B, n), "dcT").copy()
+    dc_prev = np.empty((B, n), dtype)
+    dh = np.empty((B, n), dtype)
+{backward_temporaries}
+    for t in range(T - 1, -1, -1):
+        a = G[t]
+        dz = dZ[t]
+        np.add(dy[t], dh_next, out=dh)
+{backward_body}
+        np.matmul(dz, U, out=dh_next)
+        dc_next, dc_prev = dc_prev, dc_next
+    flat = dZ.reshape(T * B, {gate_count} * n)
+    dW = np.matmul(flat.T, x.reshape(T * B, m))
+    dU = np.matmul(flat.T, H[:-1].reshape(T * B, n))
+    db = flat.sum(axis=0)
+    grads = {{}}
+    for index, k in enumerate(GATES):
+        rows = slice(index * n, (index + 1) * n)
+        grads["W_" + k], grads["U_" + k], grads["b_" + k] = dW[rows], dU[rows], db[rows]
+{peephole_gradients}
+    grads["x"] = np.matmul(flat, W).reshape(T, B, m)
+    grads["h0"] = dh_next
+    grads["c0"] = dc_next
+    return {untie}
+
+
+def _array(value, dtype, shape, name):
+    array = np.asarray(value)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{{name}} must hold numbers, not {{array.dtype}}")
+    array = array.astype(dtype, copy=False)
+    if array.shape != shape:
+        raise ValueError(f"{{name}} has shape {{array.shape}}, expected {{shape}}")
+    return array
+
+
+def _parameters(params, dtype, m, n):
+    missing = [k for k in PARAMETERS if k not in params]
+    if missing:
+        raise KeyError(f"missing parameters: {{', '.join(missing)}}")
+    unknown = [k for k in params if k not in PARAMETERS]
+    if unknown:
+        raise KeyError(f"unknown parameters: {{', '.join(unknown)}}; known: {{PARAMETERS}}")
+{untied_parameters}
+'''
+
+_PREPARE = """\
+def _prepare(params, x, h0, c0):
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"x must be float32 or float64, not {x.dtype}")
+    if x.ndim != 3:
+        raise ValueError(f"x must be (T, batch, input), not of shape {x.shape}")
+    _, B, m = x.shape
+    n = np.shape(params["U_" + GATES[0]])[0] if "U_" + GATES[0] in params else 1
+    p = _parameters(params, x.dtype, m, n)
+    zeros = np.zeros((B, n), x.dtype)
+    h0 = zeros if h0 is None else _array(h0, x.dtype, (B, n), "h0")
+    c0 = zeros if c0 is None else _array(c0, x.dtype, (B, n), "c0")
+    return p, x, h0, c0
+"""
+
+
+def _peephole_gradient_lines(plan: _Plan) -> list[str]:
+    s = plan.cell.symbols
+    arrays = {s["c_prev"]: "C[:-1]", s["c"]: "C[1:]"}
+    lines = []
+    for name, expr in plan.peephole_gradients.items():
+        dz_sym, state = sorted(expr.args, key=lambda a: not str(a).startswith("dz_"))
+        if state not in arrays or not str(dz_sym).startswith("dz_"):
+            raise SymLSTMError(f"d{name} = {expr}: no rule for this peephole gradient")
+        index = [g.name for g in plan.gates].index(str(dz_sym)[3:])
+        lines.append(f"# d{name} = sum over steps and batch of {expr}")
+        lines.append(
+            f'grads["{name}"] = np.einsum("tbn,tbn->n", dZ[:, :, {_block(index)}], {arrays[state]})'
+        )
+    return lines
+
+
+def _parameter_lines(plan: _Plan) -> tuple[str, list[str], str]:
+    """Shapes, the conversion of given parameters to vector form, and the gradients' keys."""
+    vector_shapes = []
+    for name in plan.cell.parameters:
+        shape = {"W": "(hidden, input)", "U": "(hidden, hidden)"}.get(name[0], "(hidden,)")
+        vector_shapes.append(f'        "{name}": {shape},')
+    if plan.kind == "vector":
+        shapes = "\n".join(["    return {", *vector_shapes, "    }"])
+        convert = [
+            "    p = {k: _array(v, dtype, np.shape(v), k) for k, v in params.items()}",
+            "    for k, v in shapes(n, m).items():",
+            "        if p[k].shape != v:",
+            '            raise ValueError(f"{k} has shape {p[k].shape}, expected {v}")',
+            "    return p",
+        ]
+        return shapes, convert, "grads"
+    listed = [f'        "{name}": (),' for name in plan.parameter_names]
+    shapes = "\n".join(
+        [
+            "    if (hidden, input) != (1, 1):",
+            f'        raise ValueError("a {plan.kind} cell has hidden and input size 1")',
+            "    return {",
+            *listed,
+            "    }",
+        ]
+    )
+    convert = [
+        "    p = {}",
+        "    for k in PARAMETERS:",
+        "        v = _array(params[k], dtype, (), k)",
+    ]
+    if plan.kind == "tied":
+        convert += [
+            '        if k.startswith("w_"):  # tied: W_k = U_k = w_k',
+            '            p["W" + k[1:]] = p["U" + k[1:]] = v.reshape(1, 1)',
+            "            continue",
+        ]
+    convert += ['        p[k] = v.reshape((1, 1) if k[0] in "WU" else (1,))']
+    convert += [
+        "    return p",
+        "",
+        "",
+        "def _scalar_gradients(grads):",
+        '    out = {k: grads[k] for k in ("x", "h0", "c0")}',
+        "    for k in PARAMETERS:",
+        '        if k.startswith("w_"):  # W_k = U_k = w_k: dw_k = dW_k + dU_k',
+        '            out[k] = (grads["W" + k[1:]] + grads["U" + k[1:]]).reshape(())',
+        "        else:",
+        "            out[k] = grads[k].reshape(())",
+        "    return out",
+    ]
+    return shapes, convert, "_scalar_gradients(grads)"
+
+
+def generate_numpy(variant: Variant | str | None = None, *, kind: str = "vector") -> str:
+    """The source of a NumPy module computing the cell's forward and backward pass.
+
+    Parameters
+    ----------
+    variant
+        A :class:`~symlstm.cell.Variant`, its command-line text (``"peephole,coupled"``)
+        or None for the textbook cell.
+    kind
+        ``"vector"`` (any hidden and input size), ``"scalar"`` or ``"tied"`` (the
+        spec's cell: parameters ``w_k``, ``b_k`` as scalars, sizes 1).
+
+    >>> source = generate_numpy("peephole")
+    >>> "import numpy as np" in source and "import sympy" not in source
+    True
+    >>> generate_numpy(kind="matrix")
+    Traceback (most recent call last):
+    ...
+    symlstm.errors.UnknownNameError: unknown kind 'matrix' for generated code; known: vector, ...
+    """
+    if kind not in GENERATED_KINDS:
+        known = ", ".join(GENERATED_KINDS)
+        raise UnknownNameError(f"unknown kind {kind!r} for generated code; known: {known}")
+    variant = _as_variant(variant)
+    return _generate(variant, kind)
+
+
+def _as_variant(variant: Variant | str | None) -> Variant:
+    if variant is None:
+        return Variant()
+    if isinstance(variant, str):
+        return Variant.parse(variant)
+    if isinstance(variant, Variant):
+        return variant
+    raise UnknownNameError(f"a variant is a Variant or its text, not {type(variant).__name__}")
+
+
+@functools.lru_cache(maxsize=64)
+def _generate(variant: Variant, kind: str) -> str:
+    from symlstm import __version__
+
+    plan = _Plan(variant, kind)
+    forward_printer = InPlaceNumPyPrinter(_symbol_names(plan, backward=False))
+    body = _forward_lines(plan, forward_printer)
+    states = {"c_prev": "C[t]", "c": "C[t + 1]", "s": "S[t]", "h": "H[t + 1]"}
+    forward = _bind(plan, body, {"a": "", **states}) + body
+    backward_printer = InPlaceNumPyPrinter(_symbol_names(plan, backward=True))
+    body, shared = _backward_lines(plan, backward_printer)
+    backward = _bind(plan, body, {"a": "", "dz": "dz_", **states}) + body
+    shapes, convert, untie = _parameter_lines(plan)
+
+    def temporaries(printer: InPlaceNumPyPrinter, extra: list[str] = ()) -> str:
+        buffers = [f"_t{k}" for k in range(printer.temporaries)] + [f"_{s}" for s in extra]
+        return "\n".join(f"    {b} = np.empty((B, n), dtype)" for b in buffers)
+
+    equations = []
+    for eq in plan.cell.equations():
+        rhs = eq.rhs.doit()
+        lhs = str(eq.lhs)
+        if lhs.startswith("z_"):
+            k = lhs[2:]
+            rhs = Symbol(f"a_{k}") + next(g.extra for g in plan.gates if g.name == k)
+        equations.append(f"    {lhs} = {sympy.sstr(rhs)}")
+    peepholes = "\n".join(f'    {n} = p["{n}"]' for n in plan.cell.parameters if n[0] == "p")
+    args = "" if variant == Variant() else f" --variant '{_variant_text(variant)}'"
+    args += "" if kind == "vector" else f" --kind {kind}"
+    return _TEMPLATE.format(
+        label=variant.label(),
+        kind=kind,
+        args=args,
+        version=__version__,
+        equations="\n".join(equations),
+        gates=_tuple(g.name for g in plan.gates),
+        parameters=_tuple(plan.parameter_names),
+        gate_count=len(plan.gates),
+        shapes=shapes,
+        prepare=_PREPARE
+        if kind == "vector"
+        else _PREPARE.replace(
+            'n = np.shape(params["U_" + GATES[0]])[0] if "U_" + GATES[0] in params else 1', "n = 1"
+        ),
+        peepholes=peepholes,
+        backward_parameters=(
+            "    p = _parameters(params, dtype, m, n)\n" + peepholes
+            if peepholes
+            else "    _parameters(params, dtype, m, n)  # checks them"
+        ),
+        cached_z="\n".join(
+            f"    Z_{k} = np.empty((T, B, n), dtype)  # z_{k}, read by backward"
+            for k in plan.cached_z
+        ),
+        cache_z="\n".join(f'    cache["Z_{k}"] = Z_{k}' for k in plan.cached_z),
+        cached_read="\n".join(
+            f'    {k} = cache["{k}"]'
+            for k in ("C", "S", *(f"Z_{z}" for z in plan.cached_z))
+            if re.search(rf"\b{k}\b", "\n".join(backward + _peephole_gradient_lines(plan)))
+        ),
+        forward_temporaries=temporaries(forward_printer),
+        forward_body=textwrap.indent("\n".join(forward), " " * 8),
+        backward_temporaries=temporaries(backward_printer, shared),
+        backward_body=textwrap.indent("\n".join(backward), " " * 8),
+        peephole_gradients=textwrap.indent("\n".join(_peephole_gradient_lines(plan)), " " * 4),
+        untie=untie,
+        untied_parameters="\n".join(convert),
+    )
+
+
+def _tuple(names: Iterable[str]) -> str:
+    """A tuple of strings as ruff formats it after ``NAME = ``: one line, or one per line."""
+    items = [f'"{n}"' for n in names]
+    one_line = "(" + ", ".join(items) + ")"
+    return one_line if len(one_line) < 80 else "(\n" + "".join(f"    {i},\n" for i in items) + ")"
+
+
+def _variant_text(variant: Variant) -> str:
+    words = []
+    if variant.peephole:
+        words.append("peephole")
+    words += {"coupled": ["coupled"], "none": ["no-forget"]}.get(variant.forget_gate, [])
+    if variant.forget_bias != 0:
+        words.append(f"forget-bias={variant.forget_bias}")
+    for key in ("gate", "candidate", "output"):
+        value = getattr(variant, f"{key}_activation")
+        if value != Variant.__dataclass_fields__[f"{key}_activation"].default:
+            words.append(f"{key}={value}")
+    return ",".join(words)
+
+
+def numpy_module(variant: Variant | str | None = None, *, kind: str = "vector") -> types.ModuleType:
+    """The generated module, compiled and ready to call (one per variant and kind).
+
+    >>> mod = numpy_module(kind="tied")
+    >>> mod.PARAMETERS
+    ('w_i', 'b_i', 'w_f', 'b_f', 'w_g', 'b_g', 'w_o', 'b_o')
+    """
+    source = generate_numpy(variant, kind=kind)
+    return _compile(source, kind)
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(source: str, kind: str) -> types.ModuleType:
+    module = types.ModuleType(f"symlstm_generated_{kind}")
+    module.__dict__["__source__"] = source
+    exec(compile(source, f"<symlstm generated {kind} LSTM>", "exec"), module.__dict__)
+    return module

@@ -1,0 +1,342 @@
+"""The generated NumPy module against the independent mpmath reference and the spec's numbers."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import warnings
+from decimal import ROUND_HALF_UP, Decimal
+
+import mpmath
+import numpy as np
+import pytest
+
+from symlstm.audit import load_claims
+from symlstm.cell import Variant
+from symlstm.cli import main
+from symlstm.codegen import GENERATED_KINDS, generate_numpy, numpy_module
+from symlstm.errors import UnknownNameError
+from symlstm.examples import load_example
+
+from lstm_reference import VARIANTS, vector_trace
+
+KIND_VARIANTS = [(kind, name) for kind in GENERATED_KINDS for name in VARIANTS]
+
+
+def _random_case(mod, n, m, T, B, seed=0, scale=0.8, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    params = {k: (rng.normal(size=s) * scale).astype(dtype) for k, s in mod.shapes(n, m).items()}
+    x = rng.normal(size=(T, B, m)).astype(dtype)
+    h0 = rng.normal(size=(B, n)).astype(dtype)
+    c0 = rng.normal(size=(B, n)).astype(dtype)
+    return params, x, h0, c0
+
+
+def _reference(opts, params, x, h0, c0, *, dps=40):
+    """Every h_t and c_t from the mpmath reference, one batch row at a time."""
+    T, B, _ = x.shape
+    hs = np.empty((T, B, h0.shape[1]), dtype=object)
+    cs = np.empty_like(hs)
+
+    def exact(a):  # floats (exact binary numbers) or mpf objects, as nested lists of mpf
+        return np.vectorize(mpmath.mpf, otypes=[object])(np.asarray(a, dtype=object)).tolist()
+
+    listed = {k: exact(v) for k, v in params.items()}
+    for b in range(B):
+        steps = vector_trace(
+            listed,
+            [exact(x[t, b]) for t in range(T)],
+            exact(h0[b]),
+            exact(c0[b]),
+            variant=opts,
+            dps=dps,
+        )
+        for t, step in enumerate(steps):
+            hs[t, b], cs[t, b] = step["h"], step["c"]
+    return hs, cs
+
+
+def _ulps(computed: np.ndarray, exact: np.ndarray) -> float:
+    """Max |computed − exact| in ULPs of computed's dtype at the tensor's largest exact value.
+
+    Normwise, as the docs explain: an element whose exact value is tiny because of
+    cancellation has a large error relative to itself in any floating-point evaluation.
+    """
+    scale = max(abs(float(v)) for v in exact.ravel())
+    ulp = float(np.spacing(computed.dtype.type(scale)))
+    errors = [
+        abs(mpmath.mpf(float(c)) - e) for c, e in zip(computed.ravel(), exact.ravel(), strict=False)
+    ]
+    return float(max(errors) / ulp)
+
+
+# -- what the module is ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "name"), KIND_VARIANTS)
+def test_every_variant_and_kind_generates_a_numpy_only_module(kind, name):
+    source = generate_numpy(Variant(**VARIANTS[name]), kind=kind)
+    tree = ast.parse(source)
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == {"numpy"}
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert {"forward", "backward", "shapes"} <= functions
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is in the test extra")
+def test_generated_modules_are_lint_and_format_clean(tmp_path):
+    for kind, name in KIND_VARIANTS:
+        (tmp_path / f"{kind}_{name}.py").write_text(
+            generate_numpy(Variant(**VARIANTS[name]), kind=kind)
+        )
+    for command in (["ruff", "check", "--no-cache"], ["ruff", "format", "--check", "--no-cache"]):
+        done = subprocess.run(
+            [*command, "--isolated", "--line-length", "100", str(tmp_path)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_printed_code_is_the_cells_equations():
+    source = generate_numpy()
+    assert "# c = c_prev*f + g*i" in source  # the forward equation it prints
+    assert "_sigmoid(a[:, 0 : 3 * n], out=a[:, 0 : 3 * n])" in source  # i, f, o in one call
+    assert "np.matmul(dz, U, out=dh_next)" in source
+    peephole = generate_numpy("peephole")
+    assert "# z_o = a_o + c*p_o" in peephole
+    assert 'np.einsum("tbn,tbn->n"' in peephole  # peephole gradients: summed products
+
+
+def test_unknown_kind_and_variant_are_clear_errors():
+    with pytest.raises(UnknownNameError, match="unknown kind 'matrix'"):
+        generate_numpy(kind="matrix")
+    with pytest.raises(UnknownNameError, match="unknown variant 'bogus'"):
+        generate_numpy("bogus")
+    with pytest.raises(UnknownNameError, match="a variant is a Variant"):
+        generate_numpy(42)
+
+
+# -- values: forward against mpmath, gradients against high-precision differences --------------
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_forward_matches_the_mpmath_reference_in_ulps(name, dtype):
+    mod = numpy_module(Variant(**VARIANTS[name]))
+    params, x, h0, c0 = _random_case(mod, n=3, m=2, T=5, B=2, seed=1, dtype=dtype)
+    y, h_T, c_T, _cache = mod.forward(params, x, h0, c0)
+    assert y.dtype == dtype and h_T.dtype == dtype
+    hs, cs = _reference(VARIANTS[name], params, x, h0, c0)
+    # The bound the docs state for short sequences: a few ULPs, normwise.
+    assert _ulps(y, hs) < 8
+    assert _ulps(c_T, cs[-1]) < 8
+    np.testing.assert_array_equal(h_T, y[-1])
+
+
+def _loss(opts, params, x, h0, c0, dy, dhT, dcT, dps=60):
+    with mpmath.workdps(dps):
+        hs, cs = _reference(opts, params, x, h0, c0, dps=dps)
+        total = mpmath.mpf(0)
+        for h, w in zip(hs.ravel(), dy.ravel(), strict=True):
+            total += h * mpmath.mpf(float(w))
+        for h, c, wh, wc in zip(
+            hs[-1].ravel(), cs[-1].ravel(), dhT.ravel(), dcT.ravel(), strict=True
+        ):
+            total += h * mpmath.mpf(float(wh)) + c * mpmath.mpf(float(wc))
+        return total
+
+
+def _shifted(arrays: dict, name: str, direction: np.ndarray, eps: mpmath.mpf) -> dict:
+    """Arrays with arrays[name] + eps·direction, as exact mpf objects."""
+
+    def exact(a):
+        return np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])(a)
+
+    out = {k: exact(a) for k, a in arrays.items()}
+    out[name] = out[name] + exact(direction) * eps
+    return out
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_gradients_match_high_precision_directional_derivatives(name):
+    """Each gradient g against d/dε L(θ + ε v) by central differences at 60 digits (ε = 1e-25)."""
+    opts = VARIANTS[name]
+    mod = numpy_module(Variant(**opts))
+    params, x, h0, c0 = _random_case(mod, n=3, m=2, T=4, B=2, seed=2)
+    rng = np.random.default_rng(3)
+    dy = rng.normal(size=(4, 2, 3))
+    dhT, dcT = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    _y, _h_T, _c_T, cache = mod.forward(params, x, h0, c0)
+    grads = mod.backward(params, cache, dy, dhT, dcT)
+    everything = {**params, "x": x, "h0": h0, "c0": c0}
+    eps = mpmath.mpf("1e-25")
+    with mpmath.workdps(60):
+        for name_ in everything:
+            v = rng.normal(size=everything[name_].shape)
+            up, down = (_shifted(everything, name_, v, s * eps) for s in (1, -1))
+
+            def loss(a):
+                p = {k: a[k] for k in params}
+                return _loss(opts, p, a["x"], a["h0"], a["c0"], dy, dhT, dcT)
+
+            exact = (loss(up) - loss(down)) / (2 * eps)
+            got = float(np.sum(grads[name_] * v))
+            assert abs(got - exact) <= 1e-12 * (1 + abs(exact)), (name_, got, exact)
+
+
+# -- stability ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_huge_pre_activations_give_no_warnings_and_saturate(dtype):
+    mod = numpy_module()
+    params, x, h0, c0 = _random_case(mod, n=4, m=3, T=3, B=2, dtype=dtype)
+    x = (np.sign(x) * 1000).astype(dtype)
+    params = {k: np.sign(v).astype(dtype) if k.startswith("W") else v for k, v in params.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y, _h_T, _c_T, cache = mod.forward(params, x, h0, c0)
+        grads = mod.backward(params, cache, np.ones_like(y))
+    gates = cache["G"]
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(grads["W_i"]))
+    assert np.all((gates[..., :12] >= 0) & (gates[..., :12] <= 1))
+
+
+def test_sigmoid_keeps_float32_subnormals():
+    mod = numpy_module()
+    z = np.array([-95.0, -90.0, -88.0, -20.0, 0.0, 20.0, 1000.0, -1000.0], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = mod._sigmoid(z.copy())
+    with mpmath.workdps(50):
+        want = [np.float32(float(1 / (1 + mpmath.exp(-mpmath.mpf(float(v)))))) for v in z]
+    assert got[0] > 0 and got[0] < np.finfo(np.float32).tiny  # subnormal, not flushed to 0
+    for g, w in zip(got, want, strict=True):
+        assert abs(float(g) - float(w)) <= np.spacing(w), (g, w)
+    with np.errstate(over="ignore"):
+        naive = 1 / (1 + np.exp(np.float32(95.0)))  # lambdify's form: loses the subnormal
+    assert naive == 0
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_nan_in_gives_nan_out(bias):
+    mod = numpy_module()
+    params, x, h0, c0 = _random_case(mod, n=3, m=2, T=3, B=2)
+    if not bias:
+        params = {k: np.zeros_like(v) if k.startswith("b_") else v for k, v in params.items()}
+    x[1, 0, 1] = np.nan
+    y, h_T, c_T, _cache = mod.forward(params, x, h0, c0)
+    assert not np.isnan(y[0]).any()  # before the NaN: untouched
+    assert np.isnan(y[1, 0]).all() and not np.isnan(y[1, 1]).any()  # only its batch row
+    assert np.isnan(h_T[0]).all() and np.isnan(c_T[0]).all()
+
+
+# -- the spec's own numbers --------------------------------------------------------------------
+
+
+def _half_up(value: float, claimed: str) -> str:
+    places = -Decimal(claimed).as_tuple().exponent
+    return str(Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def test_the_tied_cell_reproduces_the_specs_numbers():
+    mod = numpy_module(kind="tied")
+    checked = 0
+    for claim in load_claims().claims:
+        if claim.quantity not in ("f", "i", "g", "o", "c", "h"):
+            continue
+        example = load_example(claim.example)
+        params = {k: float(example.parameters[k]) for k in mod.PARAMETERS}
+        x = np.array([float(v) for v in example.inputs]).reshape(-1, 1, 1)
+        h0 = np.array([[float(example.h0)]])
+        c0 = np.array([[float(example.c0)]])
+        y, _h_T, _c_T, cache = mod.forward(params, x, h0, c0)
+        t = claim.t - 1
+        gates = dict(zip(mod.GATES, cache["G"][t, 0], strict=True))
+        value = {"c": cache["C"][t + 1, 0, 0], "h": y[t, 0, 0], **gates}[claim.quantity]
+        assert _half_up(float(value), claim.claimed) == claim.claimed, claim
+        checked += 1
+    assert checked >= 10
+
+
+def test_tied_gradients_are_the_sum_of_the_tied_weights_gradients():
+    tied, vector = numpy_module(kind="tied"), numpy_module()
+    rng = np.random.default_rng(5)
+    w = {k: rng.normal() for k in tied.PARAMETERS}
+    x = rng.normal(size=(3, 2, 1))
+    y, *_, cache = tied.forward(w, x)
+    g = tied.backward(w, cache, np.ones_like(y))
+    full = {}
+    for k in "ifgo":
+        full[f"W_{k}"] = full[f"U_{k}"] = np.array([[w[f"w_{k}"]]])
+        full[f"b_{k}"] = np.array([w[f"b_{k}"]])
+    yv, *_, cache_v = vector.forward(full, x)
+    gv = vector.backward(full, cache_v, np.ones_like(yv))
+    np.testing.assert_array_equal(y, yv)
+    for k in "ifgo":
+        assert g[f"w_{k}"] == pytest.approx(gv[f"W_{k}"][0, 0] + gv[f"U_{k}"][0, 0], rel=1e-15)
+        assert g[f"w_{k}"].shape == ()
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_bad_input_names_the_problem():
+    mod = numpy_module()
+    params, x, h0, _c0 = _random_case(mod, n=3, m=2, T=2, B=2)
+    with pytest.raises(KeyError, match="missing parameters: W_i"):
+        mod.forward({k: v for k, v in params.items() if k != "W_i"}, x)
+    with pytest.raises(KeyError, match="unknown parameters: p_i"):
+        mod.forward({**params, "p_i": np.zeros(3)}, x)
+    with pytest.raises(ValueError, match=r"W_f has shape \(2, 2\), expected \(3, 2\)"):
+        mod.forward({**params, "W_f": np.zeros((2, 2))}, x)
+    with pytest.raises(ValueError, match=r"x must be \(T, batch, input\)"):
+        mod.forward(params, x[0])
+    with pytest.raises(TypeError, match="x must be float32 or float64"):
+        mod.forward(params, x.astype(np.int64))
+    with pytest.raises(ValueError, match=r"h0 has shape \(3,\), expected \(2, 3\)"):
+        mod.forward(params, x, h0[0])
+    y, *_, cache = mod.forward(params, x)
+    with pytest.raises(ValueError, match=r"dy has shape"):
+        mod.backward(params, cache, y[0])
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def test_cli_writes_a_module_that_runs(tmp_path, capsys):
+    target = tmp_path / "lstm_peephole.py"
+    assert main(["codegen", "numpy", "--variant", "peephole", "-o", str(target)]) == 0
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import numpy as np, lstm_peephole as m; "
+            "p = {k: np.full(s, 0.1) for k, s in m.shapes(2, 3).items()}; "
+            "y, h, c, cache = m.forward(p, np.ones((4, 1, 3))); "
+            "print(sorted(m.backward(p, cache, np.ones_like(y)))[-3:])",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['p_i', 'p_o', 'x']"
+    assert main(["codegen", "numpy", "--kind", "tied"]) == 0
+    assert "PARAMETERS = (" in capsys.readouterr().out
+
+
+def test_cli_bad_input_exits_2(tmp_path, capsys):
+    assert main(["codegen", "numpy", "--variant", "bogus"]) == 2
+    assert "unknown variant 'bogus'" in capsys.readouterr().err
+    assert main(["codegen", "numpy", "-o", str(tmp_path / "no" / "such" / "dir.py")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert main(["codegen", "torch"]) == 2
