@@ -265,8 +265,8 @@ class InPlaceNumPyPrinter(NumPyPrinter):
                 self._release(tmp)
             else:
                 lines.append(f"np.{op}({out}, {leaf}, out={out})")
-        if coefficient == "negate":
-            lines.append(f"np.negative({out}, out={out})")
+        if coefficient == "negate":  # not np.negative: wrong on some strided views (NumPy 2.4)
+            lines.append(f"np.multiply({out}, -1, out={out})")
         elif coefficient is not None:
             lines.append(f"np.multiply({out}, {_literal(coefficient)}, out={out})")
 
@@ -533,10 +533,10 @@ def _sigmoid(z, out=None):
     if out is None:
         out = np.empty_like(z)
     if z.size and z.min() < -_EXP_LIMIT[z.dtype]:
-        e = np.exp(-np.abs(z))
+        e = np.exp(np.abs(z) * -1)
         out[...] = np.where(z >= 0, 1, e) / (1 + e)
         return out
-    np.negative(z, out=out)
+    np.multiply(z, -1, out=out)  # not np.negative: see "A NumPy defect" in the docs
     np.exp(out, out=out)
     out += 1
     np.divide(1, out, out=out)
