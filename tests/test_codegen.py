@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import math
 import shutil
 import subprocess
 import sys
 import warnings
 from decimal import ROUND_HALF_UP, Decimal
+from types import SimpleNamespace
 
 import mpmath
 import numpy as np
@@ -340,3 +342,91 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert main(["codegen", "numpy", "-o", str(tmp_path / "no" / "such" / "dir.py")]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert main(["codegen", "torch"]) == 2
+
+
+# -- the ULP cross-check against the certified (ball arithmetic) reference ----------------------
+
+#: The bound the docs state, in ULPs of the dtype, for T ≤ 50: the worst error in each group
+#: of tensors, measured at the group's largest exact magnitude (normwise).
+NORMWISE_ULP_BOUND = 32
+
+
+def normwise_ulps(pairs, dtype) -> float:
+    """Max |computed − exact| over (exact, computed) pairs, in ULPs at the largest |exact|.
+
+    Normwise, over a group, as the docs explain: an element that cancellation makes tiny
+    has a large error relative to itself in any floating-point evaluation; the gradient
+    with respect to all the parameters (or all the inputs) is one vector.
+    """
+    errors = [np.abs((np.asarray(c, np.float64) - e.hi) - e.lo).ravel() for e, c in pairs]
+    scale = max(float(np.max(np.abs(e.hi), initial=0.0)) for e, _ in pairs)
+    unit = np.spacing(dtype.type(scale)) if scale else np.finfo(dtype).smallest_subnormal
+    return float(np.max(np.concatenate(errors), initial=0.0) / unit)
+
+
+def _cases():
+    rng = np.random.default_rng(2026)
+    for kind, name in KIND_VARIANTS:
+        if kind != "vector" and name not in ("textbook", "peephole", "hard-gate"):
+            continue
+        for dtype in (np.float64, np.float32):
+            n, m = (
+                (int(rng.integers(1, 65)), int(rng.integers(1, 65))) if kind == "vector" else (1, 1)
+            )
+            T, B = int(rng.integers(1, 51)), int(rng.integers(1, 9))
+            yield pytest.param(
+                kind,
+                name,
+                dtype,
+                n,
+                m,
+                T,
+                B,
+                id=f"{kind}-{name}-{np.dtype(dtype).name}-n{n}-m{m}-T{T}-B{B}",
+            )
+    for name in ("textbook", "peephole"):  # the largest sizes the issue names
+        yield pytest.param(
+            "vector", name, np.float64, 64, 64, 50, 8, id=f"vector-{name}-float64-largest"
+        )
+
+
+@pytest.mark.parametrize(("kind", "name", "dtype", "n", "m", "T", "B"), list(_cases()))
+def test_forward_and_backward_within_the_ulp_bound_of_the_certified_reference(
+    kind, name, dtype, n, m, T, B
+):
+    from symlstm.cell import Cell
+    from symlstm.reference import reference, vector_form
+
+    variant = Variant(**VARIANTS[name])
+    mod = numpy_module(variant, kind=kind)
+    rng = np.random.default_rng([n, m, T, B])
+    shapes = mod.shapes(n, m)
+    params = {k: (rng.normal(size=s) / np.sqrt(n + m)).astype(dtype) for k, s in shapes.items()}
+    x = rng.normal(size=(T, B, m)).astype(dtype)
+    h0, c0 = (rng.normal(size=(B, n)).astype(dtype) for _ in range(2))
+    dy = rng.normal(size=(T, B, n)).astype(dtype)
+    dhT, dcT = (rng.normal(size=(B, n)).astype(dtype) for _ in range(2))
+    y, h_T, c_T, cache = mod.forward(params, x, h0, c0)
+    grads = mod.backward(params, cache, dy, dhT, dcT)
+    if kind == "vector":
+        cell, exact_params = Cell("vector", variant, hidden_size=n, input_size=m), params
+    else:
+        cell, exact_params = vector_form(Cell(kind, variant), params)
+    ref = reference(cell, exact_params, x, h0, c0, dy=dy, dhT=dhT, dcT=dcT)
+    parameters = []
+    for k in mod.PARAMETERS:
+        if k.startswith("w_"):  # tied: dw_k = dW_k + dU_k (fsum: within half a float64 ulp)
+            parts = [ref.grads[p + k[1:]] for p in "WU"]
+            exact = math.fsum(float(v) for t in parts for v in (*t.hi.ravel(), *t.lo.ravel()))
+            tied = SimpleNamespace(hi=np.array(exact), lo=np.array(0.0))
+            parameters.append((tied, grads[k]))
+        else:
+            parameters.append((ref.grads[k], np.reshape(grads[k], ref.grads[k].shape)))
+    groups = {
+        "outputs y": [(ref.y, y), (ref.h_T, h_T)],
+        "final c": [(ref.c_T, c_T)],
+        "parameter gradient": parameters,
+        "input gradients": [(ref.grads[k], grads[k]) for k in ("x", "h0", "c0")],
+    }
+    report = {k: normwise_ulps(pairs, np.dtype(dtype)) for k, pairs in groups.items()}
+    assert max(report.values()) <= NORMWISE_ULP_BOUND, report

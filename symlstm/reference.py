@@ -1,0 +1,867 @@
+"""A certified, batched LSTM reference in ball arithmetic, for checking float code in ULPs.
+
+:func:`reference` runs a vector cell forward along a batch of sequences and, given
+upstream gradients, backward through time, in Arb ball arithmetic (python-flint,
+the ``arb`` extra: ``pip install 'symlstm[arb]'``). Every value is a ball that
+provably contains the exact result for the exact binary inputs; the working
+precision is doubled until every output and gradient is known to ``bits``
+relative bits, and each comes back as a double-double :class:`ReferenceTensor`
+whose :meth:`~ReferenceTensor.ulps` measures a float32 or float64 result against it.
+
+Nothing here restates the gate equations. The affine parts W_k x + U_k h + b_k and
+their adjoints run as ``arb_mat`` products; everything else is the equations of
+the scalar cell of the same variant (:meth:`symlstm.cell.Cell.equations`) and of
+its backward step (:func:`symlstm.calculus.backward_step`), compiled once into
+closures that apply ball operations to whole (hidden, batch) arrays.
+
+Kinks: Max, Min and Abs are continuous, so a ball across a kink gives a valid
+enclosure. A discontinuous choice (a Piecewise condition, sign, Heaviside) is
+made only when the ball decides it; otherwise the precision is raised, and past
+``max_prec`` :class:`UndecidedBranchError` names the condition.
+
+>>> cell, params = vector_form(Cell("tied"), {"w_f": 0.5, "w_i": 0.5, "w_g": 0.5,
+...                                           "w_o": 0.5, "b": 0})
+>>> sorted(params)
+['U_f', 'U_g', 'U_i', 'U_o', 'W_f', 'W_g', 'W_i', 'W_o', 'b_f', 'b_g', 'b_i', 'b_o']
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy import Abs, Heaviside, Max, Min, Piecewise, exp, sign, tanh
+
+from symlstm.calculus import adjoint_symbol, backward_step
+from symlstm.cell import Cell, Variant
+from symlstm.errors import (
+    ParameterError,
+    PrecisionError,
+    ShapeError,
+    SymLSTMError,
+    UnknownNameError,
+)
+from symlstm.functions import hard_sigmoid, sigmoid
+from symlstm.params import parameters
+
+__all__ = [
+    "DEFAULT_BITS",
+    "MAX_PREC",
+    "START_PREC",
+    "MissingDependencyError",
+    "ReferenceResult",
+    "ReferenceTensor",
+    "UndecidedBranchError",
+    "reference",
+    "vector_form",
+]
+
+#: Relative accuracy certified by default: a double-double's worth.
+DEFAULT_BITS = 106
+#: Working precision of the first attempt, doubled until certified.
+START_PREC = 128
+#: Working precision beyond which :func:`reference` gives up.
+MAX_PREC = 4096
+# A magnitude of at most 2^-1075 rounds to zero in every float format: it needs no accuracy.
+_NEGLIGIBLE_EXPONENT = -1075
+
+
+class MissingDependencyError(SymLSTMError, ImportError):
+    """python-flint, which the certified reference computes with, is not installed."""
+
+
+class UndecidedBranchError(PrecisionError):
+    """A discontinuous choice (Piecewise, sign, Heaviside) is still undecided at ``max_prec``.
+
+    The value it depends on lies on a kink, exactly or within the working precision.
+    """
+
+
+def _flint() -> Any:
+    try:
+        import flint
+    except ImportError:
+        raise MissingDependencyError(
+            "the certified reference needs python-flint: pip install 'symlstm[arb]'"
+        ) from None
+    return flint
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceTensor:
+    """A certified tensor as a double-double: ``hi`` (float64) plus ``lo`` (the residual).
+
+    ``hi`` is the float64 nearest the certified ball's midpoint and ``lo`` the nearest
+    float64 to what remains, so ``hi + lo`` carries about 106 bits; the exact value lies
+    within 2^-``certified_bits`` of it, relatively (or within 2^-1075 of zero, where the
+    exact value rounds to zero in every float format). NaN in ``hi`` marks a value
+    that NaN or infinite inputs made undefined.
+
+    >>> t = ReferenceTensor(np.array([1.0, 0.0, np.nan]), np.array([2.0**-25, 0.0, 0.0]), 106)
+    >>> t.ulps(np.array([1.0, 0.0, np.nan], dtype=np.float32))
+    array([0.25, 0.  , 0.  ])
+    >>> t.ulps(np.array([1.0, 2.0**-1074, 1.0]))  # 2^-25 is 2^27 float64 ulps at 1
+    array([1.34217728e+08, 1.00000000e+00,            inf])
+    """
+
+    hi: np.ndarray
+    lo: np.ndarray
+    #: The least relative accuracy over the finite, non-negligible elements, in bits
+    #: (2^30 when there are none, or all are exact).
+    certified_bits: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.hi.shape
+
+    def rounded(self, dtype: Any) -> np.ndarray:
+        """The exact values correctly rounded to ``dtype`` (float16, float32 or float64)."""
+        dtype = _float_dtype(dtype)
+        if dtype == np.float64:
+            return self.hi.copy()
+        # Round to odd at 53 bits, then to nearest at ≤ 24 bits: no double-rounding error.
+        s = self.hi.copy()
+        nudge = (self.lo != 0) & np.isfinite(s) & (s.view(np.int64) & 1 == 0)
+        s[nudge] = np.nextafter(s[nudge], np.where(self.lo[nudge] > 0, np.inf, -np.inf))
+        with np.errstate(over="ignore"):
+            return s.astype(dtype)
+
+    def ulps(self, computed: Any) -> np.ndarray:
+        """The distance of ``computed`` from the exact values, in units in the last place.
+
+        The unit is ``np.spacing`` of the exact value rounded to ``computed``'s dtype
+        (the smallest subnormal where that is zero). Both NaN gives 0, one NaN gives inf;
+        an exact value that overflows the dtype gives 0 against the same infinity.
+        """
+        c = np.asarray(computed)
+        dtype = _float_dtype(c.dtype)
+        if c.shape != self.shape:
+            raise ShapeError(f"computed: expected shape {self.shape}, got {c.shape}")
+        exact = self.rounded(dtype)
+        unit = np.abs(np.spacing(exact)).astype(np.float64)
+        unit[exact == 0] = np.finfo(dtype).smallest_subnormal
+        wide = c.astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            # (c − hi) is exact when they are close; lo is the exact value's tail.
+            out = np.abs((wide - self.hi) - self.lo) / unit
+        overflowed = np.isinf(exact)
+        out[overflowed] = np.where(wide[overflowed] == exact[overflowed], 0.0, np.inf)
+        nan_c, nan_x = np.isnan(wide), np.isnan(self.hi)
+        out[nan_c & nan_x] = 0.0
+        out[nan_c ^ nan_x] = np.inf
+        return out
+
+    def max_ulps(self, computed: Any) -> float:
+        """The largest of :meth:`ulps` (0 for an empty tensor)."""
+        u = self.ulps(computed)
+        return float(u.max()) if u.size else 0.0
+
+
+@dataclass(frozen=True)
+class ReferenceResult:
+    """What :func:`reference` returns.
+
+    ``y`` is (T, B, n), ``h_T`` and ``c_T`` are (B, n). ``grads`` (when upstream
+    gradients were given) holds the gradient of every parameter by name, and of
+    ``"x"``, ``"h0"`` and ``"c0"``. ``bits`` is the working precision that certified
+    them, ``certified_bits`` the relative accuracy asked for.
+    """
+
+    y: ReferenceTensor
+    h_T: ReferenceTensor
+    c_T: ReferenceTensor
+    grads: dict[str, ReferenceTensor] | None
+    bits: int
+    certified_bits: int
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float16, np.float32, np.float64):
+        raise ParameterError(f"expected a float16, float32 or float64 array, not {dtype}")
+    return dtype
+
+
+# -- tied and scalar cells ------------------------------------------------------------------------
+
+
+def vector_form(cell: Cell, params: Mapping[str, Any]) -> tuple[Cell, dict[str, np.ndarray]]:
+    """A tied or scalar cell and its parameters as a vector cell with n = m = 1.
+
+    The tied cell's w_k becomes both W_k and U_k; b_k and p_k become vectors of one.
+    Values are validated as :func:`symlstm.params.parameters` does (the shorthand
+    ``b`` included) and converted to float64: floats exactly, decimal strings to the
+    nearest float64. Inputs follow suit: x of shape (T,) becomes ``x[:, None, None]``.
+
+    >>> cell, p = vector_form(Cell("tied"), {"w_f": 0.7, "w_i": 0.6, "w_g": 0.5, "w_o": 0.9,
+    ...                                      "b": 0})
+    >>> cell.hidden_size, p["W_f"], p["U_f"], p["b_f"]
+    (1, array([[0.7]]), array([[0.7]]), array([0.]))
+    """
+    if not isinstance(cell, Cell):
+        raise ParameterError(f"expected a Cell, not {type(cell).__name__}")
+    if cell.is_vector:
+        raise ParameterError("vector_form() is for tied and scalar cells; this one is a vector")
+    exact = parameters(cell, params)
+    vector = Cell("vector", cell.variant, hidden_size=1, input_size=1)
+    out = {}
+    for name in vector.parameters:
+        source = f"w_{name[2:]}" if cell.kind == "tied" and name[0] in "WU" else name
+        value = exact[source]
+        out[name] = np.full(_shape(vector, name), float(Fraction(int(value.p), int(value.q))))
+    return vector, out
+
+
+# -- SymPy expressions as closures over ball arrays ----------------------------------------------
+
+# A decision per element: 1 true, 0 false, -1 undecided by the balls, -2 NaN operand.
+_TRUE, _FALSE, _UNDECIDED, _NAN = 1, 0, -1, -2
+
+_RELATIONS = {  # relation → (certainly true, certainly false) on balls
+    sympy.StrictLessThan: (operator.lt, operator.ge),
+    sympy.LessThan: (operator.le, operator.gt),
+    sympy.StrictGreaterThan: (operator.gt, operator.le),
+    sympy.GreaterThan: (operator.ge, operator.lt),
+}
+
+
+class _Undecided(Exception):
+    """The balls do not decide a discontinuous choice at this precision."""
+
+
+Env = Mapping[sympy.Basic, Any]
+Compiled = Callable[[Env], Any]
+
+
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _decide(codes: np.ndarray, what: sympy.Basic) -> None:
+    undecided = codes == _UNDECIDED
+    if undecided.any():
+        raise _Undecided(f"{what} at element {_first_index(undecided)} (row, batch)")
+
+
+def _compile(expr: sympy.Basic, arb: type) -> Compiled:
+    """A closure evaluating ``expr`` on ball arrays, from an env of symbol → array or ball."""
+    if isinstance(expr, sympy.Symbol):
+        return lambda env: env[expr]
+    if expr.is_Rational:
+        p, q = int(expr.p), int(expr.q)
+        return lambda env: arb(p) / q  # at the precision in force when called
+    if isinstance(expr, Piecewise):
+        return _compile_piecewise(expr, arb)
+    if isinstance(expr, hard_sigmoid):
+        return _compile(expr.rewrite(Max), arb)  # max(0, min(1, αx + β)): continuous
+    args = [_compile(a, arb) for a in expr.args]
+    if expr.is_Add:
+        return lambda env: functools.reduce(np.add, (f(env) for f in args))
+    if expr.is_Mul:
+        return lambda env: functools.reduce(np.multiply, (f(env) for f in args))
+    if expr.is_Pow and expr.exp.is_Integer:
+        base, power = args[0], int(expr.exp)
+        return lambda env: np.power(base(env), power)
+    if isinstance(expr, sigmoid):
+        return lambda env: np.true_divide(1, np.add(1, np.exp(np.negative(args[0](env)))))
+    for func, ufunc in ((tanh, np.tanh), (exp, np.exp), (Abs, np.abs)):
+        if isinstance(expr, func):
+            return lambda env, u=ufunc: u(args[0](env))
+    if isinstance(expr, Max | Min):
+        pick = np.frompyfunc((lambda a, b: a.max(b)) if isinstance(expr, Max) else _arb_min, 2, 1)
+        return lambda env: functools.reduce(pick, (f(env) for f in args))
+    if isinstance(expr, sign | Heaviside):
+        return _compile_step(expr, args, arb)
+    raise SymLSTMError(f"cannot evaluate {type(expr).__name__} on balls: {expr}")
+
+
+def _arb_min(a: Any, b: Any) -> Any:
+    return a.min(b)
+
+
+_POSITIVE, _NEGATIVE, _ZERO = 1, 2, 3  # a ball's sign, where it is decided
+
+
+def _compile_step(expr: sympy.Basic, args: list[Compiled], arb: type) -> Compiled:
+    """sign(x) or Heaviside(x, H0): discontinuous at 0, so decided by the ball or refused."""
+    at_zero = args[1] if isinstance(expr, Heaviside) else (lambda env: arb(0))
+    below = -1 if isinstance(expr, sign) else 0
+
+    def code(a: Any) -> int:
+        if a > 0:
+            return _POSITIVE
+        if a < 0:
+            return _NEGATIVE
+        if a.is_zero():  # exactly zero: a radius-0 ball at 0
+            return _ZERO
+        return _NAN if not a.is_finite() else _UNDECIDED
+
+    vcode = np.frompyfunc(code, 1, 1)
+
+    def run(env: Env) -> Any:
+        codes = np.asarray(vcode(args[0](env)), dtype=np.int8)
+        _decide(codes, expr)
+        values = {
+            _POSITIVE: arb(1),
+            _NEGATIVE: arb(below),
+            _ZERO: at_zero(env),
+            _NAN: arb("nan"),
+        }
+        return np.frompyfunc(values.__getitem__, 1, 1)(codes)
+
+    return run
+
+
+def _compile_condition(cond: sympy.Basic, arb: type) -> Callable[[Env], np.ndarray]:
+    """A Piecewise condition as int8 decision codes per element."""
+    if cond is sympy.true or cond is sympy.false:
+        value = np.int8(_TRUE if cond is sympy.true else _FALSE)
+        return lambda env: value
+    if isinstance(cond, sympy.And | sympy.Or | sympy.Not):
+        parts = [_compile_condition(c, arb) for c in cond.args]
+        if isinstance(cond, sympy.Not):
+            return lambda env: _three_valued_not(parts[0](env))
+        combine = _three_valued_and if isinstance(cond, sympy.And) else _three_valued_or
+        return lambda env: functools.reduce(combine, (p(env) for p in parts))
+    ops = _RELATIONS.get(type(cond))
+    if ops is None:
+        raise SymLSTMError(f"cannot decide the condition {cond} on balls")
+    is_true, is_false = ops
+
+    def code(a: Any, b: Any) -> int:
+        if is_true(a, b):
+            return _TRUE
+        if is_false(a, b):
+            return _FALSE
+        return _NAN if not (a.is_finite() and b.is_finite()) else _UNDECIDED
+
+    vcode = np.frompyfunc(code, 2, 1)
+    lhs, rhs = _compile(cond.lhs, arb), _compile(cond.rhs, arb)
+    return lambda env: np.asarray(vcode(lhs(env), rhs(env)), dtype=np.int8)
+
+
+def _three_valued_and(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.where((a == _FALSE) | (b == _FALSE), _FALSE, np.minimum(a, b))
+    return np.where((a == _NAN) | (b == _NAN), _NAN, out).astype(np.int8)
+
+
+def _three_valued_or(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.where((a == _TRUE) | (b == _TRUE), _TRUE, np.minimum(a, b))
+    return np.where((a == _NAN) | (b == _NAN), _NAN, out).astype(np.int8)
+
+
+def _three_valued_not(a: np.ndarray) -> np.ndarray:
+    return np.where(a == _TRUE, _FALSE, np.where(a == _FALSE, _TRUE, a)).astype(np.int8)
+
+
+def _compile_piecewise(expr: Piecewise, arb: type) -> Compiled:
+    pieces = [(_compile(v, arb), _compile_condition(c, arb), c) for v, c in expr.args]
+
+    def run(env: Env) -> Any:
+        codes = [np.asarray(cond(env)) for _, cond, _ in pieces]
+        shape = np.broadcast_shapes(*(c.shape for c in codes))
+        pending = np.ones(shape, dtype=bool)
+        nan = np.zeros(shape, dtype=bool)
+        out = np.empty(shape, dtype=object)
+        for (value, _, text), code in zip(pieces, codes, strict=True):
+            code = np.broadcast_to(code, shape)
+            _decide(np.where(pending, code, _FALSE), text)
+            nan |= pending & (code == _NAN)
+            take = pending & (code == _TRUE)
+            if take.any():
+                out[take] = np.broadcast_to(np.asarray(value(env), dtype=object), shape)[take]
+            pending &= code == _FALSE
+        if pending.any():
+            raise SymLSTMError(f"no piece of {expr} applies at {_first_index(pending)}")
+        out[nan] = arb("nan")
+        return out if shape else out[()]
+
+    return run
+
+
+# -- the plan: the cell's equations, split into matrix and element-wise parts ---------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    gates: tuple[str, ...]
+    peepholes: tuple[str, ...]
+    affine: dict[str, sympy.Symbol]  # gate → the symbol standing for W_k x + U_k h + b_k
+    forward: tuple[tuple[str, sympy.Basic, Compiled], ...]
+    backward: tuple[tuple[str, sympy.Basic, Compiled], ...]
+    saved: tuple[sympy.Basic, ...]  # forward values the backward equations read
+    symbols: dict[str, sympy.Basic]  # h, c, c_prev, dh, dc_next, dc_prev, dz_k, dp_k, p_k
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(variant: Variant) -> _Plan:
+    """Derive the element-wise programs from the scalar cell's equations and backward step."""
+    arb = _flint().arb
+    cell = Cell("scalar", variant)
+    s, p = cell.symbols, cell.parameters
+    gates, peepholes = cell.gates_with_parameters, cell.peephole_gates
+    expected_names = {f"{w}_{k}" for k in gates for w in "WUb"} | {f"p_{k}" for k in peepholes}
+    if set(p) != expected_names:
+        raise SymLSTMError(
+            f"the {variant.label()} cell has parameters {', '.join(p)}; the reference knows "
+            "W_k, U_k, b_k and p_k only"
+        )
+    matrix_part = {s["x"], s["h_prev"], *(p[n] for n in p if not n.startswith("p_"))}
+    affine = {k: sympy.Symbol(f"_affine_{k}", real=True) for k in gates}
+
+    known = {s["c_prev"], *affine.values(), *(p[f"p_{k}"] for k in peepholes)}
+    forward = []
+    for name, eq in zip(cell.quantities, cell.equations(), strict=True):
+        rhs = eq.rhs.doit()
+        if name.startswith("z_"):
+            k = name[2:]
+            linear = p[f"W_{k}"] * s["x"] + p[f"U_{k}"] * s["h_prev"] + p[f"b_{k}"]
+            rhs = affine[k] + sympy.expand(rhs - linear)
+        if rhs.free_symbols & matrix_part:
+            raise SymLSTMError(
+                f"{name} = {eq.rhs.doit()} is not W_{name[2:]} x + U h + b plus element-wise "
+                "terms; the reference cannot split it into matrix and element-wise parts"
+            )
+        forward.append((name, eq.lhs, _compile(_known(rhs, known, name), arb)))
+        known.add(eq.lhs)
+
+    dz = {k: adjoint_symbol(cell, f"z_{k}") for k in gates}
+    expected = {
+        "x": sympy.Add(*(p[f"W_{k}"] * dz[k] for k in gates)),
+        "h_prev": sympy.Add(*(p[f"U_{k}"] * dz[k] for k in gates)),
+    }
+    for k in gates:
+        expected |= {f"W_{k}": dz[k] * s["x"], f"U_{k}": dz[k] * s["h_prev"], f"b_{k}": dz[k]}
+    forbidden = matrix_part | {adjoint_symbol(cell, n) for n in expected}
+    equations = backward_step(cell).equations
+    known |= {adjoint_symbol(cell, "h"), adjoint_symbol(cell, "c_next")}
+    backward = []
+    for eq in equations:
+        name, rhs = str(eq.lhs), eq.rhs.doit()
+        if name[1:] in expected:
+            if sympy.expand(rhs - expected[name[1:]]) != 0:
+                raise SymLSTMError(
+                    f"backward_step gives {name} = {rhs} for the {variant.label()} cell; the "
+                    f"reference computes {name} = {expected[name[1:]]} with matrix products"
+                )
+        elif rhs.free_symbols & forbidden:
+            raise SymLSTMError(
+                f"backward_step gives {name} = {rhs}: not element-wise, and not one of the "
+                "matrix forms the reference knows"
+            )
+        else:
+            backward.append((name, eq.lhs, _compile(_known(rhs, known, name), arb)))
+            known.add(eq.lhs)
+
+    targets = {sym for _, sym, _ in forward} | {s["c_prev"]}
+    read = set().union(*(eq.rhs.free_symbols for eq in equations))
+    symbols = {name: s[name] for name in ("h", "c", "c_prev")} | {
+        "dh": adjoint_symbol(cell, "h"),
+        "dc_next": adjoint_symbol(cell, "c_next"),
+        "dc_prev": adjoint_symbol(cell, "c_prev"),
+    }
+    symbols |= {f"dz_{k}": dz[k] for k in gates}
+    symbols |= {f"dp_{k}": adjoint_symbol(cell, f"p_{k}") for k in peepholes}
+    symbols |= {f"p_{k}": p[f"p_{k}"] for k in peepholes}
+    computed = {sym for _, sym, _ in backward} | {adjoint_symbol(cell, n) for n in expected}
+    needed = [v for k, v in symbols.items() if k.startswith(("dz_", "dp_", "dc_prev"))]
+    missing = [str(v) for v in needed if v not in computed]
+    if missing:
+        raise SymLSTMError(f"backward_step gives no equation for {', '.join(missing)}")
+    return _Plan(
+        gates,
+        peepholes,
+        affine,
+        tuple(forward),
+        tuple(backward),
+        tuple(sorted(targets & read, key=str)),
+        symbols,
+    )
+
+
+def _known(rhs: sympy.Expr, known: set[sympy.Basic], name: str) -> sympy.Expr:
+    """``rhs``, checked to read only values computed before it."""
+    unknown = rhs.free_symbols - known
+    if unknown:
+        names = ", ".join(sorted(map(str, unknown)))
+        raise SymLSTMError(f"the equation of {name} reads {names} before it is computed")
+    return rhs
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+
+def _array(value: Any, shape: tuple[int, ...] | None, what: str, ndim: int = 0) -> np.ndarray:
+    """``value`` as a float64 array holding exactly the same numbers, shape-checked."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "fiu" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
+        raise ParameterError(f"{what}: expected a float32 or float64 array, not {a.dtype}")
+    if shape is not None and a.shape != shape:
+        raise ShapeError(f"{what}: expected shape {shape}, got {a.shape}")
+    if shape is None and a.ndim != ndim:
+        raise ShapeError(f"{what}: expected {ndim} dimensions, got shape {a.shape}")
+    out = a.astype(np.float64)
+    if a.dtype.kind in "iu" and np.any(np.abs(out) > 2.0**53):
+        raise ParameterError(f"{what}: integers beyond 2^53 are not exact in float64")
+    return out
+
+
+def _shape(cell: Cell, name: str) -> tuple[int, ...]:
+    return tuple(int(d) for d in cell.shape(name))  # SymPy Integers → ints
+
+
+def _to_balls(a: np.ndarray, arb: type) -> np.ndarray:
+    return np.frompyfunc(arb, 1, 1)(a) if a.size else np.empty(a.shape, dtype=object)
+
+
+@dataclass(frozen=True)
+class _Data:
+    n: int
+    m: int
+    steps: int
+    batch: int
+    params: dict[str, np.ndarray]
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    dy: np.ndarray | None
+    dhT: np.ndarray | None
+    dcT: np.ndarray | None
+    finite: bool  # every input finite: then a non-finite ball is a failure, not a NaN
+
+    @property
+    def gradients(self) -> bool:
+        return self.dy is not None or self.dhT is not None or self.dcT is not None
+
+
+def _validate(cell: Any, params: Any, x, h0, c0, dy, dhT, dcT) -> _Data:
+    if not isinstance(cell, Cell):
+        raise ParameterError(f"expected a Cell, not {type(cell).__name__}")
+    if not cell.is_vector:
+        raise ParameterError(
+            f"reference() needs a vector cell, not a {cell.kind} one; vector_form() converts it"
+        )
+    if not cell.sized:
+        raise ParameterError("give the vector cell's hidden_size and input_size")
+    if not isinstance(params, Mapping):
+        raise ParameterError(f"params: expected a mapping of name → array, not {type(params)}")
+    unknown = [k for k in params if k not in cell.parameters]
+    if unknown:
+        raise UnknownNameError(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))} for the "
+            f"{cell.variant.label()} cell; expected: {', '.join(cell.parameters)}"
+        )
+    missing = [k for k in cell.parameters if k not in params]
+    if missing:
+        raise ParameterError(f"missing parameter(s): {', '.join(missing)}")
+    n, m = cell.hidden_size, cell.input_size
+    arrays = {k: _array(params[k], _shape(cell, k), k) for k in cell.parameters}
+    xs = _array(x, None, "x", ndim=3)
+    if xs.shape[2] != m or xs.shape[0] < 1 or xs.shape[1] < 1:
+        raise ShapeError(f"x: expected shape (T, B, {m}) time-major with T, B ≥ 1, got {xs.shape}")
+    steps, batch = xs.shape[:2]
+
+    def optional(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray | None:
+        return None if value is None else _array(value, shape, what)
+
+    h0_, c0_ = optional(h0, (batch, n), "h0"), optional(c0, (batch, n), "c0")
+    dy_ = optional(dy, (steps, batch, n), "dy")
+    dhT_, dcT_ = optional(dhT, (batch, n), "dhT"), optional(dcT, (batch, n), "dcT")
+    given = [*arrays.values(), xs, *(a for a in (h0_, c0_, dy_, dhT_, dcT_) if a is not None)]
+    zeros = np.zeros((batch, n))
+    return _Data(
+        n,
+        m,
+        steps,
+        batch,
+        arrays,
+        xs,
+        zeros if h0_ is None else h0_,
+        zeros if c0_ is None else c0_,
+        dy_,
+        dhT_,
+        dcT_,
+        all(np.isfinite(a).all() for a in given),
+    )
+
+
+# -- one attempt at one working precision ---------------------------------------------------------
+
+
+def _objects(matrix: Any, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.empty(matrix.nrows() * matrix.ncols(), dtype=object)
+    out[:] = matrix.entries()
+    return out.reshape(shape)
+
+
+def _matrix(arb_mat: type, values: np.ndarray) -> Any:
+    """A 2-D array (of balls or floats) as an arb_mat, row-major."""
+    rows, cols = values.shape
+    return arb_mat(rows, cols, list(values.ravel()))
+
+
+def _full(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    if isinstance(value, np.ndarray) and value.shape == shape:
+        return value
+    return np.broadcast_to(np.asarray(value, dtype=object), shape)
+
+
+def _attempt(plan: _Plan, data: _Data, flint: Any) -> Iterator[dict[str, np.ndarray]]:
+    """The outputs, then the gradients, as arrays of balls at the precision in force."""
+    arb, arb_mat = flint.arb, flint.arb_mat
+    n, steps, batch, gates = data.n, data.steps, data.batch, plan.gates
+    rows, state = len(gates) * n, (data.n, data.batch)
+    P, sym = data.params, plan.symbols
+    w_all = arb_mat(np.concatenate([P[f"W_{k}"] for k in gates]).tolist())
+    u_all = arb_mat(np.concatenate([P[f"U_{k}"] for k in gates]).tolist())
+    bias = _to_balls(np.concatenate([P[f"b_{k}"] for k in gates]), arb)
+    x_cols = arb_mat(data.x.transpose(2, 0, 1).reshape(data.m, steps * batch).tolist())
+    # W x + b for every step at once; columns are (t, b).
+    wx = _objects(w_all * x_cols, (rows, steps, batch)) + bias[:, None, None]
+    peep = {sym[f"p_{k}"]: _to_balls(P[f"p_{k}"], arb)[:, None] for k in plan.peepholes}
+
+    h, c = _to_balls(data.h0.T, arb), _to_balls(data.c0.T, arb)
+    ys, h_prevs, saved = [], [], []
+    for t in range(steps):
+        affine = wx[:, t, :] + _objects(u_all * _matrix(arb_mat, h), (rows, batch))
+        env: dict[sympy.Basic, Any] = {
+            plan.affine[k]: affine[i * n : (i + 1) * n] for i, k in enumerate(gates)
+        }
+        env |= peep
+        env[sym["c_prev"]] = c
+        _run_equations(plan.forward, env, state, t)
+        h_prevs.append(h)
+        h, c = env[sym["h"]], env[sym["c"]]
+        ys.append(h)
+        if data.gradients:
+            saved.append({s: env[s] for s in plan.saved})
+    yield {"y": np.stack(ys).transpose(0, 2, 1), "h_T": h.T, "c_T": c.T}
+    if not data.gradients:
+        return
+
+    zero = np.full(state, arb(0), dtype=object)
+    carry_h = zero if data.dhT is None else _to_balls(data.dhT.T, arb)
+    carry_c = zero if data.dcT is None else _to_balls(data.dcT.T, arb)
+    dy = None if data.dy is None else _to_balls(data.dy.transpose(0, 2, 1), arb)
+    dz = np.empty((steps, rows, batch), dtype=object)
+    dp = {k: np.full(n, arb(0), dtype=object) for k in plan.peepholes}
+    u_t = u_all.transpose()
+    for t in reversed(range(steps)):
+        env = dict(saved[t]) | peep
+        env[sym["dh"]] = carry_h if dy is None else carry_h + dy[t]
+        env[sym["dc_next"]] = carry_c
+        _run_equations(plan.backward, env, state, t)
+        for i, k in enumerate(gates):
+            dz[t, i * n : (i + 1) * n] = env[sym[f"dz_{k}"]]
+        for k in plan.peepholes:
+            dp[k] = dp[k] + np.sum(env[sym[f"dp_{k}"]], axis=1)
+        carry_h = _objects(u_t * _matrix(arb_mat, dz[t]), state)
+        carry_c = env[sym["dc_prev"]]
+
+    # The matrix adjoints, summed over steps and batch by the products themselves.
+    dz_cols = _matrix(arb_mat, dz.transpose(1, 0, 2).reshape(rows, steps * batch))
+    h_cols = _matrix(arb_mat, np.stack(h_prevs, axis=1).reshape(n, steps * batch))
+    d_w = _objects(dz_cols * x_cols.transpose(), (rows, data.m))
+    d_u = _objects(dz_cols * h_cols.transpose(), (rows, n))
+    d_b = _objects(dz_cols * arb_mat(steps * batch, 1, [1] * (steps * batch)), (rows,))
+    d_x = _objects(w_all.transpose() * dz_cols, (data.m, steps, batch))
+    grads = {}
+    for i, k in enumerate(gates):
+        part = slice(i * n, (i + 1) * n)
+        grads |= {f"W_{k}": d_w[part], f"U_{k}": d_u[part], f"b_{k}": d_b[part]}
+    grads |= {f"p_{k}": dp[k] for k in plan.peepholes}
+    grads |= {"x": d_x.transpose(1, 2, 0), "h0": carry_h.T, "c0": _full(carry_c, state).T}
+    yield {f"grad:{k}": v for k, v in grads.items()}
+
+
+def _run_equations(
+    program: tuple[tuple[str, sympy.Basic, Compiled], ...],
+    env: dict[sympy.Basic, Any],
+    shape: tuple[int, ...],
+    t: int,
+) -> None:
+    for name, target, fn in program:
+        try:
+            env[target] = _full(fn(env), shape)
+        except _Undecided as err:
+            raise _Undecided(f"{err} in the equation of {name} at step {t + 1}") from None
+
+
+# -- certification --------------------------------------------------------------------------------
+
+
+def _accuracy(values: np.ndarray, finite: bool, arb: type) -> int | None:
+    """The least relative accuracy (bits) of the balls; None if one is non-finite from finite
+    inputs (then only more precision can help)."""
+    tiny = arb(2) ** _NEGLIGIBLE_EXPONENT
+    least = 1 << 30
+    for a in values.ravel():
+        if not a.is_finite():
+            if finite:
+                return None
+            continue
+        bits = a.rel_accuracy_bits()
+        if bits < least and not a.abs_upper() <= tiny:
+            least = bits
+    return least
+
+
+def _attempt_certified(
+    plan: _Plan, data: _Data, flint: Any, bits: int
+) -> tuple[dict[str, np.ndarray], dict[str, int | None], str | None]:
+    """One attempt: balls and accuracies, and the first tensor short of ``bits`` (None if none).
+
+    The forward part is checked first, so that an attempt it fails skips the backward.
+    """
+    balls: dict[str, np.ndarray] = {}
+    accuracy: dict[str, int | None] = {}
+    for part in _attempt(plan, data, flint):
+        for name, values in part.items():
+            accuracy[name] = _accuracy(values, data.finite, flint.arb)
+            if accuracy[name] is None or accuracy[name] < bits:
+                return balls, accuracy, name
+            balls[name] = values
+    return balls, accuracy, None
+
+
+def _tensor(values: np.ndarray, bits: int) -> ReferenceTensor:
+    flat = values.ravel()
+    hi = np.array([float(a) if a.is_finite() else np.nan for a in flat], dtype=np.float64)
+    lo = np.array(
+        [float(a - h) if np.isfinite(h) else 0.0 for a, h in zip(flat, hi, strict=True)],
+        dtype=np.float64,
+    )
+    return ReferenceTensor(hi.reshape(values.shape), lo.reshape(values.shape), bits)
+
+
+def reference(
+    cell: Cell,
+    params: Mapping[str, Any],
+    x: Any,
+    h0: Any = None,
+    c0: Any = None,
+    *,
+    dy: Any = None,
+    dhT: Any = None,
+    dcT: Any = None,
+    bits: int = DEFAULT_BITS,
+    start_prec: int = START_PREC,
+    max_prec: int = MAX_PREC,
+) -> ReferenceResult:
+    """Run a vector cell along a batch of sequences in certified ball arithmetic.
+
+    Parameters
+    ----------
+    cell
+        A sized vector :class:`~symlstm.cell.Cell`, any variant (see :func:`vector_form`
+        for tied and scalar cells).
+    params
+        Name → float32 or float64 array: W_k (n, m), U_k (n, n), b_k (n,), p_k (n,);
+        exactly the names of ``cell.parameters``. Each float is taken exactly.
+    x
+        Inputs, (T, B, m), time-major.
+    h0, c0
+        Initial states, (B, n); zeros when left out.
+    dy, dhT, dcT
+        Upstream gradients: ∂L/∂h_t for every step (T, B, n), and extra gradients on
+        the final h and c (B, n). Giving any of them asks for the gradients (the rest
+        are zeros).
+    bits
+        Relative accuracy to certify every output and gradient to: each ball's radius
+        is at most 2^-bits of its smallest magnitude, or the ball lies within 2^-1075
+        of zero (it rounds to zero in every float format, so it cannot matter).
+    start_prec, max_prec
+        First and largest working precision in bits; it doubles in between. It is
+        python-flint's global ``ctx.prec`` while this runs (restored afterwards, also
+        on error), so do not run two references at once in threads.
+
+    Returns
+    -------
+    ReferenceResult
+        ``y``, ``h_T``, ``c_T`` and, with upstream gradients, ``grads``.
+
+    Raises
+    ------
+    PrecisionError
+        When ``max_prec`` does not certify a tensor (named in the message);
+        :class:`UndecidedBranchError` when it does not decide a kink.
+    ShapeError, ParameterError, UnknownNameError
+        For bad shapes, missing or unknown parameter names, or a cell that is not a
+        sized vector cell.
+    MissingDependencyError
+        Without python-flint.
+
+    >>> import pytest
+    >>> flint = pytest.importorskip("flint")  # the arb extra
+    >>> cell = Cell("vector", hidden_size=2, input_size=1)
+    >>> params = {name: np.full(cell.shape(name), 0.5, dtype=np.float32)
+    ...           for name in cell.parameters}
+    >>> x = np.ones((3, 1, 1), dtype=np.float32)
+    >>> r = reference(cell, params, x, dy=np.ones((3, 1, 2)))
+    >>> r.y.hi[-1]
+    array([[0.78876583, 0.78876583]])
+    >>> r.y.max_ulps(r.y.hi.astype(np.float32)) <= 0.5
+    True
+    >>> sorted(r.grads)[:3], r.grads["b_o"].hi.shape
+    (['U_f', 'U_g', 'U_i'], (2,))
+    """
+    flint = _flint()
+    for name, value in (("bits", bits), ("start_prec", start_prec), ("max_prec", max_prec)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PrecisionError(f"{name} must be a positive integer, not {value!r}")
+    if not bits < max_prec:
+        raise PrecisionError(f"max_prec ({max_prec}) must exceed bits ({bits})")
+    data = _validate(cell, params, x, h0, c0, dy, dhT, dcT)
+    plan = _plan(cell.variant)
+    saved_prec = flint.ctx.prec
+    prec = min(start_prec, max_prec)
+    try:
+        while True:
+            flint.ctx.prec = prec
+            try:
+                balls, accuracy, failed = _attempt_certified(plan, data, flint, bits)
+            except _Undecided as err:
+                if prec >= max_prec:
+                    raise UndecidedBranchError(
+                        f"cannot decide {err} even at {prec} bits: the value lies on a kink of "
+                        "a piecewise function (or within 2^-prec of one)"
+                    ) from None
+                prec = min(2 * prec, max_prec)
+                continue
+            if failed is None:
+                break
+            if prec >= max_prec:
+                got = accuracy[failed]
+                if got is None:
+                    short = "a ball is not finite"
+                elif got < -(1 << 20):
+                    short = "a value is not told apart from zero"
+                else:
+                    short = f"only {got} bits"
+                raise PrecisionError(
+                    f"could not certify {failed.replace('grad:', 'the gradient of ')} to {bits} "
+                    f"bits at {prec} bits working precision ({short}); raise max_prec or ask for "
+                    "fewer bits"
+                )
+            prec = min(2 * prec, max_prec)
+        tensors = {name: _tensor(v, accuracy[name]) for name, v in balls.items()}
+    finally:
+        flint.ctx.prec = saved_prec
+    grads = {k.removeprefix("grad:"): v for k, v in tensors.items() if k.startswith("grad:")}
+    return ReferenceResult(
+        tensors["y"],
+        tensors["h_T"],
+        tensors["c_T"],
+        grads if data.gradients else None,
+        prec,
+        bits,
+    )

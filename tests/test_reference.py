@@ -1,0 +1,384 @@
+"""The certified ball-arithmetic reference against the hand-written mpmath cell.
+
+Forward values are compared with ``vector_trace`` element by element; gradients with a
+central finite difference of ``vector_trace`` at 60 digits (about 200 bits), one random
+direction per tensor, so each gradient is checked on its own.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import mpmath
+import numpy as np
+import pytest
+
+from symlstm import reference as reference_module
+from symlstm.calculus import BackwardStep, backward_step
+from symlstm.cell import Cell
+from symlstm.errors import (
+    ParameterError,
+    PrecisionError,
+    ShapeError,
+    SymLSTMError,
+    UnknownNameError,
+)
+from symlstm.reference import (
+    MissingDependencyError,
+    ReferenceTensor,
+    UndecidedBranchError,
+    reference,
+    vector_form,
+)
+
+from lstm_reference import (
+    SEED_SEQUENCE,
+    SEED_STEP,
+    SPEC_TABLE,
+    VARIANTS,
+    rounded,
+    scalar_trace,
+    vector_trace,
+)
+
+flint = pytest.importorskip("flint")
+
+ALL_VARIANTS = {
+    **VARIANTS,
+    "relu-identity": {"candidate_activation": "relu", "output_activation": "identity"},
+    "peephole-forget-bias-hard": {
+        "peephole": True,
+        "forget_bias": 1,
+        "gate_activation": "hard_sigmoid_relu6",
+        "output_activation": "softsign",
+    },
+}
+DPS = 60
+EPS = mpmath.mpf("1e-20")
+
+
+def problem(variant: dict, *, steps=3, batch=2, n=3, m=2, seed=0, dtype=np.float32):
+    """A random cell problem: the cell, parameters, x, h0, c0 and upstream gradients."""
+    rng = np.random.default_rng(seed)
+    cell = Cell("vector", hidden_size=n, input_size=m, **variant)
+    params = {}
+    for name in cell.parameters:
+        shape = tuple(int(d) for d in cell.shape(name))
+        params[name] = rng.standard_normal(shape).astype(dtype)
+    x = rng.standard_normal((steps, batch, m)).astype(dtype)
+    h0, c0 = (rng.standard_normal((batch, n)).astype(dtype) for _ in range(2))
+    upstream = {
+        "dy": rng.standard_normal((steps, batch, n)),
+        "dhT": rng.standard_normal((batch, n)),
+        "dcT": rng.standard_normal((batch, n)),
+    }
+    return cell, params, x, h0, c0, upstream
+
+
+def exact(t: ReferenceTensor, index) -> mpmath.mpf:
+    return mpmath.mpf(float(t.hi[index])) + mpmath.mpf(float(t.lo[index]))
+
+
+def traces(params, x, h0, c0, variant):
+    """vector_trace for every batch element (matrices and vectors as nested lists)."""
+    lists = {
+        k: np.asarray(v).tolist() if isinstance(v, np.ndarray) else v for k, v in params.items()
+    }
+    return [
+        vector_trace(
+            lists, [x[t][b] for t in range(len(x))], h0[b], c0[b], variant=variant, dps=DPS
+        )
+        for b in range(len(h0))
+    ]
+
+
+def mp_nested(a: np.ndarray):
+    return [mp_nested(r) for r in a] if a.ndim else mpmath.mpf(float(a))
+
+
+def loss(params, x, h0, c0, variant, upstream) -> mpmath.mpf:
+    """L = Σ_t dy_t · h_t + dhT · h_T + dcT · c_T, from vector_trace."""
+    dy, dhT, dcT = upstream["dy"], upstream["dhT"], upstream["dcT"]
+    total = mpmath.mpf(0)
+    for b, steps in enumerate(traces(params, x, h0, c0, variant)):
+        for t, step in enumerate(steps):
+            total += mpmath.fsum(float(d) * h for d, h in zip(dy[t, b], step["h"], strict=True))
+        total += mpmath.fsum(float(d) * h for d, h in zip(dhT[b], steps[-1]["h"], strict=True))
+        total += mpmath.fsum(float(d) * c for d, c in zip(dcT[b], steps[-1]["c"], strict=True))
+    return total
+
+
+@pytest.mark.parametrize("name", ALL_VARIANTS)
+def test_forward_matches_mpmath_cell(name):
+    variant = ALL_VARIANTS[name]
+    cell, params, x, h0, c0, _ = problem(variant, seed=len(name))
+    r = reference(cell, params, x, h0, c0)
+    assert r.grads is None
+    with mpmath.workdps(DPS):
+        for b, steps in enumerate(traces(params, x.tolist(), h0.tolist(), c0.tolist(), variant)):
+            for t, step in enumerate(steps):
+                for j, want in enumerate(step["h"]):
+                    assert abs(exact(r.y, (t, b, j)) - want) <= 2.0**-100 * abs(want) + 1e-300
+            for j in range(cell.hidden_size):
+                assert exact(r.h_T, (b, j)) == exact(r.y, (len(steps) - 1, b, j))
+                want = steps[-1]["c"][j]
+                assert abs(exact(r.c_T, (b, j)) - want) <= 2.0**-100 * abs(want)
+
+
+@pytest.mark.parametrize("name", ALL_VARIANTS)
+def test_gradients_match_finite_differences(name):
+    variant = ALL_VARIANTS[name]
+    cell, params, x, h0, c0, upstream = problem(variant, seed=7 + len(name), dtype=np.float64)
+    r = reference(cell, params, x, h0, c0, **upstream)
+    assert set(r.grads) == {*cell.parameters, "x", "h0", "c0"}
+    rng = np.random.default_rng(1)
+    with mpmath.workdps(DPS):
+        base = {**params, "x": x, "h0": h0, "c0": c0}
+        for target, grad in r.grads.items():
+            assert grad.shape == base[target].shape
+            direction = rng.standard_normal(grad.shape)
+            values = {}
+            for sign in (1, -1):
+                moved = {k: mp_nested(v) for k, v in base.items()}
+                moved[target] = _moved(base[target], direction, sign * EPS)
+                p = {k: moved[k] for k in cell.parameters}
+                values[sign] = loss(p, moved["x"], moved["h0"], moved["c0"], variant, upstream)
+            finite_difference = (values[1] - values[-1]) / (2 * EPS)
+            terms = [exact(grad, i) * float(d) for i, d in np.ndenumerate(direction)]
+            scale = mpmath.fsum(abs(v) for v in terms) + mpmath.mpf("1e-30")
+            assert abs(mpmath.fsum(terms) - finite_difference) <= mpmath.mpf("1e-25") * scale, (
+                target
+            )
+
+
+def _moved(value: np.ndarray, direction: np.ndarray, step: mpmath.mpf):
+    if value.ndim == 0:
+        return mpmath.mpf(float(value)) + step * float(direction)
+    return [_moved(v, d, step) for v, d in zip(value, direction, strict=True)]
+
+
+def own_loss(cell, inputs, upstream) -> mpmath.mpf:
+    """The same loss, from the reference's own certified forward (hi + lo)."""
+    params = {k: inputs[k] for k in cell.parameters}
+    r = reference(cell, params, inputs["x"], inputs["h0"], inputs["c0"])
+    terms = [exact(r.y, i) * float(d) for i, d in np.ndenumerate(upstream["dy"])]
+    terms += [exact(r.h_T, i) * float(d) for i, d in np.ndenumerate(upstream["dhT"])]
+    terms += [exact(r.c_T, i) * float(d) for i, d in np.ndenumerate(upstream["dcT"])]
+    return mpmath.fsum(terms)
+
+
+def test_gradients_match_richardson_of_its_own_forward():
+    """Steps h v with h = 2^-20 and small integers v keep every input an exact float64, so the
+    reference's own forward can be differenced; Richardson's (4 D(h/2) − D(h)) / 3 leaves
+    an O(h⁴) ≈ 1e-24 error."""
+    variant = {"peephole": True, "forget_bias": 1}
+    cell, params, x, h0, c0, upstream = problem(variant, seed=11)
+    r = reference(cell, params, x, h0, c0, **upstream)
+    base = {k: v.astype(np.float64) for k, v in {**params, "x": x, "h0": h0, "c0": c0}.items()}
+    rng = np.random.default_rng(2)
+    with mpmath.workdps(40):
+        for target, grad in r.grads.items():
+            direction = rng.integers(-8, 9, size=grad.shape).astype(np.float64)
+
+            def difference(h: float, target=target, direction=direction) -> mpmath.mpf:
+                values = []
+                for sign in (1, -1):
+                    moved = base[target] + sign * h * direction
+                    assert ((moved - base[target]) == sign * h * direction).all()  # exact
+                    values.append(own_loss(cell, {**base, target: moved}, upstream))
+                return (values[0] - values[1]) / (2 * mpmath.mpf(h))
+
+            richardson = (4 * difference(2.0**-21) - difference(2.0**-20)) / 3
+            terms = [exact(grad, i) * float(d) for i, d in np.ndenumerate(direction)]
+            scale = mpmath.fsum(abs(v) for v in terms) + 1
+            assert abs(mpmath.fsum(terms) - richardson) <= mpmath.mpf("1e-18") * scale, target
+
+
+def test_certified_to_the_requested_bits():
+    cell, params, x, h0, c0, upstream = problem({"peephole": True}, seed=3)
+    r = reference(cell, params, x, h0, c0, **upstream, bits=80)
+    assert r.certified_bits == 80
+    assert min(t.certified_bits for t in (r.y, r.h_T, r.c_T, *r.grads.values())) >= 80
+    r = reference(cell, params, x, h0, c0, **upstream)
+    assert r.bits == 128 and r.certified_bits == 106
+    assert min(t.certified_bits for t in (r.y, *r.grads.values())) >= 106
+
+
+def test_a_long_sequence_raises_the_precision():
+    variant = {"forget_gate": "coupled"}
+    cell, params, x, h0, c0, upstream = problem(variant, steps=60, n=6, m=3, seed=5)
+    params = {k: v * np.float32(1.5) for k, v in params.items()}
+    saved = flint.ctx.prec
+    r = reference(cell, params, x, h0, c0, **upstream)
+    assert flint.ctx.prec == saved  # scoped
+    assert r.bits > 128
+    steps = traces(params, x.tolist(), h0.tolist(), c0.tolist(), variant)[1]
+    with mpmath.workdps(DPS):
+        for j, want in enumerate(steps[-1]["h"]):
+            assert abs(exact(r.h_T, (1, j)) - want) <= 2.0**-100 * abs(want)
+    with pytest.raises(PrecisionError, match=r"could not certify y to 106 bits at 128 bits"):
+        reference(cell, params, x, h0, c0, **upstream, max_prec=128)
+    assert flint.ctx.prec == saved  # restored after the error too
+
+
+def test_nan_input_gives_nan_where_it_reaches():
+    cell, params, x, h0, c0, upstream = problem({}, steps=3, seed=2)
+    x[1, 0, 0] = np.nan
+    r = reference(cell, params, x, h0, c0, **upstream)
+    assert np.isfinite(r.y.hi[0]).all() and np.isfinite(r.y.hi[:, 1]).all()
+    assert np.isnan(r.y.hi[1:, 0]).all()
+    assert np.isnan(r.grads["W_f"].hi).all()  # summed over the batch
+    assert np.isfinite(r.grads["x"].hi[:, 1]).all() and np.isnan(r.grads["x"].hi[:, 0]).all()
+    computed = r.y.hi.astype(np.float32)
+    assert r.y.max_ulps(computed) <= 0.5
+    computed[0, 0, 0] = np.nan
+    computed[1, 0, 0] = 0.0
+    u = r.y.ulps(computed)
+    assert u[0, 0, 0] == np.inf and u[1, 0, 0] == np.inf and u[2, 0, 0] == 0
+
+
+def test_ulps_rounds_the_double_double_once():
+    tie = 1.0 + 2.0**-24  # halfway between two float32 numbers
+    t = ReferenceTensor(np.array([tie, tie, tie]), np.array([2.0**-80, -(2.0**-80), 0.0]), 106)
+    up, down = np.float32(1.0 + 2.0**-23), np.float32(1.0)
+    assert t.rounded(np.float32).tolist() == [up, down, down]  # the last: ties to even
+    assert t.ulps(np.array([up, down, down], dtype=np.float32)).max() <= 0.5
+    zero = ReferenceTensor(np.zeros(2), np.zeros(2), 106)
+    tiny = np.finfo(np.float32).smallest_subnormal
+    assert zero.ulps(np.array([tiny, -tiny], dtype=np.float32)).tolist() == [1.0, 1.0]
+    big = ReferenceTensor(np.array([1e39, 1e39]), np.zeros(2), 106)
+    assert big.ulps(np.array([np.inf, 3e38], dtype=np.float32)).tolist() == [0.0, np.inf]
+    with pytest.raises(ShapeError, match=r"expected shape \(2,\)"):
+        zero.ulps(np.zeros(3))
+    with pytest.raises(ParameterError, match="int64"):
+        zero.ulps(np.zeros(2, dtype=np.int64))
+    assert ReferenceTensor(np.zeros(0), np.zeros(0), 106).max_ulps(np.zeros(0)) == 0.0
+
+
+def test_tied_seed_examples_via_vector_form():
+    tied = Cell("tied")
+    floats = {k: float(v) for k, v in SEED_STEP.items()}
+    cell, params = vector_form(tied, floats)
+    assert cell.hidden_size == cell.input_size == 1
+    assert params["W_f"].tolist() == params["U_f"].tolist() == [[0.7]]
+    r = reference(cell, params, np.array([[[0.5]]]), np.array([[0.2]]), np.array([[0.4]]))
+    with mpmath.workdps(DPS):
+        want = scalar_trace(floats, [0.5], 0.2, 0.4, kind="tied")[0]["h"]
+        assert abs(exact(r.y, (0, 0, 0)) - want) <= 2.0**-100 * want
+    assert rounded(exact(r.y, (0, 0, 0)), 3) == "0.276"
+    floats = {k: float(v) for k, v in SEED_SEQUENCE.items()}
+    cell, params = vector_form(tied, floats)
+    xs = np.array([0.2, 0.4, 0.6])[:, None, None]
+    r = reference(cell, params, xs)
+    assert [rounded(exact(r.y, (t, 0, 0)), 2) for t in range(3)] == SPEC_TABLE["h"]
+
+
+def test_vector_form_of_a_scalar_cell_and_its_errors():
+    scalar = Cell("scalar", peephole=True)
+    given = {name: 0.25 for name in scalar.parameters}
+    cell, params = vector_form(scalar, given)
+    assert cell.variant == scalar.variant and set(params) == set(scalar.parameters)
+    assert params["p_o"].shape == (1,) and params["U_g"].shape == (1, 1)
+    with pytest.raises(ParameterError, match="tied and scalar"):
+        vector_form(Cell("vector", hidden_size=1, input_size=1), {})
+    with pytest.raises(UnknownNameError, match="w_z"):
+        vector_form(Cell("tied"), {"w_z": 1.0})
+
+
+def test_bad_cells_names_and_shapes():
+    cell, params, x, h0, _, upstream = problem({}, seed=4)
+    with pytest.raises(ParameterError, match="vector_form"):
+        reference(Cell("tied"), params, x)
+    with pytest.raises(ParameterError, match="hidden_size"):
+        reference(Cell("vector"), params, x)
+    with pytest.raises(ParameterError, match=r"missing parameter.*b_o"):
+        reference(cell, {k: v for k, v in params.items() if k != "b_o"}, x)
+    with pytest.raises(UnknownNameError, match="'p_f'"):
+        reference(cell, {**params, "p_f": np.zeros(3)}, x)
+    with pytest.raises(ShapeError, match=r"W_i: expected shape \(3, 2\), got \(2, 3\)"):
+        reference(cell, {**params, "W_i": params["W_i"].T}, x)
+    with pytest.raises(ParameterError, match="W_i: expected a float32 or float64 array"):
+        reference(cell, {**params, "W_i": params["W_i"].astype(complex)}, x)
+    with pytest.raises(ShapeError, match="x: expected 3 dimensions"):
+        reference(cell, params, x[0])
+    with pytest.raises(ShapeError, match=r"x: expected shape \(T, B, 2\)"):
+        reference(cell, params, x[:, :, :1])
+    with pytest.raises(ShapeError, match=r"h0: expected shape \(2, 3\)"):
+        reference(cell, params, x, h0.T)
+    with pytest.raises(ShapeError, match=r"dy: expected shape \(3, 2, 3\)"):
+        reference(cell, params, x, dy=upstream["dy"][1:])
+    with pytest.raises(ShapeError, match="dcT"):
+        reference(cell, params, x, dcT=np.zeros(3))
+    with pytest.raises(PrecisionError, match="bits must be a positive integer"):
+        reference(cell, params, x, bits=0)
+    with pytest.raises(PrecisionError, match="must exceed bits"):
+        reference(cell, params, x, bits=200, max_prec=128)
+
+
+def twin_rows_problem(variant: dict):
+    """Rows 0 and 1 are twins (equal mathematically, equal balls computed); row 2 reads
+    h[0] − h[1] = 0 at 5/2 (the hard sigmoid's kink) or at 0 (sign's), which the balls
+    can never decide from the second step on."""
+    cell = Cell("vector", hidden_size=3, input_size=1, **variant)
+    params = {}
+    for name in cell.parameters:
+        shape = tuple(int(d) for d in cell.shape(name))
+        params[name] = np.full(shape, 0.5)
+        if name.startswith("U_"):
+            params[name][2] = [1.0, -1.0, 0.0]
+        if name.startswith("W_"):
+            params[name][2] = 0.0
+    return cell, params
+
+
+def test_a_kink_the_balls_cannot_decide_raises():
+    cell, params = twin_rows_problem({"gate_activation": "hard_sigmoid"})
+    params["b_o"][2] = 2.5
+    x = np.ones((2, 1, 1))
+    forward = reference(cell, params, x)  # max(0, min(1, ·)) is continuous: no choice made
+    assert forward.y.hi[1, 0, 2] > 0
+    with pytest.raises(UndecidedBranchError, match=r"z_o < 5/2.*dz_o at step 2.*256 bits"):
+        reference(cell, params, x, dy=np.ones((2, 1, 3)), max_prec=256)
+    cell, params = twin_rows_problem({"candidate_activation": "softsign"})
+    params["b_g"][2] = 0.0
+    with pytest.raises(UndecidedBranchError, match=r"sign\(z_g\).*dz_g at step 2"):
+        reference(
+            cell, params, x, np.zeros((1, 3)), np.ones((1, 3)), dy=np.ones((2, 1, 3)), max_prec=256
+        )
+
+
+def test_a_zero_by_cancellation_is_certified_below_the_subnormals():
+    cell, params = twin_rows_problem({"candidate_activation": "softsign"})
+    params["b_g"][2] = 0.0
+    x = np.ones((2, 1, 1))
+    # h[0] − h[1] = 0 reaches y[1, 0, 2] as a ball around 0 that only shrinks with precision
+    with pytest.raises(PrecisionError, match=r"y to 106 bits.*not told apart from zero"):
+        reference(cell, params, x, max_prec=512)
+    r = reference(cell, params, x)
+    assert r.bits >= 2048 and r.y.hi[1, 0, 2] == 0 and r.y.lo[1, 0, 2] == 0
+
+
+def test_backward_forms_are_checked(monkeypatch):
+    def tampered(cell):
+        bw = backward_step(cell)
+        eqs = tuple(
+            type(eq)(eq.lhs, 2 * eq.rhs) if str(eq.lhs) == "dW_i" else eq for eq in bw.equations
+        )
+        return BackwardStep(cell, eqs)
+
+    monkeypatch.setattr(reference_module, "backward_step", tampered)
+    reference_module._plan.cache_clear()
+    cell, params, x, _, _, upstream = problem({"forget_bias": 3}, seed=1)
+    try:
+        with pytest.raises(SymLSTMError, match=r"backward_step gives dW_i = 2\*dz_i\*x"):
+            reference(cell, params, x, **upstream)
+    finally:
+        reference_module._plan.cache_clear()
+
+
+def test_without_python_flint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "flint", None)
+    cell, params, x, *_ = problem({})
+    with pytest.raises(MissingDependencyError, match=r"pip install 'symlstm\[arb\]'") as err:
+        reference(cell, params, x)
+    assert isinstance(err.value, ImportError) and isinstance(err.value, SymLSTMError)
