@@ -231,13 +231,19 @@ class InPlaceNumPyPrinter(NumPyPrinter):
         def base_rank(item):
             op, term = item
             if alias is not None and alias in term.free_symbols:
-                return 0
+                return 0  # the operand reading out's own buffer comes first
             if op == ufunc and self._leaf(term) is None:
                 return 1
             return 2 if op == ufunc else 3
 
         ops.sort(key=base_rank)
         (op0, base), rest = ops[0], ops[1:]
+        plain = [k for k, (op, term) in enumerate(rest) if op == ufunc and self._leaf(term)]
+        if op0 != ufunc and base_rank((op0, base)) == 0 and plain:  # 1 - g**2 into g's buffer
+            leaf = self._leaf(rest.pop(plain[0])[1])
+            self._emit(base, out, lines, alias)
+            lines.append(f"np.{op0}({leaf}, {out}, out={out})")
+            op0, base = ufunc, alias
         if op0 != ufunc:  # every operand inverted: -a - b, 1/(a b)
             rest = [(op0, base), *rest]
             base = S.Zero if ufunc == "add" else S.One
@@ -285,6 +291,8 @@ def _alias_safe(expr: sympy.Expr, alias: sympy.Symbol) -> bool:
         return len(reading) == 1 and _alias_safe(reading[0], alias)
     if isinstance(expr, tanh | exp | Abs | sign | sigmoid | hard_sigmoid):
         return _alias_safe(expr.args[0], alias)
+    if isinstance(expr, Pow) and expr.exp.is_Number:
+        return _alias_safe(expr.base, alias)
     return False
 
 
@@ -443,9 +451,11 @@ def _symbol_names(plan: _Plan, *, backward: bool) -> dict:
     return names
 
 
-def _forward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> list[str]:
+def _forward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> tuple[list[str], set[int]]:
+    """The forward step's element-wise code, and the widths (in gates) of its work buffers."""
     s = plan.cell.symbols
     lines: list[str] = []
+    widths: set[int] = set()
 
     def pre_and_activate(gates: list[_Gate], fuse: bool) -> None:
         for g in gates:
@@ -466,7 +476,12 @@ def _forward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> list[str]:
                 label = ", ".join(r.name for r in run)
                 lines.append(f"# {label} = {sympy.sstr(act)}, in place")
                 printer.names[z] = view
-                lines.extend(printer.assign(view, act, alias=z))
+                work = f"_w{len(run)}"  # contiguous: exp and divide run faster than on views
+                for line in printer.assign(view, act, alias=z):
+                    if line == f"_sigmoid({view}, out={view})":
+                        line = f"_sigmoid({view}, out={view}, work={work})"
+                        widths.add(len(run))
+                    lines.append(line)
                 run = []
             if g is not None:
                 run.append(g)
@@ -478,26 +493,49 @@ def _forward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> list[str]:
         lines.extend(printer.assign(printer.names[s[q]], rhs))
         if q == "c":
             pre_and_activate([g for g in plan.gates if g.needs_c], fuse=False)
-    return lines
+    return lines, widths
 
 
 def _backward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> tuple[list[str], list[str]]:
+    """The backward step's element-wise code: cse'd, each dz_k written over gate k's block.
+
+    The gradients of the pre-activations share the gates' buffer (no second (T, B, 4n)
+    array), so each dz_k is written only after the last read of gate k.
+    """
     outputs = plan.backward_outputs
     shared, reduced = sympy.cse([e for _, e in outputs], order="none")
+    overwrites = {Symbol(f"dz_{g.name}", real=True): plan.cell.symbols[g.name] for g in plan.gates}
     for (target, _), expr in zip(outputs, reduced, strict=True):
-        if expr in dict(shared) and expr not in printer.names:  # compute it in place: no copy
-            printer.names[expr] = printer.names[target]
+        if target not in overwrites and expr in dict(shared) and expr not in printer.names:
+            printer.names[expr] = printer.names[target]  # computed in place: no copy
     lines = []
     for sym, expr in shared:
         printer.names.setdefault(sym, f"_{sym}")
         lines.append(f"# {sym} = {sympy.sstr(expr)}")
         lines.extend(printer.assign(printer.names[sym], expr))
-    for (target, _), expr in zip(outputs, reduced, strict=True):
+    pending = [(target, expr) for (target, _), expr in zip(outputs, reduced, strict=True)]
+    deferred: list[tuple[str, str]] = []
+    while pending:
+        index, out = 0, None
+        for index, (target, _) in enumerate(pending):  # noqa: B007 (index used after)
+            gate = overwrites.get(target)
+            later = [e for t, e in pending if t != target]
+            if gate is None or not any(gate in e.free_symbols for e in later):
+                break
+        else:  # dz_i reads g and dz_g reads i: one of them waits in a temporary
+            index, out = 0, printer._temp()
+            deferred.append((out, printer.names[pending[0][0]]))
+        target, expr = pending.pop(index)
         if printer.names.get(expr) == printer.names[target]:
             lines = [line.replace(f"# {expr} =", f"# {target} = {expr} =") for line in lines]
+            continue
+        lines.append(f"# {target} = {sympy.sstr(expr)}")
+        if out is None:
+            lines.extend(printer.assign(printer.names[target], expr, alias=overwrites.get(target)))
         else:
-            lines.append(f"# {target} = {sympy.sstr(expr)}")
-            lines.extend(printer.assign(printer.names[target], expr))
+            lines.extend(printer.assign(out, expr))
+    for temporary, target in deferred:
+        lines.append(f"np.copyto({target}, {temporary})")
     buffers = [printer.names[sym][1:] for sym, _ in shared if printer.names[sym].startswith("_")]
     return lines, buffers
 
@@ -528,18 +566,19 @@ PARAMETERS = {parameters}
 _EXP_LIMIT = {{np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}}
 
 
-def _sigmoid(z, out=None):
-    """1/(1 + exp(-z)), written into out; no overflow, subnormal results kept, NaN kept."""
+def _sigmoid(z, out=None, work=None):
+    """1/(1 + exp(-z)) into out (work: a scratch array like z); no overflow, subnormals kept."""
     if out is None:
         out = np.empty_like(z)
     if z.size and z.min() < -_EXP_LIMIT[z.dtype]:
         e = np.exp(np.abs(z) * -1)
         out[...] = np.where(z >= 0, 1, e) / (1 + e)
         return out
-    np.multiply(z, -1, out=out)  # not np.negative: see "A NumPy defect" in the docs
-    np.exp(out, out=out)
-    out += 1
-    np.divide(1, out, out=out)
+    e = out if work is None else work
+    np.multiply(z, -1, out=e)  # not np.negative: see "A NumPy defect" in the docs
+    np.exp(e, out=e)
+    e += 1
+    np.divide(1, e, out=out)
     return out
 
 
@@ -591,7 +630,7 @@ def forward(params, x, h0=None, c0=None):
         np.matmul(H[t], UT, out=r)
         a += r
 {forward_body}
-    cache = {{"x": x, "W": W, "U": U, "G": G, "C": C, "H": H, "S": S}}
+    cache = {{"x": x, "W": W, "U": U, "G": G, "C": C, "H": H, "S": S, "fresh": True}}
 {cache_z}
     return H[1:], H[T], C[T], cache
 
@@ -608,7 +647,9 @@ def backward(params, cache, dy, dhT=None, dcT=None):
     n = H.shape[2]
 {backward_parameters}
     dy = _array(dy, dtype, (T, B, n), "dy")
-    dZ = np.empty((T, B, {gate_count} * n), dtype)
+    if cache.pop("fresh", False) is not True:
+        raise ValueError("this cache was used by backward already: run forward again")
+    dZ = G  # dL/dz_t overwrites the gates step by step: no second (T, B, 4 n) buffer
     dh_next = np.zeros((B, n), dtype) if dhT is None else _array(dhT, dtype, (B, n), "dhT").copy()
     dc_next = np.zeros((B, n), dtype) if dcT is None else _array(dcT, dtype, (B, n), "dcT").copy()
     dc_prev = np.empty((B, n), dtype)
@@ -786,7 +827,7 @@ def _generate(variant: Variant, kind: str) -> str:
 
     plan = _Plan(variant, kind)
     forward_printer = InPlaceNumPyPrinter(_symbol_names(plan, backward=False))
-    body = _forward_lines(plan, forward_printer)
+    body, widths = _forward_lines(plan, forward_printer)
     states = {"c_prev": "C[t]", "c": "C[t + 1]", "s": "S[t]", "h": "H[t + 1]"}
     forward = _bind(plan, body, {"a": "", **states}) + body
     backward_printer = InPlaceNumPyPrinter(_symbol_names(plan, backward=True))
@@ -840,7 +881,10 @@ def _generate(variant: Variant, kind: str) -> str:
             for k in ("C", "S", *(f"Z_{z}" for z in plan.cached_z))
             if re.search(rf"\b{k}\b", "\n".join(backward + _peephole_gradient_lines(plan)))
         ),
-        forward_temporaries=temporaries(forward_printer),
+        forward_temporaries="\n".join(
+            [temporaries(forward_printer)]
+            + [f"    _w{k} = np.empty((B, {k} * n), dtype)" for k in sorted(widths)]
+        ).strip("\n"),
         forward_body=textwrap.indent("\n".join(forward), " " * 8),
         backward_temporaries=temporaries(backward_printer, shared),
         backward_body=textwrap.indent("\n".join(backward), " " * 8),
