@@ -665,7 +665,7 @@ def backward(params, cache, dy, dhT=None, dcT=None):
     flat = dZ.reshape(T * B, {gate_count} * n)
     dW = np.matmul(flat.T, x.reshape(T * B, m))
     dU = np.matmul(flat.T, H[:-1].reshape(T * B, n))
-    db = flat.sum(axis=0)
+    db = np.matmul(np.ones(T * B, dtype), flat)  # a GEMV: faster than flat.sum(axis=0)
     grads = {{}}
     for index, k in enumerate(GATES):
         rows = slice(index * n, (index + 1) * n)

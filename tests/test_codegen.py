@@ -110,7 +110,7 @@ def test_generated_modules_are_lint_and_format_clean(tmp_path):
 def test_the_printed_code_is_the_cells_equations():
     source = generate_numpy()
     assert "# c = c_prev*f + g*i" in source  # the forward equation it prints
-    assert "_sigmoid(a[:, 0 : 3 * n], out=a[:, 0 : 3 * n])" in source  # i, f, o in one call
+    assert "_sigmoid(a[:, 0 : 3 * n], out=a[:, 0 : 3 * n], work=_w3)" in source  # i, f, o
     assert "np.matmul(dz, U, out=dh_next)" in source
     peephole = generate_numpy("peephole")
     assert "# z_o = a_o + c*p_o" in peephole
@@ -430,3 +430,48 @@ def test_forward_and_backward_within_the_ulp_bound_of_the_certified_reference(
     }
     report = {k: normwise_ulps(pairs, np.dtype(dtype)) for k, pairs in groups.items()}
     assert max(report.values()) <= NORMWISE_ULP_BOUND, report
+
+
+# -- a real framework ----------------------------------------------------------------------------
+
+
+def test_textbook_module_agrees_with_torch_autograd():
+    torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+    n, m, T, B = 5, 3, 7, 4
+    mod = numpy_module()
+    params, x, h0, c0 = _random_case(mod, n=n, m=m, T=T, B=B, seed=11, scale=0.5)
+    rng = np.random.default_rng(12)
+    dy = rng.normal(size=(T, B, n))
+    y, _h_T, c_T, cache = mod.forward(params, x, h0, c0)
+    grads = mod.backward(params, cache, dy)
+
+    lstm = torch.nn.LSTM(m, n, dtype=torch.float64)  # weight rows: i, f, g, o
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(
+            torch.from_numpy(np.concatenate([params[f"W_{k}"] for k in "ifgo"]))
+        )
+        lstm.weight_hh_l0.copy_(
+            torch.from_numpy(np.concatenate([params[f"U_{k}"] for k in "ifgo"]))
+        )
+        lstm.bias_ih_l0.copy_(torch.from_numpy(np.concatenate([params[f"b_{k}"] for k in "ifgo"])))
+        lstm.bias_hh_l0.zero_()
+    xt = torch.from_numpy(x).requires_grad_()
+    h0t = torch.from_numpy(h0)[None].requires_grad_()
+    c0t = torch.from_numpy(c0)[None].requires_grad_()
+    out, (_hn, cn) = lstm(xt, (h0t, c0t))
+    (out * torch.from_numpy(dy)).sum().backward()
+
+    np.testing.assert_allclose(y, out.detach().numpy(), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(c_T, cn[0].detach().numpy(), rtol=0, atol=1e-14)
+    torch_grads = {
+        "x": xt.grad.numpy(),
+        "h0": h0t.grad[0].numpy(),
+        "c0": c0t.grad[0].numpy(),
+    }
+    for name, stacked in (("W", lstm.weight_ih_l0.grad), ("U", lstm.weight_hh_l0.grad)):
+        for k, block in zip("ifgo", stacked.numpy().reshape(4, n, -1), strict=True):
+            torch_grads[f"{name}_{k}"] = block
+    for k, block in zip("ifgo", lstm.bias_ih_l0.grad.numpy().reshape(4, n), strict=True):
+        torch_grads[f"b_{k}"] = block
+    for name, value in torch_grads.items():
+        np.testing.assert_allclose(grads[name], value, rtol=0, atol=1e-13, err_msg=name)
