@@ -175,6 +175,14 @@ def _render_backprop():
     )
     worked = worked_gradient(load_example("seed-step"), loss="h_T")
     _write_generated("grad-seed-step.md", worked.markdown().split("\n", 1)[1])
+    _render_generated_code()
+
+
+def _render_generated_code():
+    from symlstm.codegen import generate_numpy
+
+    _write_generated("lstm_textbook.py", generate_numpy())
+    _write_generated("lstm_peephole.py", generate_numpy("peephole"))
 
 
 def _setup_worked(app):

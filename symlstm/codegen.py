@@ -271,7 +271,7 @@ class InPlaceNumPyPrinter(NumPyPrinter):
                 self._release(tmp)
             else:
                 lines.append(f"np.{op}({out}, {leaf}, out={out})")
-        if coefficient == "negate":  # not np.negative: wrong on some strided views (NumPy 2.4)
+        if coefficient == "negate":  # not negative(): wrong on some strided views (NumPy 2.4)
             lines.append(f"np.multiply({out}, -1, out={out})")
         elif coefficient is not None:
             lines.append(f"np.multiply({out}, {_literal(coefficient)}, out={out})")
@@ -575,7 +575,7 @@ def _sigmoid(z, out=None, work=None):
         out[...] = np.where(z >= 0, 1, e) / (1 + e)
         return out
     e = out if work is None else work
-    np.multiply(z, -1, out=e)  # not np.negative: see "A NumPy defect" in the docs
+    np.multiply(z, -1, out=e)  # not negative(): see "A NumPy defect" in the docs
     np.exp(e, out=e)
     e += 1
     np.divide(1, e, out=out)

@@ -117,6 +117,21 @@ def test_the_printed_code_is_the_cells_equations():
     assert 'np.einsum("tbn,tbn->n"' in peephole  # peephole gradients: summed products
 
 
+def test_no_generated_module_calls_np_negative():
+    """NumPy 2.4.6 reads the wrong elements in np.negative on some strided views (docs)."""
+    for kind, name in KIND_VARIANTS:
+        assert "np.negative" not in generate_numpy(Variant(**VARIANTS[name]), kind=kind)
+
+
+def test_backward_consumes_the_cache():
+    mod = numpy_module()
+    params, x, h0, c0 = _random_case(mod, n=2, m=2, T=2, B=1)
+    y, _, _, cache = mod.forward(params, x, h0, c0)
+    mod.backward(params, cache, np.ones_like(y))
+    with pytest.raises(ValueError, match="used by backward already"):
+        mod.backward(params, cache, np.ones_like(y))
+
+
 def test_unknown_kind_and_variant_are_clear_errors():
     with pytest.raises(UnknownNameError, match="unknown kind 'matrix'"):
         generate_numpy(kind="matrix")
@@ -348,7 +363,7 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
 
 #: The bound the docs state, in ULPs of the dtype, for T ≤ 50: the worst error in each group
 #: of tensors, measured at the group's largest exact magnitude (normwise).
-NORMWISE_ULP_BOUND = 32
+NORMWISE_ULP_BOUND = 64
 
 
 def normwise_ulps(pairs, dtype) -> float:
