@@ -1,0 +1,595 @@
+"""Frameworks' LSTM weight layouts as data, converted to and from the canonical parameters.
+
+A :class:`Layout` says how one framework packs the canonical parameters W_k (n×m),
+U_k (n×n), b_k (n) and p_k (n) of the gates k = i, f, g, o into its own named
+arrays: the gate order of the packed blocks, whether the gates run down the rows
+(PyTorch's ``weight_ih`` (4n, m)) or across the columns (Keras' ``kernel`` (m, 4n)),
+which arrays hold which parts, and the names per layer and direction.
+:data:`LAYOUTS` holds PyTorch, Keras 3, TF1 ``LSTMCell``, ONNX and the canonical
+names themselves; :func:`to_canonical` and :func:`from_canonical` read any of them,
+with no code written per framework.
+
+>>> import numpy as np
+>>> arrays = {
+...     "weight_ih_l0": np.arange(8.0).reshape(8, 1),
+...     "weight_hh_l0": np.zeros((8, 2)),
+...     "bias_ih_l0": np.ones(8),
+...     "bias_hh_l0": np.ones(8),
+... }
+>>> variant, params = to_canonical("torch", arrays)
+>>> variant.label(), params["W_g"].ravel(), params["b_g"]
+('textbook', array([4., 5.]), array([2., 2.]))
+>>> sorted(from_canonical("keras", params))
+['bias', 'kernel', 'recurrent_kernel']
+"""
+
+from __future__ import annotations
+
+import fractions
+import math
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from symlstm.cell import Variant
+from symlstm.errors import ParameterError, ShapeError, UnknownNameError
+
+__all__ = [
+    "DIRECTIONS",
+    "GATES",
+    "LAYOUTS",
+    "Layout",
+    "Packed",
+    "from_canonical",
+    "get_layout",
+    "to_canonical",
+]
+
+#: The canonical gates in the canonical order; g is the candidate.
+GATES: tuple[str, ...] = ("i", "f", "g", "o")
+#: The directions of a bidirectional LSTM.
+DIRECTIONS: tuple[str, ...] = ("forward", "reverse")
+#: What a packed array can hold: input weights W, recurrent weights U, biases b, peepholes p.
+PARTS: tuple[str, ...] = ("W", "U", "b", "p")
+_PEEPHOLE_GATES = ("i", "f", "o")
+
+
+@dataclass(frozen=True)
+class Packed:
+    """One named array of a layout and the canonical parts packed into it.
+
+    Parameters
+    ----------
+    name
+        The array's name; ``{layer}`` and ``{suffix}`` stand for the layer index and the
+        layout's reverse-direction suffix (empty for the forward direction).
+    parts
+        The parts stacked in the array, in order: ``("W", "U")`` is TF1's kernel (input
+        rows, then recurrent rows); ``("b", "b")`` is ONNX's B = [Wb, Rb]. Weights stack
+        along the input axis, vectors end to end.
+    gates
+        The order of the gate blocks in this array, in the layout's letters; None for the
+        layout's own order (ONNX's peepholes have their own, i, o, f).
+    optional
+        Whether the array may be absent: all biases absent means zero biases (PyTorch's
+        ``bias=False``), all peepholes absent means no peepholes.
+    """
+
+    name: str
+    parts: tuple[str, ...]
+    gates: tuple[str, ...] | None = None
+    optional: bool = False
+
+    @property
+    def is_matrix(self) -> bool:
+        return self.parts[0] in ("W", "U")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layout:
+    """A framework's LSTM weight convention, as data.
+
+    Parameters
+    ----------
+    name
+        The key in :data:`LAYOUTS`.
+    gates
+        The order of the four gate blocks in the packed arrays, in the framework's letters.
+    candidate
+        The letter that means the candidate g (Keras and ONNX: ``"c"``, TF1: ``"j"``).
+    gate_axis
+        ``"rows"``: weights are (gates·n, inputs), as W_k itself (PyTorch, ONNX);
+        ``"columns"``: (inputs, gates·n), the transpose (Keras, TF1).
+    arrays
+        The named arrays of one layer and direction.
+    direction_axis
+        Whether every array has a leading (num_directions, …) axis (ONNX).
+    layered
+        Whether the names carry a layer index (PyTorch's ``_l{layer}``).
+    reverse_suffix
+        What the names of the reverse direction add (PyTorch's ``"_reverse"``); None if
+        the layout has no reverse names.
+    forget_bias
+        The default of a constant added inside the forget gate's σ (TF1: 1.0); None if the
+        framework has no such constant.
+    unsupported
+        ``(name, why)`` for arrays that belong to the framework but are not handled yet.
+    """
+
+    name: str
+    gates: tuple[str, ...]
+    candidate: str = "g"
+    gate_axis: Literal["rows", "columns"] = "rows"
+    arrays: tuple[Packed, ...]
+    direction_axis: bool = False
+    layered: bool = False
+    reverse_suffix: str | None = None
+    forget_bias: float | None = None
+    unsupported: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # The tables must be one-to-one: every canonical weight comes from exactly one block.
+        if sorted(self.canonical_gates) != sorted(GATES) or len(set(self.gates)) != 4:
+            raise ParameterError(f"layout {self.name}: gates {self.gates} are not i, f, g, o")
+        if self.gate_axis not in ("rows", "columns"):
+            raise UnknownNameError(f"layout {self.name}: gate_axis is rows or columns")
+        count = {(part, k): 0 for part in PARTS for k in GATES}
+        for packed in self.arrays:
+            for part in packed.parts:
+                if part not in PARTS or (packed.is_matrix != (part in ("W", "U"))):
+                    raise ParameterError(f"layout {self.name}: {packed.name} mixes {packed.parts}")
+                for letter in self._array_gates(packed):
+                    if letter not in self.gates:
+                        raise ParameterError(f"layout {self.name}: {packed.name} has {letter!r}")
+                    count[part, self._canonical(letter)] += 1
+        for (part, k), c in count.items():
+            allowed = {"W": (1,), "U": (1,), "b": (1, 2), "p": (0, 1) if k != "g" else (0,)}
+            if c not in allowed[part]:
+                raise ParameterError(f"layout {self.name}: {part}_{k} is in {c} blocks")
+
+    def _canonical(self, letter: str) -> str:
+        return "g" if letter == self.candidate else letter
+
+    def _array_gates(self, packed: Packed) -> tuple[str, ...]:
+        return self.gates if packed.gates is None else packed.gates
+
+    @property
+    def canonical_gates(self) -> tuple[str, ...]:
+        """The packed gate order in canonical letters (``c`` and ``j`` become ``g``).
+
+        >>> LAYOUTS["onnx"].canonical_gates
+        ('i', 'o', 'f', 'g')
+        """
+        return tuple(self._canonical(letter) for letter in self.gates)
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions the arrays can hold."""
+        both = self.direction_axis or self.reverse_suffix is not None
+        return DIRECTIONS if both else DIRECTIONS[:1]
+
+    @property
+    def has_peepholes(self) -> bool:
+        return any("p" in packed.parts for packed in self.arrays)
+
+    def names(self, *, layer: int = 0, direction: str = "forward") -> tuple[str, ...]:
+        """The array names of one layer and direction.
+
+        >>> LAYOUTS["torch"].names(layer=1, direction="reverse")
+        ('weight_ih_l1_reverse', 'weight_hh_l1_reverse', 'bias_ih_l1_reverse', 'bias_hh_l1_reverse')
+        """
+        self._check_unit(layer, direction)
+        return tuple(self._name(p, layer, direction) for p in self.arrays)
+
+    def _name(self, packed: Packed, layer: int, direction: str) -> str:
+        suffix = self.reverse_suffix if direction == "reverse" and self.reverse_suffix else ""
+        return packed.name.format(layer=layer, suffix=suffix)
+
+    def _check_unit(self, layer: int, direction: str) -> None:
+        if direction not in DIRECTIONS:
+            raise UnknownNameError(
+                f"unknown direction {direction!r}; known: {', '.join(DIRECTIONS)}"
+            )
+        if direction not in self.directions:
+            raise ParameterError(f"{self.name} arrays hold the forward direction only")
+        if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+            raise ParameterError(f"layer must be a non-negative integer, not {layer!r}")
+        if layer and not self.layered:
+            raise ParameterError(f"{self.name} arrays hold one layer: layer must be 0")
+
+    def _pattern(self, template: str) -> re.Pattern[str]:
+        regex = ""
+        for literal, field, _, _ in string.Formatter().parse(template):
+            regex += re.escape(literal)
+            if field == "layer":
+                regex += r"\d+"
+            elif field == "suffix":
+                regex += f"(?:{re.escape(self.reverse_suffix)})?" if self.reverse_suffix else ""
+        return re.compile(regex)
+
+    def _shape_text(self, packed: Packed) -> str:
+        gates = len(self._array_gates(packed))
+        if packed.is_matrix:
+            inputs = " + ".join({"W": "m", "U": "n"}[p] for p in packed.parts)
+            dims = [f"{gates}n" if gates > 1 else "n", inputs]
+            dims = dims if self.gate_axis == "rows" else dims[::-1]
+        else:
+            dims = [f"{len(packed.parts) * gates}n" if len(packed.parts) * gates > 1 else "n"]
+        return "(" + ", ".join((["num_directions"] if self.direction_axis else []) + dims) + ")"
+
+    def _shape(self, packed: Packed, n: int, m: int, dirs: int) -> tuple[int, ...]:
+        gates = len(self._array_gates(packed))
+        if packed.is_matrix:
+            inputs = sum(m if p == "W" else n for p in packed.parts)
+            dims = (gates * n, inputs) if self.gate_axis == "rows" else (inputs, gates * n)
+        else:
+            dims = (len(packed.parts) * gates * n,)
+        return (dirs, *dims) if self.direction_axis else dims
+
+
+def _canonical_arrays() -> tuple[Packed, ...]:
+    arrays = []
+    for k in GATES:
+        arrays += [Packed(f"{p}_{k}", (p,), gates=(k,)) for p in ("W", "U", "b")]
+    arrays += [Packed(f"p_{k}", ("p",), gates=(k,), optional=True) for k in _PEEPHOLE_GATES]
+    return tuple(arrays)
+
+
+#: The known layouts by name. ``torch_cell`` is torch.nn.LSTMCell, whose names have no ``_l0``.
+LAYOUTS: dict[str, Layout] = {
+    layout.name: layout
+    for layout in (
+        # torch.nn.LSTM / LSTMCell (LSTMCell's names have no _l0): two biases, summed.
+        Layout(
+            name="torch",
+            gates=("i", "f", "g", "o"),
+            arrays=(
+                Packed("weight_ih_l{layer}{suffix}", ("W",)),
+                Packed("weight_hh_l{layer}{suffix}", ("U",)),
+                Packed("bias_ih_l{layer}{suffix}", ("b",), optional=True),
+                Packed("bias_hh_l{layer}{suffix}", ("b",), optional=True),
+            ),
+            layered=True,
+            reverse_suffix="_reverse",
+            unsupported=(("weight_hr_l{layer}{suffix}", "proj_size (LSTM with projections)"),),
+        ),
+        Layout(
+            name="torch_cell",
+            gates=("i", "f", "g", "o"),
+            arrays=(
+                Packed("weight_ih", ("W",)),
+                Packed("weight_hh", ("U",)),
+                Packed("bias_ih", ("b",), optional=True),
+                Packed("bias_hh", ("b",), optional=True),
+            ),
+        ),
+        # Keras 3 LSTM: kernel (m, 4n), recurrent_kernel (n, 4n), bias (4n); c is the candidate.
+        Layout(
+            name="keras",
+            gates=("i", "f", "c", "o"),
+            candidate="c",
+            gate_axis="columns",
+            arrays=(
+                Packed("kernel", ("W",)),
+                Packed("recurrent_kernel", ("U",)),
+                Packed("bias", ("b",), optional=True),
+            ),
+        ),
+        # TF1 LSTMCell: one kernel (m + n, 4n) of input rows then recurrent rows; j is the
+        # candidate; forget_bias (1.0) is added inside σ and is not in the arrays.
+        Layout(
+            name="tf1",
+            gates=("i", "j", "f", "o"),
+            candidate="j",
+            gate_axis="columns",
+            arrays=(
+                Packed("kernel", ("W", "U")),
+                Packed("bias", ("b",)),
+                *(Packed(f"w_{k}_diag", ("p",), gates=(k,), optional=True) for k in "ifo"),
+            ),
+            forget_bias=1.0,
+        ),
+        # ONNX LSTM: W (dirs, 4n, m), R (dirs, 4n, n), B (dirs, 8n) = [Wb, Rb],
+        # P (dirs, 3n) in i, o, f order; c is the candidate.
+        Layout(
+            name="onnx",
+            gates=("i", "o", "f", "c"),
+            candidate="c",
+            arrays=(
+                Packed("W", ("W",)),
+                Packed("R", ("U",)),
+                Packed("B", ("b", "b"), optional=True),
+                Packed("P", ("p",), gates=("i", "o", "f"), optional=True),
+            ),
+            direction_axis=True,
+        ),
+        Layout(name="canonical", gates=GATES, arrays=_canonical_arrays()),
+    )
+}
+
+
+def get_layout(layout: Layout | str) -> Layout:
+    """The layout itself, or the one of that name in :data:`LAYOUTS`.
+
+    >>> get_layout("tf1").canonical_gates
+    ('i', 'g', 'f', 'o')
+    >>> get_layout("caffe")
+    Traceback (most recent call last):
+    ...
+    symlstm.errors.UnknownNameError: unknown layout 'caffe'; known: torch, torch_cell, keras, ...
+    """
+    if isinstance(layout, Layout):
+        return layout
+    try:
+        return LAYOUTS[layout]
+    except (KeyError, TypeError):
+        known = ", ".join(LAYOUTS)
+        raise UnknownNameError(f"unknown layout {layout!r}; known: {known}") from None
+
+
+def _as_array(value: Any, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # torch's bfloat16, ragged lists …
+        raise ParameterError(f"{name}: not an array of numbers ({exc})") from None
+    if array.dtype.kind not in "fiu":
+        raise ParameterError(f"{name} must hold real numbers, not {array.dtype}")
+    return array
+
+
+def _select(layout: Layout, arrays: Mapping[str, Any], layer: int, direction: str):
+    """The arrays of one (layer, direction), after the name checks: {Packed: array or None}."""
+    layout._check_unit(layer, direction)
+    patterns = [layout._pattern(p.name) for p in layout.arrays]
+    for key in arrays:
+        for template, why in layout.unsupported:
+            if layout._pattern(template).fullmatch(key):
+                raise ParameterError(f"{key}: {why} is not supported yet ({layout.name})")
+        if not any(p.fullmatch(key) for p in patterns):
+            expected = ", ".join(layout.names(layer=layer, direction=direction))
+            raise UnknownNameError(
+                f"unknown array {key!r} for layout {layout.name}; expected {expected}"
+            )
+    chosen = {p: arrays.get(layout._name(p, layer, direction)) for p in layout.arrays}
+    missing = [layout._name(p, layer, direction) for p, a in chosen.items() if a is None]
+    for part in ("b", "p"):
+        group = [layout._name(p, layer, direction) for p in layout.arrays if part in p.parts]
+        absent = [name for name in group if name in missing]
+        optional = all(p.optional for p in layout.arrays if part in p.parts)
+        if optional and len(absent) == len(group):
+            missing = [name for name in missing if name not in group]
+    if missing:
+        where = f" (layer {layer}, {direction})" if layout.directions != ("forward",) else ""
+        raise ParameterError(f"{layout.name}: missing arrays{where}: {', '.join(missing)}")
+    return {
+        p: None if a is None else _as_array(a, layout._name(p, layer, direction))
+        for p, a in chosen.items()
+    }
+
+
+def _sizes(layout: Layout, chosen: dict[Packed, Any], names: dict[Packed, str]) -> tuple:
+    """(n, m, num_directions) read off the input weights, after checking every shape."""
+    lead = 1 if layout.direction_axis else 0
+    packed = next(p for p in layout.arrays if "W" in p.parts)  # every layout has one
+    array = chosen[packed]
+    dims = array.shape[lead:] if array.ndim == lead + 2 else (0, 0)
+    gate_dim, input_dim = dims if layout.gate_axis == "rows" else dims[::-1]
+    n, rest = divmod(gate_dim, len(layout._array_gates(packed)))
+    m = input_dim - n * packed.parts.count("U")
+    dirs = array.shape[0] if lead and array.ndim else 1
+    if rest or n < 1 or m < 1 or dirs not in (1, 2):
+        why = "num_directions 1 or 2, " if lead else ""
+        raise ShapeError(
+            f"{names[packed]}: shape {array.shape}, expected {layout._shape_text(packed)} "
+            f"with {why}n >= 1, m >= 1"
+        )
+    for packed, array in chosen.items():
+        expected = layout._shape(packed, n, m, dirs)
+        if array is not None and array.shape != expected:
+            raise ShapeError(
+                f"{names[packed]}: shape {array.shape}, expected {expected} "
+                f"= {layout._shape_text(packed)} with n = {n}, m = {m}"
+            )
+    return n, m, dirs
+
+
+def _exact_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def add(x: Any, y: Any) -> Any:
+        x, y = float(x), float(y)  # float16/32/64 widen exactly
+        if math.isfinite(x) and math.isfinite(y):
+            return fractions.Fraction(x) + fractions.Fraction(y)
+        return x + y  # NaN and ±inf pass through; validation is elsewhere
+
+    return np.frompyfunc(add, 2, 1)(a, b).astype(object)
+
+
+def to_canonical(
+    layout: Layout | str,
+    arrays: Mapping[str, Any],
+    *,
+    layer: int = 0,
+    direction: str = "forward",
+    forget_bias: float | None = None,
+    biases: Literal["sum", "exact"] = "sum",
+) -> tuple[Variant, dict[str, np.ndarray]]:
+    """Read one layer and direction of a layout's arrays as canonical parameters.
+
+    Parameters
+    ----------
+    layout
+        A :class:`Layout` or a name in :data:`LAYOUTS`.
+    arrays
+        The framework's arrays by name (a PyTorch ``state_dict`` works as it is). Arrays of
+        other layers and directions may be present; names the layout does not know may not.
+    layer, direction
+        Which layer (PyTorch's ``_l{layer}``) and direction (``"forward"`` or
+        ``"reverse"``) to read. An ONNX array with one direction holds it in slot 0
+        whichever the node's ``direction`` attribute says; with two, reverse is slot 1.
+    forget_bias
+        The constant inside the forget gate's σ, for layouts that have one (TF1's
+        ``forget_bias``); None for the layout's default.
+    biases
+        For layouts with two biases per gate (PyTorch's b_ih + b_hh, ONNX's Wb + Rb):
+        ``"sum"`` adds them in the arrays' dtype, which rounds unless the sum is
+        representable; ``"exact"`` returns those b_k as object arrays of exact
+        :class:`fractions.Fraction` sums (NaN and ±inf stay floats), which
+        :mod:`symlstm.params` reads exactly. A framework adds the two biases to different
+        partial sums, so neither form is its rounding; exact sums keep the reference exact.
+
+    Returns
+    -------
+    variant, params
+        The :class:`~symlstm.cell.Variant` the arrays describe (peepholes if present, the
+        forget bias; activations are not in the arrays and stay the defaults), and the
+        parameters by canonical name (W_k (n, m), U_k (n, n), b_k (n,), p_k (n,)), as
+        fresh C-ordered arrays of the input's dtype.
+
+    Raises
+    ------
+    UnknownNameError
+        For an unknown layout, direction or array name.
+    ParameterError
+        For missing arrays, an unsupported array (PyTorch's ``weight_hr``, proj_size) or
+        a forget bias the layout cannot have.
+    ShapeError
+        For an array of the wrong shape; the message names it and the expected shape.
+
+    >>> import numpy as np
+    >>> kernel = np.arange(12.0).reshape(2 + 1, 4)  # m = 2 input rows, then n = 1 recurrent
+    >>> variant, p = to_canonical("tf1", {"kernel": kernel, "bias": np.zeros(4)})
+    >>> variant.label(), p["W_g"], p["U_f"]
+    ('forget bias 1', array([[1., 5.]]), array([[10.]]))
+    """
+    layout = get_layout(layout)
+    if biases not in ("sum", "exact"):
+        raise UnknownNameError(f"unknown biases option {biases!r}; known: sum, exact")
+    if forget_bias is None:
+        forget_bias = layout.forget_bias or 0.0
+    elif forget_bias != 0 and layout.forget_bias is None:
+        raise ParameterError(f"{layout.name} has no forget bias; fold it into b_f")
+    chosen = _select(layout, arrays, layer, direction)
+    names = {p: layout._name(p, layer, direction) for p in layout.arrays}
+    n, m, dirs = _sizes(layout, chosen, names)
+    slot = 1 if direction == "reverse" and dirs == 2 else 0
+    blocks: dict[str, list[np.ndarray]] = {}
+    for packed, array in chosen.items():
+        if array is None:
+            continue
+        if layout.direction_axis:
+            array = array[slot]
+        if packed.is_matrix and layout.gate_axis == "columns":
+            array = array.T
+        gates = layout._array_gates(packed)
+        start = 0
+        for part in packed.parts:
+            width = m if part == "W" else n
+            for index, letter in enumerate(gates):
+                rows = slice(index * n, (index + 1) * n)
+                if packed.is_matrix:
+                    block = array[rows, start : start + width]
+                else:
+                    block = array[start + index * n : start + (index + 1) * n]
+                blocks.setdefault(f"{part}_{layout._canonical(letter)}", []).append(block)
+            start += width if packed.is_matrix else len(gates) * n
+    params: dict[str, np.ndarray] = {}
+    weights_dtype = blocks["W_i"][0].dtype
+    for k in GATES:
+        params[f"W_{k}"] = np.array(blocks[f"W_{k}"][0], order="C")
+        params[f"U_{k}"] = np.array(blocks[f"U_{k}"][0], order="C")
+        bias = blocks.get(f"b_{k}", [np.zeros(n, weights_dtype)])
+        if len(bias) == 1:
+            params[f"b_{k}"] = np.array(bias[0], order="C")
+        elif biases == "exact":
+            params[f"b_{k}"] = _exact_sum(*bias)
+        else:
+            params[f"b_{k}"] = np.add(*bias)
+    peepholes = [k for k in _PEEPHOLE_GATES if f"p_{k}" in blocks]
+    for k in peepholes:
+        params[f"p_{k}"] = np.array(blocks[f"p_{k}"][0], order="C")
+    variant = Variant(peephole=bool(peepholes), forget_bias=forget_bias)
+    return variant, params
+
+
+def from_canonical(
+    layout: Layout | str,
+    params: Mapping[str, Any],
+    variant: Variant | None = None,
+    *,
+    layer: int = 0,
+    direction: str = "forward",
+) -> dict[str, np.ndarray]:
+    """Pack canonical parameters into a layout's named arrays for one layer and direction.
+
+    Parameters
+    ----------
+    layout
+        A :class:`Layout` or a name in :data:`LAYOUTS`.
+    params
+        W_k, U_k, b_k for k = i, f, g, o and, for a peephole cell, p_i, p_f, p_o.
+    variant
+        The cell's variant; None reads peepholes from ``params``. It must have the
+        standard forget gate, and a nonzero forget bias only for a layout that has one
+        (TF1's: give the same ``forget_bias`` to the TF1 cell; it is not an array).
+    layer, direction
+        Which names to use (PyTorch: ``_l{layer}`` and ``_reverse``). ONNX arrays come
+        with num_directions = 1; stack two along axis 0 for a bidirectional node.
+
+    Returns
+    -------
+    dict
+        The arrays by the layout's names, of the parameters' dtype. Where the layout has
+        two biases per gate, the first holds b_k and the second zeros, so reading them back
+        gives b_k exactly.
+
+    >>> import numpy as np
+    >>> params = {f"{p}_{k}": np.zeros((1, 1)) for p in "WU" for k in "ifgo"}
+    >>> params |= {f"b_{k}": np.full(1, float(j)) for j, k in enumerate("ifgo")}
+    >>> from_canonical("onnx", params)["B"]
+    array([[0., 3., 1., 2., 0., 0., 0., 0.]])
+    """
+    layout = get_layout(layout)
+    canonical = LAYOUTS["canonical"]
+    # Reading params as the canonical layout checks their names and shapes.
+    found, checked = to_canonical(canonical, params)
+    variant = found if variant is None else variant
+    if variant.forget_gate != "standard":
+        raise ParameterError(f"{layout.name} has the standard forget gate only")
+    if variant.forget_bias != 0 and layout.forget_bias is None:
+        raise ParameterError(
+            f"{layout.name} has no forget bias: add it to b_f first (which rounds)"
+        )
+    if variant.peephole != found.peephole:
+        raise ParameterError(
+            f"the variant {'has' if variant.peephole else 'has no'} peepholes, "
+            f"the parameters {'do' if found.peephole else 'do not'}"
+        )
+    if variant.peephole and not layout.has_peepholes:
+        raise ParameterError(f"{layout.name} has no peepholes")
+    layout._check_unit(layer, direction)
+    out: dict[str, np.ndarray] = {}
+    seen: set[str] = set()  # across arrays: PyTorch's second bias is an array of its own
+    for packed in layout.arrays:
+        if "p" in packed.parts and not variant.peephole:
+            continue
+        gates = layout._array_gates(packed)
+        pieces = []
+        for part in packed.parts:
+            blocks = []
+            for letter in gates:
+                key = f"{part}_{layout._canonical(letter)}"
+                block = checked[key]
+                if key in seen:  # a second bias of this gate: zeros, so the sum is b_k exactly
+                    block = np.zeros_like(block)
+                seen.add(key)
+                blocks.append(block)
+            pieces.append(np.concatenate(blocks))
+        array = np.concatenate(pieces, axis=1 if packed.is_matrix else 0)
+        if packed.is_matrix and layout.gate_axis == "columns":
+            array = array.T
+        array = np.array(array[None] if layout.direction_axis else array, order="C")
+        out[layout._name(packed, layer, direction)] = array
+    return out

@@ -1,0 +1,339 @@
+"""Framework weight layouts: round trips, and PyTorch's modules run through the canonical cell."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from symlstm.cell import Variant
+from symlstm.codegen import numpy_module
+from symlstm.errors import ParameterError, ShapeError, SymLSTMError, UnknownNameError
+from symlstm.layouts import GATES, LAYOUTS, Layout, from_canonical, get_layout, to_canonical
+
+N, M = 3, 2  # hidden and input sizes of the random cells
+
+
+def random_params(rng, dtype=np.float64, *, peephole=False, n=N, m=M):
+    params = {}
+    for k in GATES:
+        params[f"W_{k}"] = rng.normal(size=(n, m)).astype(dtype)
+        params[f"U_{k}"] = rng.normal(size=(n, n)).astype(dtype)
+        params[f"b_{k}"] = rng.normal(size=n).astype(dtype)
+    if peephole:
+        params |= {f"p_{k}": rng.normal(size=n).astype(dtype) for k in "ifo"}
+    return params
+
+
+def assert_same(a, b):
+    """Equal names, dtypes and bits (NaN equal to NaN)."""
+    assert list(a) == list(b)
+    for name in a:
+        assert a[name].dtype == b[name].dtype, name
+        assert a[name].shape == b[name].shape, name
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name, strict=True)
+
+
+def test_every_table_is_one_to_one():
+    for name, layout in LAYOUTS.items():
+        assert layout.name == name
+        assert sorted(layout.canonical_gates) == sorted(GATES)
+        assert layout.candidate in layout.gates
+    assert LAYOUTS["torch"].canonical_gates == ("i", "f", "g", "o")
+    assert LAYOUTS["keras"].canonical_gates == ("i", "f", "g", "o")
+    assert LAYOUTS["tf1"].canonical_gates == ("i", "g", "f", "o")
+    assert LAYOUTS["onnx"].canonical_gates == ("i", "o", "f", "g")
+    torch = LAYOUTS["torch"]
+    with pytest.raises(ParameterError, match="not i, f, g, o"):
+        dataclasses.replace(torch, gates=("i", "f", "f", "o"))
+    with pytest.raises(ParameterError, match="U_i is in 2 blocks"):
+        dataclasses.replace(torch, arrays=(*torch.arrays, torch.arrays[1]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_canonical_to_layout_to_canonical_is_exact(name, dtype):
+    rng = np.random.default_rng(1)
+    layout = LAYOUTS[name]
+    for peephole in (False, True) if layout.has_peepholes else (False,):
+        params = random_params(rng, dtype, peephole=peephole)
+        variant = Variant(peephole=peephole, forget_bias=layout.forget_bias or 0)
+        arrays = from_canonical(layout, params, variant)
+        assert all(a.dtype == dtype for a in arrays.values())
+        back_variant, back = to_canonical(layout, arrays)
+        assert back_variant == variant
+        assert_same(back, params)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_layout_to_canonical_to_layout_is_exact(name, dtype):
+    rng = np.random.default_rng(2)
+    layout = LAYOUTS[name]
+    peephole = layout.has_peepholes
+    arrays = from_canonical(layout, random_params(rng, dtype, peephole=peephole))
+    variant, params = to_canonical(layout, arrays)
+    assert_same(from_canonical(layout, params, variant), arrays)
+
+
+def test_two_biases_are_summed_and_come_back_as_one():
+    rng = np.random.default_rng(3)
+    torch_arrays = from_canonical("torch", random_params(rng, np.float32))
+    torch_arrays["bias_hh_l0"] = rng.normal(size=4 * N).astype(np.float32)
+    _, params = to_canonical("torch", torch_arrays)
+    back = from_canonical("torch", params)
+    np.testing.assert_array_equal(
+        back["bias_ih_l0"], torch_arrays["bias_ih_l0"] + torch_arrays["bias_hh_l0"]
+    )
+    assert not back["bias_hh_l0"].any()
+    onnx = from_canonical("onnx", params)
+    onnx["B"][0, 4 * N :] = 0.25  # Rb
+    _, from_onnx = to_canonical("onnx", onnx)
+    np.testing.assert_array_equal(from_onnx["b_o"], params["b_o"] + np.float32(0.25))
+
+
+def test_exact_biases_keep_the_sum_the_dtype_rounds():
+    arrays = {
+        "weight_ih": np.zeros((4, 1), np.float32),
+        "weight_hh": np.zeros((4, 1), np.float32),
+        "bias_ih": np.full(4, 1.0, np.float32),
+        "bias_hh": np.array([2.0**-30, np.nan, np.inf, 0.5], np.float32),
+    }
+    _, rounded = to_canonical("torch_cell", arrays)
+    assert rounded["b_i"][0] == 1.0 and rounded["b_i"].dtype == np.float32
+    _, exact = to_canonical("torch_cell", arrays, biases="exact")
+    assert exact["b_i"][0] == Fraction(1) + Fraction(2) ** -30
+    assert np.isnan(exact["b_f"][0]) and exact["b_g"][0] == np.inf
+    assert exact["W_i"].dtype == np.float32
+
+
+def test_bias_free_modules_read_as_zero_biases():
+    rng = np.random.default_rng(4)
+    arrays = from_canonical("keras", random_params(rng))
+    del arrays["bias"]
+    _, params = to_canonical("keras", arrays)
+    assert all(not params[f"b_{k}"].any() for k in GATES)
+
+
+def test_wrong_gate_order_does_not_give_the_same_parameters():
+    rng = np.random.default_rng(5)
+    params = random_params(rng)
+    # Keras and PyTorch agree on i, f, g, o; ONNX (i, o, f, c) does not.
+    torch_arrays = from_canonical("torch", params)
+    keras_arrays = from_canonical("keras", params)
+    np.testing.assert_array_equal(keras_arrays["kernel"], torch_arrays["weight_ih_l0"].T)
+    onnx = from_canonical("onnx", params)
+    as_torch = {
+        "weight_ih_l0": onnx["W"][0],
+        "weight_hh_l0": onnx["R"][0],
+        "bias_ih_l0": onnx["B"][0, : 4 * N],
+        "bias_hh_l0": onnx["B"][0, 4 * N :],
+    }
+    _, misread = to_canonical("torch", as_torch)
+    assert not np.array_equal(misread["W_f"], params["W_f"])
+    assert not np.array_equal(misread["U_g"], params["U_g"])
+    # A Keras kernel read with TF1's order (i, j, f, o) swaps f and the candidate.
+    wrong = dataclasses.replace(LAYOUTS["keras"], name="keras-as-tf1", gates=("i", "c", "f", "o"))
+    _, swapped = to_canonical(wrong, keras_arrays)
+    np.testing.assert_array_equal(swapped["W_g"], params["W_f"])
+    assert not np.array_equal(swapped["W_f"], params["W_f"])
+
+
+def test_tf1_forget_bias_is_the_variant_forget_bias():
+    rng = np.random.default_rng(6)
+    params = random_params(rng)
+    tf1 = from_canonical("tf1", params, Variant(forget_bias=1))
+    variant, read = to_canonical("tf1", tf1)
+    assert variant == Variant(forget_bias=1)
+    assert to_canonical("tf1", tf1, forget_bias=0.0)[0] == Variant()
+    x = rng.normal(size=(5, 4, M))
+    y, _, c, _ = numpy_module(variant).forward(read, x)
+    shifted = dict(read, b_f=read["b_f"] + 1.0)
+    y1, _, c1, _ = numpy_module().forward(shifted, x)
+    np.testing.assert_allclose(y, y1, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(c, c1, rtol=0, atol=1e-14)
+
+
+def test_onnx_directions_and_peephole_order():
+    rng = np.random.default_rng(7)
+    forward = random_params(rng, peephole=True)
+    reverse = random_params(rng, peephole=True)
+    a = from_canonical("onnx", forward)
+    b = from_canonical("onnx", reverse, direction="reverse")
+    np.testing.assert_array_equal(a["P"][0, N : 2 * N], forward["p_o"])  # P is i, o, f
+    both = {name: np.concatenate([a[name], b[name]]) for name in a}
+    assert both["W"].shape == (2, 4 * N, M) and both["B"].shape == (2, 8 * N)
+    assert_same(to_canonical("onnx", both)[1], forward)
+    assert_same(to_canonical("onnx", both, direction="reverse")[1], reverse)
+    # One direction: slot 0, whichever the node's direction attribute is.
+    assert_same(to_canonical("onnx", b, direction="reverse")[1], reverse)
+
+
+def test_names_of_layers_and_directions():
+    torch = get_layout("torch")
+    assert torch.names(layer=2) == ("weight_ih_l2", "weight_hh_l2", "bias_ih_l2", "bias_hh_l2")
+    arrays = from_canonical("torch", random_params(np.random.default_rng(8)), layer=1)
+    assert sorted(arrays) == ["bias_hh_l1", "bias_ih_l1", "weight_hh_l1", "weight_ih_l1"]
+    assert get_layout(torch) is torch
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def test_errors_name_the_problem():
+    rng = np.random.default_rng(9)
+    arrays = from_canonical("torch", random_params(rng))
+    with pytest.raises(UnknownNameError, match="unknown layout 'caffe'"):
+        to_canonical("caffe", arrays)
+    with pytest.raises(ParameterError, match=r"missing arrays .*: weight_hh_l0"):
+        to_canonical("torch", {k: v for k, v in arrays.items() if k != "weight_hh_l0"})
+    with pytest.raises(ParameterError, match=r"missing arrays .*: bias_hh_l0"):
+        to_canonical("torch", {k: v for k, v in arrays.items() if k != "bias_hh_l0"})
+    with pytest.raises(UnknownNameError, match=r"unknown array 'extra'.*expected weight_ih_l0"):
+        to_canonical("torch", {**arrays, "extra": np.zeros(1)})
+    with pytest.raises(ParameterError, match="missing arrays \\(layer 1, forward\\)"):
+        to_canonical("torch", arrays, layer=1)
+    bad = dict(arrays, weight_hh_l0=np.zeros((4 * N, N + 1)))
+    message = f"weight_hh_l0: shape \\(12, 4\\), expected \\(12, 3\\) = \\(4n, n\\) with n = {N}"
+    with pytest.raises(ShapeError, match=message):
+        to_canonical("torch", bad)
+    with pytest.raises(ShapeError, match="weight_ih_l0: shape \\(11, 2\\), expected \\(4n, m\\)"):
+        to_canonical("torch", dict(arrays, weight_ih_l0=np.zeros((11, 2))))
+    with pytest.raises(ParameterError, match="proj_size"):
+        to_canonical("torch", {**arrays, "weight_hr_l0": np.zeros((2, N))})
+    with pytest.raises(ParameterError, match="hold the forward direction only"):
+        to_canonical("keras", from_canonical("keras", random_params(rng)), direction="reverse")
+    with pytest.raises(UnknownNameError, match="unknown direction 'backward'"):
+        to_canonical("torch", arrays, direction="backward")
+    with pytest.raises(ParameterError, match="one layer"):
+        to_canonical("onnx", from_canonical("onnx", random_params(rng)), layer=1)
+    with pytest.raises(ParameterError, match="must hold real numbers"):
+        to_canonical("torch", dict(arrays, bias_ih_l0=np.array(["a"] * 12)))
+    with pytest.raises(ShapeError, match="num_directions 1 or 2"):
+        to_canonical("onnx", {"W": np.zeros((3, 4, 1)), "R": np.zeros((3, 4, 1))})
+    with pytest.raises(ParameterError, match="torch has no forget bias"):
+        to_canonical("torch", arrays, forget_bias=1.0)
+    assert all(issubclass(e, SymLSTMError) for e in (ParameterError, ShapeError, UnknownNameError))
+
+
+def test_from_canonical_errors():
+    rng = np.random.default_rng(10)
+    params = random_params(rng, peephole=True)
+    with pytest.raises(ParameterError, match="keras has no peepholes"):
+        from_canonical("keras", params)
+    with pytest.raises(ParameterError, match="torch has no forget bias"):
+        from_canonical("torch", random_params(rng), Variant(forget_bias=1))
+    with pytest.raises(ParameterError, match="standard forget gate"):
+        from_canonical("torch", random_params(rng), Variant(forget_gate="coupled"))
+    with pytest.raises(ShapeError, match="U_f: shape \\(3, 2\\), expected \\(3, 3\\)"):
+        from_canonical("torch", dict(random_params(rng), U_f=np.zeros((3, 2))))
+    with pytest.raises(ParameterError, match="missing arrays: b_o"):
+        from_canonical("onnx", {k: v for k, v in random_params(rng).items() if k != "b_o"})
+
+
+def test_non_finite_values_pass_through():
+    params = random_params(np.random.default_rng(11))
+    params["W_g"][0, 0] = np.nan
+    params["b_o"][1] = -np.inf
+    for name in LAYOUTS:
+        assert_same(to_canonical(name, from_canonical(name, params))[1], params)
+
+
+def test_layout_table_is_data():
+    # A new convention is a table entry: the transposed, g-first cousin of PyTorch.
+    custom = Layout(
+        name="custom",
+        gates=("g", "i", "f", "o"),
+        gate_axis="columns",
+        arrays=LAYOUTS["keras"].arrays,
+    )
+    params = random_params(np.random.default_rng(12))
+    arrays = from_canonical(custom, params)
+    np.testing.assert_array_equal(arrays["kernel"][:, :N], params["W_g"].T)
+    assert_same(to_canonical(custom, arrays)[1], params)
+
+
+# -- real PyTorch ---------------------------------------------------------------------
+
+
+def _run(params, x, h0, c0):
+    y, h, c, _ = numpy_module().forward(params, x, h0, c0)
+    return y, h, c
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_torch_lstm_state_dict_runs_the_same_in_the_canonical_cell(bidirectional):
+    torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+    torch.manual_seed(0)
+    layers, T, B = 2, 6, 3
+    dirs = 2 if bidirectional else 1
+    lstm = torch.nn.LSTM(M, N, num_layers=layers, bidirectional=bidirectional, dtype=torch.float64)
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(T, B, M))
+    h0 = rng.normal(size=(layers * dirs, B, N))
+    c0 = rng.normal(size=(layers * dirs, B, N))
+    with torch.no_grad():
+        states = (torch.from_numpy(h0), torch.from_numpy(c0))
+        y_t, (h_t, c_t) = lstm(torch.from_numpy(x), states)
+    state = lstm.state_dict()
+    inputs = x
+    for layer in range(layers):
+        outputs = []
+        for d, direction in enumerate(("forward", "reverse")[:dirs]):
+            variant, params = to_canonical("torch", state, layer=layer, direction=direction)
+            assert variant == Variant()
+            assert all(p.dtype == np.float64 for p in params.values())
+            slot = layer * dirs + d
+            seq = inputs if direction == "forward" else inputs[::-1]
+            y, h, c = _run(params, np.ascontiguousarray(seq), h0[slot], c0[slot])
+            outputs.append(y if direction == "forward" else y[::-1])
+            np.testing.assert_allclose(h, h_t[slot].numpy(), rtol=0, atol=1e-13)
+            np.testing.assert_allclose(c, c_t[slot].numpy(), rtol=0, atol=1e-13)
+        inputs = np.concatenate(outputs, axis=2)
+    np.testing.assert_allclose(inputs, y_t.numpy(), rtol=0, atol=1e-13)
+    # And back: canonical parameters written into a fresh module's state_dict load as they are.
+    copy = torch.nn.LSTM(M, N, num_layers=layers, bidirectional=bidirectional, dtype=torch.float64)
+    new_state = {}
+    for layer in range(layers):
+        for direction in ("forward", "reverse")[:dirs]:
+            _, params = to_canonical("torch", state, layer=layer, direction=direction)
+            new_state |= from_canonical("torch", params, layer=layer, direction=direction)
+    copy.load_state_dict({k: torch.from_numpy(v) for k, v in new_state.items()})
+    with torch.no_grad():
+        y_copy, _ = copy(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    np.testing.assert_allclose(y_copy.numpy(), y_t.numpy(), rtol=0, atol=1e-14)
+
+
+def test_torch_lstm_cell_state_dict_runs_the_same_in_the_canonical_cell():
+    torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+    torch.manual_seed(1)
+    cell = torch.nn.LSTMCell(M, N, dtype=torch.float64)
+    rng = np.random.default_rng(14)
+    x, h0, c0 = rng.normal(size=(4, M)), rng.normal(size=(4, N)), rng.normal(size=(4, N))
+    with torch.no_grad():
+        h_t, c_t = cell(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    _, params = to_canonical("torch_cell", cell.state_dict())
+    _, h, c = _run(params, x[None], h0, c0)
+    np.testing.assert_allclose(h, h_t.numpy(), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(c, c_t.numpy(), rtol=0, atol=1e-13)
+
+
+def test_torch_without_biases_and_float32_exact_biases():
+    torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+    torch.manual_seed(2)
+    no_bias = torch.nn.LSTM(M, N, bias=False)
+    _, params = to_canonical("torch", no_bias.state_dict())
+    assert params["b_i"].dtype == np.float32 and not params["b_i"].any()
+    lstm = torch.nn.LSTM(M, N)  # float32
+    state = lstm.state_dict()
+    _, exact = to_canonical("torch", state, biases="exact")
+    b_ih, b_hh = (state[f"bias_{s}_l0"].numpy() for s in ("ih", "hh"))
+    for index, k in enumerate(GATES):
+        rows = slice(index * N, (index + 1) * N)
+        want = [
+            Fraction(float(a)) + Fraction(float(b))
+            for a, b in zip(b_ih[rows], b_hh[rows], strict=True)
+        ]
+        assert list(exact[f"b_{k}"]) == want
