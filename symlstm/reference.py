@@ -64,7 +64,8 @@ __all__ = [
 
 #: Relative accuracy certified by default: a double-double's worth.
 DEFAULT_BITS = 106
-#: Working precision of the first attempt, doubled until certified.
+#: The least working precision of the first attempt (see :func:`reference`), doubled
+#: until certified.
 START_PREC = 128
 #: Working precision beyond which :func:`reference` gives up.
 MAX_PREC = 4096
@@ -754,7 +755,7 @@ def reference(
     dhT: Any = None,
     dcT: Any = None,
     bits: int = DEFAULT_BITS,
-    start_prec: int = START_PREC,
+    start_prec: int | None = None,
     max_prec: int = MAX_PREC,
 ) -> ReferenceResult:
     """Run a vector cell along a batch of sequences in certified ball arithmetic.
@@ -780,7 +781,10 @@ def reference(
         is at most 2^-bits of its smallest magnitude, or the ball lies within 2^-1075
         of zero (it rounds to zero in every float format, so it cannot matter).
     start_prec, max_prec
-        First and largest working precision in bits; it doubles in between. It is
+        First and largest working precision in bits; it doubles in between. The
+        default first precision is a guess from the balls' measured widening, about
+        3 bits a step: ``bits + 3 T`` rounded up to 64 bits, at least ``START_PREC``
+        (one attempt instead of two or three on long sequences). It is
         python-flint's global ``ctx.prec`` while this runs (restored afterwards, also
         on error), so do not run two references at once in threads.
 
@@ -815,6 +819,9 @@ def reference(
     (['U_f', 'U_g', 'U_i'], (2,))
     """
     flint = _flint()
+    if start_prec is None:
+        steps = np.shape(x)[0] if np.ndim(x) else 0
+        start_prec = max(START_PREC, -(-(bits + 3 * steps) // 64) * 64)
     for name, value in (("bits", bits), ("start_prec", start_prec), ("max_prec", max_prec)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise PrecisionError(f"{name} must be a positive integer, not {value!r}")
