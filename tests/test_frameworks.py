@@ -47,14 +47,8 @@ def test_a_wrong_gate_order_is_far_outside_the_bound():
     with torch.no_grad():
         y, _ = lstm(x)
     arrays = {k: v.numpy() for k, v in lstm.state_dict().items()}
-    _, params = to_canonical(
-        "keras",
-        {  # torch's arrays read with Keras' conventions
-            "kernel": arrays["weight_ih_l0"].T,
-            "recurrent_kernel": arrays["weight_hh_l0"].T,
-            "bias": arrays["bias_ih_l0"] + arrays["bias_hh_l0"],
-        },
-    )
-    params["W_f"], params["W_g"] = params["W_g"], params["W_f"]  # as if f and g were swapped
+    _, params = to_canonical("torch", arrays)
+    for part in "WUb":  # the forget gate and the candidate read from each other's rows
+        params[f"{part}_f"], params[f"{part}_g"] = params[f"{part}_g"], params[f"{part}_f"]
     ref = reference(Cell("vector", hidden_size=4, input_size=3), params, x.numpy())
     assert _normwise(ref.y, y.numpy(), np.dtype(np.float64)) > 1e6
