@@ -502,8 +502,16 @@ def _known(rhs: sympy.Expr, known: set[sympy.Basic], name: str) -> sympy.Expr:
 
 
 def _array(value: Any, shape: tuple[int, ...] | None, what: str, ndim: int = 0) -> np.ndarray:
-    """``value`` as a float64 array holding exactly the same numbers, shape-checked."""
+    """``value`` as a float64 array holding exactly the same numbers, shape-checked.
+
+    An object array of :class:`fractions.Fraction` (and floats), as
+    :func:`symlstm.layouts.to_canonical` gives for exactly summed biases, stays exact.
+    """
     a = np.asarray(value)
+    if a.dtype == object and all(isinstance(v, Fraction | float | int) for v in a.ravel()):
+        if shape is not None and a.shape != shape:
+            raise ShapeError(f"{what}: expected shape {shape}, got {a.shape}")
+        return a
     if a.dtype.kind not in "fiu" or (a.dtype.kind == "f" and a.dtype.itemsize > 8):
         raise ParameterError(f"{what}: expected a float32 or float64 array, not {a.dtype}")
     if shape is not None and a.shape != shape:
@@ -521,7 +529,19 @@ def _shape(cell: Cell, name: str) -> tuple[int, ...]:
 
 
 def _to_balls(a: np.ndarray, arb: type) -> np.ndarray:
-    return np.frompyfunc(arb, 1, 1)(a) if a.size else np.empty(a.shape, dtype=object)
+    if not a.size:
+        return np.empty(a.shape, dtype=object)
+    if a.dtype != object:
+        return np.frompyfunc(arb, 1, 1)(a)
+
+    def ball(v: Any) -> Any:  # a Fraction is a ball around it (a point when it is dyadic)
+        if isinstance(v, Fraction):
+            from flint import fmpq
+
+            return arb(fmpq(v.numerator, v.denominator))
+        return arb(float(v))
+
+    return np.frompyfunc(ball, 1, 1)(a)
 
 
 @dataclass(frozen=True)
@@ -591,7 +611,7 @@ def _validate(cell: Any, params: Any, x, h0, c0, dy, dhT, dcT) -> _Data:
         dy_,
         dhT_,
         dcT_,
-        all(np.isfinite(a).all() for a in given),
+        all(np.isfinite(a.astype(np.float64)).all() for a in given),  # Fractions are finite
     )
 
 

@@ -52,3 +52,15 @@ def test_a_wrong_gate_order_is_far_outside_the_bound():
         params[f"{part}_f"], params[f"{part}_g"] = params[f"{part}_g"], params[f"{part}_f"]
     ref = reference(Cell("vector", hidden_size=4, input_size=3), params, x.numpy())
     assert _normwise(ref.y, y.numpy(), np.dtype(np.float64)) > 1e6
+
+
+def test_torch_with_both_biases_against_the_exactly_summed_biases():
+    torch.manual_seed(2)
+    lstm = torch.nn.LSTM(3, 4, dtype=torch.float32)  # b_ih and b_hh both random
+    x = torch.randn(6, 2, 3)
+    with torch.no_grad():
+        y, _ = lstm(x)
+    arrays = {k: v.numpy() for k, v in lstm.state_dict().items()}
+    variant, params = to_canonical("torch", arrays, biases="exact")
+    ref = reference(Cell("vector", variant, hidden_size=4, input_size=3), params, x.numpy())
+    assert _normwise(ref.y, y.numpy(), np.dtype(np.float32)) <= NORMWISE_ULP_BOUND
