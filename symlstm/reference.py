@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import functools
 import operator
+import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -636,7 +638,39 @@ def _full(value: Any, shape: tuple[int, ...]) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=object), shape)
 
 
-def _attempt(plan: _Plan, data: _Data, flint: Any) -> Iterator[dict[str, np.ndarray]]:
+class _Progress:
+    """One status line on stderr, shown once a reference has run for ``delay`` seconds.
+
+    Rewritten in place (``\\r``) at most every ``interval`` seconds; cleared at the end.
+    """
+
+    def __init__(self, enabled: bool, stream: Any = None, delay: float = 2.0) -> None:
+        self.enabled, self.stream, self.delay = enabled, stream or sys.stderr, delay
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+        self.prec = 0
+
+    def __call__(self, phase: str, t: int, steps: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.started < self.delay or now - self.last < 0.2:
+            return
+        self.last, self.shown = now, True
+        line = f"symlstm reference: {phase} step {t}/{steps} at {self.prec} bits"
+        self.stream.write(f"\r{line:<60}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _attempt(
+    plan: _Plan, data: _Data, flint: Any, tick: Callable[[str, int, int], None]
+) -> Iterator[dict[str, np.ndarray]]:
     """The outputs, then the gradients, as arrays of balls at the precision in force."""
     arb, arb_mat = flint.arb, flint.arb_mat
     n, steps, batch, gates = data.n, data.steps, data.batch, plan.gates
@@ -653,6 +687,7 @@ def _attempt(plan: _Plan, data: _Data, flint: Any) -> Iterator[dict[str, np.ndar
     h, c = _to_balls(data.h0.T, arb), _to_balls(data.c0.T, arb)
     ys, h_prevs, saved = [], [], []
     for t in range(steps):
+        tick("forward", t + 1, steps)
         affine = wx[:, t, :] + _objects(u_all * _matrix(arb_mat, h), (rows, batch))
         env: dict[sympy.Basic, Any] = {
             plan.affine[k]: affine[i * n : (i + 1) * n] for i, k in enumerate(gates)
@@ -677,6 +712,7 @@ def _attempt(plan: _Plan, data: _Data, flint: Any) -> Iterator[dict[str, np.ndar
     dp = {k: np.full(n, arb(0), dtype=object) for k in plan.peepholes}
     u_t = u_all.transpose()
     for t in reversed(range(steps)):
+        tick("backward", steps - t, steps)
         env = dict(saved[t]) | peep
         env[sym["dh"]] = carry_h if dy is None else carry_h + dy[t]
         env[sym["dc_next"]] = carry_c
@@ -737,7 +773,7 @@ def _accuracy(values: np.ndarray, finite: bool, arb: type) -> int | None:
 
 
 def _attempt_certified(
-    plan: _Plan, data: _Data, flint: Any, bits: int
+    plan: _Plan, data: _Data, flint: Any, bits: int, tick: Any
 ) -> tuple[dict[str, np.ndarray], dict[str, int | None], str | None]:
     """One attempt: balls and accuracies, and the first tensor short of ``bits`` (None if none).
 
@@ -745,7 +781,7 @@ def _attempt_certified(
     """
     balls: dict[str, np.ndarray] = {}
     accuracy: dict[str, int | None] = {}
-    for part in _attempt(plan, data, flint):
+    for part in _attempt(plan, data, flint, tick):
         for name, values in part.items():
             accuracy[name] = _accuracy(values, data.finite, flint.arb)
             if accuracy[name] is None or accuracy[name] < bits:
@@ -777,6 +813,7 @@ def reference(
     bits: int = DEFAULT_BITS,
     start_prec: int | None = None,
     max_prec: int = MAX_PREC,
+    progress: bool | None = None,
 ) -> ReferenceResult:
     """Run a vector cell along a batch of sequences in certified ball arithmetic.
 
@@ -807,6 +844,10 @@ def reference(
         (one attempt instead of two or three on long sequences). It is
         python-flint's global ``ctx.prec`` while this runs (restored afterwards, also
         on error), so do not run two references at once in threads.
+    progress
+        A status line on stderr (step and working precision) for references that
+        run longer than two seconds; None (the default) shows it only when stderr
+        is a terminal.
 
     Returns
     -------
@@ -851,11 +892,12 @@ def reference(
     plan = _plan(cell.variant)
     saved_prec = flint.ctx.prec
     prec = min(start_prec, max_prec)
+    tick = _Progress(sys.stderr.isatty() if progress is None else progress)
     try:
         while True:
-            flint.ctx.prec = prec
+            flint.ctx.prec = tick.prec = prec
             try:
-                balls, accuracy, failed = _attempt_certified(plan, data, flint, bits)
+                balls, accuracy, failed = _attempt_certified(plan, data, flint, bits, tick)
             except _Undecided as err:
                 if prec >= max_prec:
                     raise UndecidedBranchError(
@@ -883,6 +925,7 @@ def reference(
         tensors = {name: _tensor(v, accuracy[name]) for name, v in balls.items()}
     finally:
         flint.ctx.prec = saved_prec
+        tick.close()
     grads = {k.removeprefix("grad:"): v for k, v in tensors.items() if k.startswith("grad:")}
     return ReferenceResult(
         tensors["y"],

@@ -382,3 +382,16 @@ def test_without_python_flint(monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"pip install 'symlstm\[arb\]'") as err:
         reference(cell, params, x)
     assert isinstance(err.value, ImportError) and isinstance(err.value, SymLSTMError)
+
+
+def test_progress_line_on_long_references_only(capsys, monkeypatch):
+    cell, params, x, h0, c0, upstream = problem({}, seed=4)
+    reference(cell, params, x, h0, c0, **upstream, progress=True)  # quick: nothing shown
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(reference_module._Progress.__init__, "__defaults__", (None, 0.0))
+    reference(cell, params, x, h0, c0, **upstream, progress=True)  # as if it ran for long
+    err = capsys.readouterr().err
+    assert "symlstm reference: forward step 1/3 at 128 bits" in err
+    assert err.endswith("\r")  # the line is cleared at the end
+    reference(cell, params, x, h0, c0, **upstream)  # default: only on a terminal
+    assert capsys.readouterr().err == ""
