@@ -64,3 +64,69 @@ def test_torch_with_both_biases_against_the_exactly_summed_biases():
     variant, params = to_canonical("torch", arrays, biases="exact")
     ref = reference(Cell("vector", variant, hidden_size=4, input_size=3), params, x.numpy())
     assert _normwise(ref.y, y.numpy(), np.dtype(np.float32)) <= NORMWISE_ULP_BOUND
+
+
+# -- ONNX Runtime's LSTM operator on a model built with the onnx package ------------------------
+
+
+def _onnx_lstm(arrays: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray):
+    """Run one ONNX LSTM node (opset 14) in ONNX Runtime: Y (T, 1, B, n), Y_h, Y_c."""
+    onnx = pytest.importorskip("onnx", reason="the onnx extra: pip install '.[onnx]'")
+    ort = pytest.importorskip("onnxruntime", reason="the onnx extra: pip install '.[onnx]'")
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = arrays["R"].shape[-1]
+    elem = TensorProto.FLOAT if x.dtype == np.float32 else TensorProto.DOUBLE
+    names = ["X", "W", "R", "B", "", "initial_h", "initial_c", "P"]
+    given = {*arrays, "X", "initial_h", "initial_c"}
+    inputs = [name if name in given else "" for name in names]
+    while inputs[-1] == "":
+        inputs.pop()
+    node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], hidden_size=n)
+    graph = helper.make_graph(
+        [node],
+        "lstm",
+        [
+            helper.make_tensor_value_info("X", elem, list(x.shape)),
+            helper.make_tensor_value_info("initial_h", elem, [1, *h0.shape]),
+            helper.make_tensor_value_info("initial_c", elem, [1, *c0.shape]),
+        ],
+        [
+            helper.make_tensor_value_info("Y", elem, [x.shape[0], 1, x.shape[1], n]),
+            helper.make_tensor_value_info("Y_h", elem, [1, x.shape[1], n]),
+            helper.make_tensor_value_info("Y_c", elem, [1, x.shape[1], n]),
+        ],
+        initializer=[numpy_helper.from_array(v, name=k) for k, v in arrays.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {"X": x, "initial_h": h0[None], "initial_c": c0[None]}
+    return session.run(None, feeds)
+
+
+@pytest.mark.parametrize("extras", ["B", "", "B,P"])
+def test_onnx_runtime_lstm_is_within_the_bound(extras):
+    dtype = np.float32  # ONNX Runtime 1.32's CPU LSTM: "does not support double yet"
+    from symlstm.layouts import from_canonical
+
+    rng = np.random.default_rng(5)
+    T, B, n, m = 12, 3, 6, 4
+    peephole = "P" in extras
+    cell = Cell("vector", hidden_size=n, input_size=m, peephole=peephole)
+    params = {k: (rng.normal(size=cell.shape(k)) * 0.5).astype(dtype) for k in cell.parameters}
+    if "B" not in extras:
+        params |= {k: np.zeros_like(v) for k, v in params.items() if k.startswith("b_")}
+    arrays = from_canonical("onnx", params, cell.variant)
+    if "B" not in extras:
+        del arrays["B"]
+    x = rng.normal(size=(T, B, m)).astype(dtype)
+    h0, c0 = (rng.normal(size=(B, n)).astype(dtype) for _ in range(2))
+    y, h_T, c_T = _onnx_lstm(arrays, x, h0, c0)
+    variant, back = to_canonical("onnx", arrays)
+    assert variant == cell.variant
+    ref = reference(cell, back, x, h0, c0)
+    np_dtype = np.dtype(dtype)
+    assert _normwise(ref.y, y[:, 0], np_dtype) <= NORMWISE_ULP_BOUND
+    assert _normwise(ref.h_T, h_T[0], np_dtype) <= NORMWISE_ULP_BOUND
+    assert _normwise(ref.c_T, c_T[0], np_dtype) <= NORMWISE_ULP_BOUND
