@@ -130,3 +130,36 @@ def test_onnx_runtime_lstm_is_within_the_bound(extras):
     assert _normwise(ref.y, y[:, 0], np_dtype) <= NORMWISE_ULP_BOUND
     assert _normwise(ref.h_T, h_T[0], np_dtype) <= NORMWISE_ULP_BOUND
     assert _normwise(ref.c_T, c_T[0], np_dtype) <= NORMWISE_ULP_BOUND
+
+
+# -- Keras 3 with the torch backend -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_keras_lstm_is_within_the_bound(dtype, monkeypatch):
+    import os
+    import sys
+
+    if "keras" not in sys.modules:  # the backend is chosen when keras is first imported
+        monkeypatch.setitem(os.environ, "KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras", reason="the keras extra: pip install '.[keras]'")
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"keras was imported with the {keras.backend.backend()} backend")
+    rng = np.random.default_rng(6)
+    T, B, n, m = 15, 3, 5, 4
+    layer = keras.layers.LSTM(
+        n, return_sequences=True, return_state=True, dtype=np.dtype(dtype).name
+    )
+    x = rng.normal(size=(T, B, m)).astype(dtype)
+    h0, c0 = (rng.normal(size=(B, n)).astype(dtype) for _ in range(2))
+    y, h_T, c_T = (
+        keras.ops.convert_to_numpy(v)
+        for v in layer(x.transpose(1, 0, 2), initial_state=[h0, c0])  # Keras is batch-major
+    )
+    arrays = {w.name: keras.ops.convert_to_numpy(w.value) for w in layer.weights}
+    variant, params = to_canonical("keras", arrays)
+    ref = reference(Cell("vector", variant, hidden_size=n, input_size=m), params, x, h0, c0)
+    np_dtype = np.dtype(dtype)
+    assert _normwise(ref.y, y.transpose(1, 0, 2), np_dtype) <= NORMWISE_ULP_BOUND
+    assert _normwise(ref.h_T, h_T, np_dtype) <= NORMWISE_ULP_BOUND
+    assert _normwise(ref.c_T, c_T, np_dtype) <= NORMWISE_ULP_BOUND
