@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symlstm.cell import Cell, Variant
 from symlstm.codegen import numpy_module
-from symlstm.reference import reference
+from symlstm.reference import normwise_ulps, reference
 
 VARIANTS = {
     "textbook": "",
@@ -36,14 +36,6 @@ VARIANTS = {
     "softsign": "candidate=softsign,output=softsign",
     "peephole-coupled": "peephole,coupled",
 }
-
-
-def normwise(pairs, dtype) -> float:
-    errors = np.concatenate(
-        [np.abs((np.asarray(c, np.float64) - e.hi) - e.lo).ravel() for e, c in pairs]
-    )
-    scale = max(float(np.max(np.abs(e.hi))) for e, _ in pairs)
-    return float(errors.max() / np.spacing(dtype.type(scale)))
 
 
 def main() -> None:
@@ -82,7 +74,7 @@ def main() -> None:
                 "params": [(ref.grads[k], grads[k]) for k in mod.PARAMETERS],
                 "inputs": [(ref.grads[k], grads[k]) for k in ("x", "h0", "c0")],
             }
-            nw = {k: normwise(v, dtype) for k, v in groups.items()}
+            nw = {k: normwise_ulps(v, dtype) for k, v in groups.items()}
             elementwise = max(e.max_ulps(c) for pairs in groups.values() for e, c in pairs)
             row = f"{name:17s} {dtype.name:8s} " + " ".join(
                 f"{nw[k]:{6 if k in ('y', 'c_T') else 7}.1f}" for k in groups

@@ -31,7 +31,7 @@ import functools
 import operator
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -60,6 +60,7 @@ __all__ = [
     "ReferenceResult",
     "ReferenceTensor",
     "UndecidedBranchError",
+    "normwise_ulps",
     "reference",
     "vector_form",
 ]
@@ -167,6 +168,28 @@ class ReferenceTensor:
         """The largest of :meth:`ulps` (0 for an empty tensor)."""
         u = self.ulps(computed)
         return float(u.max()) if u.size else 0.0
+
+
+def normwise_ulps(pairs: Iterable[tuple[Any, Any]], dtype: Any) -> float:
+    """The worst error ``abs(computed - exact)`` over (exact, computed) pairs, in ULPs of
+    ``dtype`` at the largest ``abs(exact)`` of them all (normwise).
+
+    ``exact`` is a :class:`ReferenceTensor` (or anything with its ``hi`` and ``lo``). One
+    group of tensors shares one unit: an element that cancellation makes tiny has a large
+    error relative to itself in any floating-point evaluation, so element-wise ULPs
+    (:meth:`ReferenceTensor.ulps`) are no measure of an implementation's accuracy.
+
+    >>> t = ReferenceTensor(np.array([1.0, 2.0**-20]), np.zeros(2), 106)
+    >>> normwise_ulps([(t, np.array([1.0, 0.0], dtype=np.float32))], np.float32)  # 2^-20 / 2^-23
+    8.0
+    """
+    pairs = list(pairs)
+    dtype = np.dtype(dtype)
+    errors = [np.abs((np.asarray(c, np.float64) - e.hi) - e.lo).ravel() for e, c in pairs]
+    scale = max((float(np.max(np.abs(e.hi), initial=0.0)) for e, _ in pairs), default=0.0)
+    unit = np.spacing(dtype.type(scale)) if scale else np.finfo(dtype).smallest_subnormal
+    worst = max((float(np.max(e, initial=0.0)) for e in errors), default=0.0)
+    return float(worst / unit)
 
 
 @dataclass(frozen=True)
@@ -536,10 +559,10 @@ def _to_balls(a: np.ndarray, arb: type) -> np.ndarray:
     if a.dtype != object:
         return np.frompyfunc(arb, 1, 1)(a)
 
+    from flint import fmpq
+
     def ball(v: Any) -> Any:  # a Fraction is a ball around it (a point when it is dyadic)
         if isinstance(v, Fraction):
-            from flint import fmpq
-
             return arb(fmpq(v.numerator, v.denominator))
         return arb(float(v))
 

@@ -7,7 +7,7 @@ import pytest
 
 from symlstm.cell import Cell
 from symlstm.layouts import to_canonical
-from symlstm.reference import reference
+from symlstm.reference import normwise_ulps, reference
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
 
@@ -16,8 +16,7 @@ NORMWISE_ULP_BOUND = 64
 
 
 def _normwise(exact, computed, dtype) -> float:
-    error = np.abs((np.asarray(computed, np.float64) - exact.hi) - exact.lo)
-    return float(error.max() / np.spacing(dtype.type(np.max(np.abs(exact.hi)))))
+    return normwise_ulps([(exact, computed)], dtype)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
