@@ -200,16 +200,13 @@ class InPlaceNumPyPrinter(NumPyPrinter):
                 lines.append(f"np.{ufunc}({arg}, out={out})")
         elif isinstance(expr, Max | Min) and len(expr.args) == 2:
             ufunc = "maximum" if isinstance(expr, Max) else "minimum"
-            self._emit_binary(expr.args, out, lines, alias, ufunc)
+            self._emit_chain(expr, out, lines, alias, ufunc)
         else:  # Piecewise and the rest: NumPy's own (allocating) form
             lines.append(f"{out}[...] = {self.doprint(expr)}")
 
-    def _emit_binary(self, args, out, lines, alias, ufunc) -> None:
-        self._emit_chain(None, out, lines, alias, ufunc, args=list(args))
-
-    def _emit_chain(self, expr, out, lines, alias, ufunc, args=None) -> None:
+    def _emit_chain(self, expr, out, lines, alias, ufunc) -> None:
         """Fold an n-ary Add/Mul (or a binary max/min) into ``out`` one operand at a time."""
-        args = list(expr.args) if args is None else args
+        args = list(expr.args)
         coefficient = None
         if ufunc == "multiply" and isinstance(args[0], Number):
             coefficient, args = args[0], args[1:]
@@ -320,7 +317,6 @@ class _Plan:
 
     def __init__(self, variant: Variant, kind: str) -> None:
         self.kind = kind
-        self.variant = variant
         cell = Cell("scalar", variant)
         self.cell = cell
         s, p = cell.symbols, cell.parameters
