@@ -2,11 +2,13 @@
 
 :func:`reference` runs a vector cell forward along a batch of sequences and, given
 upstream gradients, backward through time, in Arb ball arithmetic (python-flint,
-the ``arb`` extra: ``pip install 'symlstm[arb]'``). Every value is a ball that
-provably contains the exact result for the exact binary inputs; the working
-precision is doubled until every output and gradient is known to ``bits``
-relative bits, and each comes back as a double-double :class:`ReferenceTensor`
-whose :meth:`~ReferenceTensor.ulps` measures a float32 or float64 result against it.
+the ``arb`` extra: ``pip install 'symlstm[arb]'``), or, where python-flint is
+missing, in mpmath's interval arithmetic (``backend="iv"``, far slower). Every
+value is a ball that provably contains the exact result for the exact binary
+inputs; the working precision is raised until every output and gradient is known
+to ``bits`` relative bits, and each comes back as a double-double
+:class:`ReferenceTensor` whose :meth:`~ReferenceTensor.ulps` measures a float32 or
+float64 result against it.
 
 Nothing here restates the gate equations. The affine parts W_k x + U_k h + b_k and
 their adjoints run as ``arb_mat`` products; everything else is the equations of
@@ -28,9 +30,11 @@ made only when the ball decides it; otherwise the precision is raised, and past
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -247,6 +251,309 @@ def vector_form(cell: Cell, params: Mapping[str, Any]) -> tuple[Cell, dict[str, 
     return vector, out
 
 
+# -- backends: Arb balls (python-flint) and mpmath intervals ---------------------------------------
+
+
+class _Backend:
+    """The ball arithmetic one attempt runs in: element operations for the compiled
+    equations, matrix products for the affine parts, and certification of the results.
+
+    Matrices are whatever :meth:`matrix` makes (arb_mat, or object arrays of intervals).
+    """
+
+    name: str
+
+    def precision(self) -> int:
+        raise NotImplementedError
+
+    def set_precision(self, prec: int) -> None:
+        raise NotImplementedError
+
+    def balls(self, a: np.ndarray) -> np.ndarray:
+        """Floats (taken exactly) or Fractions (enclosed) as an object array of balls."""
+        out = np.empty(a.shape, dtype=object)
+        if a.size:
+            out.ravel()[:] = [self.ball(v) for v in a.ravel().tolist()]
+        return out
+
+    def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
+        return np.full(shape, self.const(0, 1), dtype=object)
+
+
+class _ArbBackend(_Backend):
+    """Arb balls and arb_mat products (python-flint)."""
+
+    name = "arb"
+
+    def __init__(self) -> None:
+        flint = _flint()
+        from flint import fmpq
+
+        self.flint, self.arb, self.arb_mat, self.fmpq = flint, flint.arb, flint.arb_mat, fmpq
+        one = flint.arb(1)
+        self.tiny = flint.arb(2) ** _NEGLIGIBLE_EXPONENT
+        self.exp, self.tanh = flint.arb.exp, flint.arb.tanh
+        self.max, self.min = flint.arb.max, flint.arb.min
+        self.abs = abs
+        self.sigmoid = lambda z: one / (one + (-z).exp())
+        self.is_finite, self.is_zero = flint.arb.is_finite, flint.arb.is_zero
+
+    def precision(self) -> int:
+        return self.flint.ctx.prec
+
+    def set_precision(self, prec: int) -> None:
+        self.flint.ctx.prec = prec
+
+    def const(self, p: int, q: int) -> Any:
+        return self.arb(p) / q
+
+    def nan(self) -> Any:
+        return self.arb("nan")
+
+    def ball(self, v: Any) -> Any:  # a Fraction is a ball around it (a point when it is dyadic)
+        if isinstance(v, Fraction):
+            return self.arb(self.fmpq(v.numerator, v.denominator))
+        return self.arb(v)
+
+    def balls(self, a: np.ndarray) -> np.ndarray:
+        if a.dtype != object:
+            out = np.empty(a.shape, dtype=object)
+            if a.size:
+                out.ravel()[:] = list(map(self.arb, a.ravel().tolist()))
+            return out
+        return super().balls(a)
+
+    def matrix(self, values: np.ndarray) -> Any:
+        """A 2-D array (of balls or floats) as an arb_mat, row-major."""
+        rows, cols = values.shape
+        return self.arb_mat(rows, cols, values.ravel().tolist())
+
+    def product(self, a: Any, b: Any) -> Any:
+        return a * b
+
+    def transpose(self, a: Any) -> Any:
+        return a.transpose()
+
+    def objects(self, matrix: Any, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.empty(matrix.nrows() * matrix.ncols(), dtype=object)
+        out[:] = matrix.entries()
+        return out.reshape(shape)
+
+    def accuracy(self, values: np.ndarray, finite: bool) -> int | None:
+        """The least relative accuracy (bits) of the balls; None if one is non-finite from
+        finite inputs (then only more precision can help)."""
+        tiny, least = self.tiny, 1 << 30
+        for a in values.ravel().tolist():
+            bits = a.rel_accuracy_bits()
+            if bits < least:
+                if not a.is_finite():
+                    if finite:
+                        return None
+                    continue
+                if not a.abs_upper() <= tiny:
+                    least = bits
+        return least
+
+    def double_double(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        flat = values.ravel().tolist()
+        hi = [float(a) if a.is_finite() else math.nan for a in flat]
+        lo = [float(a - h) if math.isfinite(h) else 0.0 for a, h in zip(flat, hi, strict=True)]
+        return np.array(hi, dtype=np.float64), np.array(lo, dtype=np.float64)
+
+
+class _IntervalBackend(_Backend):
+    """mpmath's ``iv`` intervals, with products as sums of interval products: the fallback
+    where python-flint is missing, far slower.
+
+    An interval with an infinite end (other than the points ±∞) stands for NaN, as Arb's
+    NaN ball does: the functions below give NaN for it, not a finite enclosure of the
+    whole line.
+    """
+
+    name = "iv"
+
+    def __init__(self) -> None:
+        import mpmath
+        from mpmath import libmp
+
+        self.iv, self.libmp = mpmath.iv, libmp
+        self._nan = (libmp.fninf, libmp.finf)
+        self._infinite = (libmp.finf, libmp.fninf, libmp.fnan)
+        iv = mpmath.iv
+        self.max = self._extremum(max)
+        self.min = self._extremum(min)
+        self.exp = self._monotone(iv.exp)
+        self.sigmoid = self._monotone(lambda z: 1 / (1 + iv.exp(-z)))
+
+    def precision(self) -> int:
+        return self.iv.prec
+
+    def set_precision(self, prec: int) -> None:
+        self.iv.prec = prec
+
+    def const(self, p: int, q: int) -> Any:
+        return self.iv.mpf(p) / q
+
+    def nan(self) -> Any:
+        return self.iv.make_mpf(self._nan)
+
+    def ball(self, v: Any) -> Any:
+        if isinstance(v, Fraction):
+            return self.iv.mpf(v.numerator) / v.denominator
+        return self.iv.mpf(float(v))
+
+    def is_finite(self, a: Any) -> bool:
+        lo, hi = a._mpi_
+        return lo not in self._infinite and hi not in self._infinite
+
+    def is_zero(self, a: Any) -> bool:
+        return a._mpi_ == (self.libmp.fzero, self.libmp.fzero)
+
+    def _is_nan(self, a: Any) -> bool:
+        lo, hi = a._mpi_
+        return not self.is_finite(a) and not (lo == hi and lo in self._nan)
+
+    def _endpoints(self, a: Any) -> tuple[Any, Any]:
+        make = self.iv.make_mpf
+        lo, hi = a._mpi_
+        return make((lo, lo)), make((hi, hi))
+
+    def _monotone(self, f: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """An increasing function on intervals, from enclosures of it at the two ends."""
+
+        def apply(a: Any) -> Any:
+            if self._is_nan(a):
+                return self.nan()
+            lo, hi = self._endpoints(a)
+            return self.iv.make_mpf((f(lo)._mpi_[0], f(hi)._mpi_[1]))
+
+        return apply
+
+    def tanh(self, a: Any) -> Any:
+        return self._monotone(self._tanh_point)(a)
+
+    def _tanh_point(self, e: Any) -> Any:
+        """tanh at a point interval, from expm1 of a non-positive argument (no overflow,
+        full relative accuracy near 0)."""
+        negative = e < 0
+        t = self.iv.expm1(2 * e if negative else -2 * e)  # in [-1, 0]
+        return t / (2 + t) if negative else -t / (2 + t)
+
+    def abs(self, a: Any) -> Any:
+        return self.nan() if self._is_nan(a) else abs(a)
+
+    def _extremum(self, pick: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+        make = self.iv.make_mpf
+
+        def apply(a: Any, b: Any) -> Any:
+            if self._is_nan(a) or self._is_nan(b):
+                return self.nan()
+            (a_lo, a_hi), (b_lo, b_hi) = self._endpoints(a), self._endpoints(b)
+            return make((pick(a_lo, b_lo)._mpi_[0], pick(a_hi, b_hi)._mpi_[1]))
+
+        return apply
+
+    def matrix(self, values: np.ndarray) -> np.ndarray:
+        return values if values.dtype == object else self.balls(values)
+
+    def product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.matmul(a, b)  # sums of interval products
+
+    def transpose(self, a: np.ndarray) -> np.ndarray:
+        return a.T
+
+    def objects(self, matrix: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        return matrix.reshape(shape)
+
+    def _bits(self, a: Any) -> int | None:
+        """Relative accuracy in bits (a lower bound), None when not finite; very negative
+        for an interval that is centred on zero."""
+        lm = self.libmp
+        lo, hi = a._mpi_
+        if lo in self._infinite or hi in self._infinite:
+            return None
+        if lo == hi:
+            return 1 << 30
+        radius = lm.mpf_shift(lm.mpf_sub(hi, lo), -1)  # exact
+        if lm.mpf_sign(lo) != lm.mpf_sign(hi) and lm.mpf_sign(lo) and lm.mpf_sign(hi):
+            middle = lm.mpf_shift(lm.mpf_add(lo, hi), -1)
+            if middle == lm.fzero:
+                return -(1 << 30)
+            low = lm.mpf_abs(middle)
+        else:
+            low = min(lm.mpf_abs(lo), lm.mpf_abs(hi), key=functools.cmp_to_key(lm.mpf_cmp))
+        if low == lm.fzero:
+            return -(1 << 30)
+        # 2^(e + bc - 1) <= |x| < 2^(e + bc) for x = man 2^e with bc bits
+        return (low[2] + low[3] - 1) - (radius[2] + radius[3])
+
+    def accuracy(self, values: np.ndarray, finite: bool) -> int | None:
+        lm, least = self.libmp, 1 << 30
+        tiny = lm.mpf_shift(lm.fone, _NEGLIGIBLE_EXPONENT)
+        for a in values.ravel().tolist():
+            bits = self._bits(a)
+            if bits is None:
+                if finite:
+                    return None
+                continue
+            lo, hi = a._mpi_
+            if bits < least and (
+                lm.mpf_gt(lm.mpf_abs(lo), tiny) or lm.mpf_gt(lm.mpf_abs(hi), tiny)
+            ):
+                least = bits
+        return least
+
+    def double_double(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lm = self.libmp
+        hi, lo = [], []
+        for a in values.ravel().tolist():
+            a_lo, a_hi = a._mpi_
+            if a_lo in self._infinite or a_hi in self._infinite:
+                hi.append(math.nan)
+                lo.append(0.0)
+                continue
+            middle = lm.mpf_shift(lm.mpf_add(a_lo, a_hi), -1)  # exact
+            head = lm.to_float(middle, rnd=lm.round_nearest)
+            hi.append(head)
+            if math.isfinite(head):
+                lo.append(
+                    lm.to_float(lm.mpf_sub(middle, lm.from_float(head)), rnd=lm.round_nearest)
+                )
+            else:
+                lo.append(0.0)
+        return np.array(hi, dtype=np.float64), np.array(lo, dtype=np.float64)
+
+
+BACKENDS = ("auto", "arb", "iv")
+
+
+@functools.cache
+def _backend(name: str) -> _Backend:
+    return _ArbBackend() if name == "arb" else _IntervalBackend()
+
+
+def _choose_backend(name: Any) -> _Backend:
+    if name not in BACKENDS:
+        raise ParameterError(
+            f"backend must be one of {', '.join(map(repr, BACKENDS))}, not {name!r}"
+        )
+    if name == "auto":
+        try:
+            _flint()
+        except MissingDependencyError:
+            warnings.warn(
+                "python-flint is not installed: the certified reference runs in mpmath's "
+                "interval arithmetic, which is far slower; pip install 'symlstm[arb]'",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return _backend("iv")
+        return _backend("arb")
+    if name == "arb":
+        _flint()  # raises MissingDependencyError, also once the backend is cached
+    return _backend(name)
+
+
 # -- SymPy expressions as closures over ball arrays ----------------------------------------------
 
 # A decision per element: 1 true, 0 false, -1 undecided by the balls, -2 NaN operand.
@@ -278,18 +585,18 @@ def _decide(codes: np.ndarray, what: sympy.Basic) -> None:
         raise _Undecided(f"{what} at element {_first_index(undecided)} (row, batch)")
 
 
-def _compile(expr: sympy.Basic, arb: type) -> Compiled:
+def _compile(expr: sympy.Basic, ops: _Backend) -> Compiled:
     """A closure evaluating ``expr`` on ball arrays, from an env of symbol → array or ball."""
     if isinstance(expr, sympy.Symbol):
         return lambda env: env[expr]
     if expr.is_Rational:
         p, q = int(expr.p), int(expr.q)
-        return lambda env: arb(p) / q  # at the precision in force when called
+        return lambda env: ops.const(p, q)  # at the precision in force when called
     if isinstance(expr, Piecewise):
-        return _compile_piecewise(expr, arb)
+        return _compile_piecewise(expr, ops)
     if isinstance(expr, hard_sigmoid):
-        return _compile(expr.rewrite(Max), arb)  # max(0, min(1, αx + β)): continuous
-    args = [_compile(a, arb) for a in expr.args]
+        return _compile(expr.rewrite(Max), ops)  # max(0, min(1, αx + β)): continuous
+    args = [_compile(a, ops) for a in expr.args]
     if expr.is_Add:
         return lambda env: functools.reduce(np.add, (f(env) for f in args))
     if expr.is_Mul:
@@ -297,29 +604,24 @@ def _compile(expr: sympy.Basic, arb: type) -> Compiled:
     if expr.is_Pow and expr.exp.is_Integer:
         base, power = args[0], int(expr.exp)
         return lambda env: np.power(base(env), power)
-    if isinstance(expr, sigmoid):
-        return lambda env: np.true_divide(1, np.add(1, np.exp(np.negative(args[0](env)))))
-    for func, ufunc in ((tanh, np.tanh), (exp, np.exp), (Abs, np.abs)):
+    for func, name in ((sigmoid, "sigmoid"), (tanh, "tanh"), (exp, "exp"), (Abs, "abs")):
         if isinstance(expr, func):
+            ufunc = np.frompyfunc(getattr(ops, name), 1, 1)
             return lambda env, u=ufunc: u(args[0](env))
     if isinstance(expr, Max | Min):
-        pick = np.frompyfunc((lambda a, b: a.max(b)) if isinstance(expr, Max) else _arb_min, 2, 1)
+        pick = np.frompyfunc(ops.max if isinstance(expr, Max) else ops.min, 2, 1)
         return lambda env: functools.reduce(pick, (f(env) for f in args))
     if isinstance(expr, sign | Heaviside):
-        return _compile_step(expr, args, arb)
+        return _compile_step(expr, args, ops)
     raise SymLSTMError(f"cannot evaluate {type(expr).__name__} on balls: {expr}")
-
-
-def _arb_min(a: Any, b: Any) -> Any:
-    return a.min(b)
 
 
 _POSITIVE, _NEGATIVE, _ZERO = 1, 2, 3  # a ball's sign, where it is decided
 
 
-def _compile_step(expr: sympy.Basic, args: list[Compiled], arb: type) -> Compiled:
+def _compile_step(expr: sympy.Basic, args: list[Compiled], ops: _Backend) -> Compiled:
     """sign(x) or Heaviside(x, H0): discontinuous at 0, so decided by the ball or refused."""
-    at_zero = args[1] if isinstance(expr, Heaviside) else (lambda env: arb(0))
+    at_zero = args[1] if isinstance(expr, Heaviside) else (lambda env: ops.const(0, 1))
     below = -1 if isinstance(expr, sign) else 0
 
     def code(a: Any) -> int:
@@ -327,9 +629,9 @@ def _compile_step(expr: sympy.Basic, args: list[Compiled], arb: type) -> Compile
             return _POSITIVE
         if a < 0:
             return _NEGATIVE
-        if a.is_zero():  # exactly zero: a radius-0 ball at 0
+        if ops.is_zero(a):  # exactly zero: a radius-0 ball at 0
             return _ZERO
-        return _NAN if not a.is_finite() else _UNDECIDED
+        return _NAN if not ops.is_finite(a) else _UNDECIDED
 
     vcode = np.frompyfunc(code, 1, 1)
 
@@ -337,41 +639,41 @@ def _compile_step(expr: sympy.Basic, args: list[Compiled], arb: type) -> Compile
         codes = np.asarray(vcode(args[0](env)), dtype=np.int8)
         _decide(codes, expr)
         values = {
-            _POSITIVE: arb(1),
-            _NEGATIVE: arb(below),
+            _POSITIVE: ops.const(1, 1),
+            _NEGATIVE: ops.const(below, 1),
             _ZERO: at_zero(env),
-            _NAN: arb("nan"),
+            _NAN: ops.nan(),
         }
         return np.frompyfunc(values.__getitem__, 1, 1)(codes)
 
     return run
 
 
-def _compile_condition(cond: sympy.Basic, arb: type) -> Callable[[Env], np.ndarray]:
+def _compile_condition(cond: sympy.Basic, ops: _Backend) -> Callable[[Env], np.ndarray]:
     """A Piecewise condition as int8 decision codes per element."""
     if cond is sympy.true or cond is sympy.false:
         value = np.int8(_TRUE if cond is sympy.true else _FALSE)
         return lambda env: value
     if isinstance(cond, sympy.And | sympy.Or | sympy.Not):
-        parts = [_compile_condition(c, arb) for c in cond.args]
+        parts = [_compile_condition(c, ops) for c in cond.args]
         if isinstance(cond, sympy.Not):
             return lambda env: _three_valued_not(parts[0](env))
         combine = _three_valued_and if isinstance(cond, sympy.And) else _three_valued_or
         return lambda env: functools.reduce(combine, (p(env) for p in parts))
-    ops = _RELATIONS.get(type(cond))
-    if ops is None:
+    relation = _RELATIONS.get(type(cond))
+    if relation is None:
         raise SymLSTMError(f"cannot decide the condition {cond} on balls")
-    is_true, is_false = ops
+    is_true, is_false = relation
 
     def code(a: Any, b: Any) -> int:
         if is_true(a, b):
             return _TRUE
         if is_false(a, b):
             return _FALSE
-        return _NAN if not (a.is_finite() and b.is_finite()) else _UNDECIDED
+        return _NAN if not (ops.is_finite(a) and ops.is_finite(b)) else _UNDECIDED
 
     vcode = np.frompyfunc(code, 2, 1)
-    lhs, rhs = _compile(cond.lhs, arb), _compile(cond.rhs, arb)
+    lhs, rhs = _compile(cond.lhs, ops), _compile(cond.rhs, ops)
     return lambda env: np.asarray(vcode(lhs(env), rhs(env)), dtype=np.int8)
 
 
@@ -389,8 +691,8 @@ def _three_valued_not(a: np.ndarray) -> np.ndarray:
     return np.where(a == _TRUE, _FALSE, np.where(a == _FALSE, _TRUE, a)).astype(np.int8)
 
 
-def _compile_piecewise(expr: Piecewise, arb: type) -> Compiled:
-    pieces = [(_compile(v, arb), _compile_condition(c, arb), c) for v, c in expr.args]
+def _compile_piecewise(expr: Piecewise, ops: _Backend) -> Compiled:
+    pieces = [(_compile(v, ops), _compile_condition(c, ops), c) for v, c in expr.args]
 
     def run(env: Env) -> Any:
         codes = [np.asarray(cond(env)) for _, cond, _ in pieces]
@@ -408,7 +710,7 @@ def _compile_piecewise(expr: Piecewise, arb: type) -> Compiled:
             pending &= code == _FALSE
         if pending.any():
             raise SymLSTMError(f"no piece of {expr} applies at {_first_index(pending)}")
-        out[nan] = arb("nan")
+        out[nan] = ops.nan()
         return out if shape else out[()]
 
     return run
@@ -429,9 +731,10 @@ class _Plan:
 
 
 @functools.lru_cache(maxsize=32)
-def _plan(variant: Variant) -> _Plan:
-    """Derive the element-wise programs from the scalar cell's equations and backward step."""
-    arb = _flint().arb
+def _plan(variant: Variant, backend: str = "arb") -> _Plan:
+    """Derive the element-wise programs from the scalar cell's equations and backward step,
+    compiled for ``backend`` ("arb" or "iv")."""
+    ops = _backend(backend)
     cell = Cell("scalar", variant)
     s, p = cell.symbols, cell.parameters
     gates, peepholes = cell.gates_with_parameters, cell.peephole_gates
@@ -457,7 +760,7 @@ def _plan(variant: Variant) -> _Plan:
                 f"{name} = {eq.rhs.doit()} is not W_{name[2:]} x + U h + b plus element-wise "
                 "terms; the reference cannot split it into matrix and element-wise parts"
             )
-        forward.append((name, eq.lhs, _compile(_known(rhs, known, name), arb)))
+        forward.append((name, eq.lhs, _compile(_known(rhs, known, name), ops)))
         known.add(eq.lhs)
 
     dz = {k: adjoint_symbol(cell, f"z_{k}") for k in gates}
@@ -485,7 +788,7 @@ def _plan(variant: Variant) -> _Plan:
                 "matrix forms the reference knows"
             )
         else:
-            backward.append((name, eq.lhs, _compile(_known(rhs, known, name), arb)))
+            backward.append((name, eq.lhs, _compile(_known(rhs, known, name), ops)))
             known.add(eq.lhs)
 
     targets = {sym for _, sym, _ in forward} | {s["c_prev"]}
@@ -551,22 +854,6 @@ def _array(value: Any, shape: tuple[int, ...] | None, what: str, ndim: int = 0) 
 
 def _shape(cell: Cell, name: str) -> tuple[int, ...]:
     return tuple(int(d) for d in cell.shape(name))  # SymPy Integers → ints
-
-
-def _to_balls(a: np.ndarray, arb: type) -> np.ndarray:
-    if not a.size:
-        return np.empty(a.shape, dtype=object)
-    if a.dtype != object:
-        return np.frompyfunc(arb, 1, 1)(a)
-
-    from flint import fmpq
-
-    def ball(v: Any) -> Any:  # a Fraction is a ball around it (a point when it is dyadic)
-        if isinstance(v, Fraction):
-            return arb(fmpq(v.numerator, v.denominator))
-        return arb(float(v))
-
-    return np.frompyfunc(ball, 1, 1)(a)
 
 
 @dataclass(frozen=True)
@@ -643,18 +930,6 @@ def _validate(cell: Any, params: Any, x, h0, c0, dy, dhT, dcT) -> _Data:
 # -- one attempt at one working precision ---------------------------------------------------------
 
 
-def _objects(matrix: Any, shape: tuple[int, ...]) -> np.ndarray:
-    out = np.empty(matrix.nrows() * matrix.ncols(), dtype=object)
-    out[:] = matrix.entries()
-    return out.reshape(shape)
-
-
-def _matrix(arb_mat: type, values: np.ndarray) -> Any:
-    """A 2-D array (of balls or floats) as an arb_mat, row-major."""
-    rows, cols = values.shape
-    return arb_mat(rows, cols, list(values.ravel()))
-
-
 def _full(value: Any, shape: tuple[int, ...]) -> np.ndarray:
     if isinstance(value, np.ndarray) and value.shape == shape:
         return value
@@ -667,8 +942,11 @@ class _Progress:
     Rewritten in place (``\\r``) at most every ``interval`` seconds; cleared at the end.
     """
 
-    def __init__(self, enabled: bool, stream: Any = None, delay: float = 2.0) -> None:
+    def __init__(
+        self, enabled: bool, stream: Any = None, delay: float = 2.0, *, backend: str = "arb"
+    ) -> None:
         self.enabled, self.stream, self.delay = enabled, stream or sys.stderr, delay
+        self.backend = "" if backend == "arb" else " (mpmath.iv)"
         self.started = time.monotonic()
         self.last = 0.0
         self.shown = False
@@ -681,7 +959,7 @@ class _Progress:
         if now - self.started < self.delay or now - self.last < 0.2:
             return
         self.last, self.shown = now, True
-        line = f"symlstm reference: {phase} step {t}/{steps} at {self.prec} bits"
+        line = f"symlstm reference: {phase} step {t}/{steps} at {self.prec} bits{self.backend}"
         self.stream.write(f"\r{line:<60}")
         self.stream.flush()
 
@@ -692,26 +970,25 @@ class _Progress:
 
 
 def _attempt(
-    plan: _Plan, data: _Data, flint: Any, tick: Callable[[str, int, int], None]
+    plan: _Plan, data: _Data, ops: _Backend, tick: Callable[[str, int, int], None]
 ) -> Iterator[dict[str, np.ndarray]]:
     """The outputs, then the gradients, as arrays of balls at the precision in force."""
-    arb, arb_mat = flint.arb, flint.arb_mat
     n, steps, batch, gates = data.n, data.steps, data.batch, plan.gates
     rows, state = len(gates) * n, (data.n, data.batch)
     P, sym = data.params, plan.symbols
-    w_all = arb_mat(np.concatenate([P[f"W_{k}"] for k in gates]).tolist())
-    u_all = arb_mat(np.concatenate([P[f"U_{k}"] for k in gates]).tolist())
-    bias = _to_balls(np.concatenate([P[f"b_{k}"] for k in gates]), arb)
-    x_cols = arb_mat(data.x.transpose(2, 0, 1).reshape(data.m, steps * batch).tolist())
+    w_all = ops.matrix(np.concatenate([P[f"W_{k}"] for k in gates]))
+    u_all = ops.matrix(np.concatenate([P[f"U_{k}"] for k in gates]))
+    bias = ops.balls(np.concatenate([P[f"b_{k}"] for k in gates]))
+    x_cols = ops.matrix(data.x.transpose(2, 0, 1).reshape(data.m, steps * batch))
     # W x + b for every step at once; columns are (t, b).
-    wx = _objects(w_all * x_cols, (rows, steps, batch)) + bias[:, None, None]
-    peep = {sym[f"p_{k}"]: _to_balls(P[f"p_{k}"], arb)[:, None] for k in plan.peepholes}
+    wx = ops.objects(ops.product(w_all, x_cols), (rows, steps, batch)) + bias[:, None, None]
+    peep = {sym[f"p_{k}"]: ops.balls(P[f"p_{k}"])[:, None] for k in plan.peepholes}
 
-    h, c = _to_balls(data.h0.T, arb), _to_balls(data.c0.T, arb)
+    h, c = ops.balls(data.h0.T), ops.balls(data.c0.T)
     ys, h_prevs, saved = [], [], []
     for t in range(steps):
         tick("forward", t + 1, steps)
-        affine = wx[:, t, :] + _objects(u_all * _matrix(arb_mat, h), (rows, batch))
+        affine = wx[:, t, :] + ops.objects(ops.product(u_all, ops.matrix(h)), (rows, batch))
         env: dict[sympy.Basic, Any] = {
             plan.affine[k]: affine[i * n : (i + 1) * n] for i, k in enumerate(gates)
         }
@@ -727,13 +1004,13 @@ def _attempt(
     if not data.gradients:
         return
 
-    zero = np.full(state, arb(0), dtype=object)
-    carry_h = zero if data.dhT is None else _to_balls(data.dhT.T, arb)
-    carry_c = zero if data.dcT is None else _to_balls(data.dcT.T, arb)
-    dy = None if data.dy is None else _to_balls(data.dy.transpose(0, 2, 1), arb)
+    zero = ops.zeros(state)
+    carry_h = zero if data.dhT is None else ops.balls(data.dhT.T)
+    carry_c = zero if data.dcT is None else ops.balls(data.dcT.T)
+    dy = None if data.dy is None else ops.balls(data.dy.transpose(0, 2, 1))
     dz = np.empty((steps, rows, batch), dtype=object)
-    dp = {k: np.full(n, arb(0), dtype=object) for k in plan.peepholes}
-    u_t = u_all.transpose()
+    dp = {k: ops.zeros((n,)) for k in plan.peepholes}
+    u_t = ops.transpose(u_all)
     for t in reversed(range(steps)):
         tick("backward", steps - t, steps)
         env = dict(saved[t]) | peep
@@ -744,16 +1021,16 @@ def _attempt(
             dz[t, i * n : (i + 1) * n] = env[sym[f"dz_{k}"]]
         for k in plan.peepholes:
             dp[k] = dp[k] + np.sum(env[sym[f"dp_{k}"]], axis=1)
-        carry_h = _objects(u_t * _matrix(arb_mat, dz[t]), state)
+        carry_h = ops.objects(ops.product(u_t, ops.matrix(dz[t])), state)
         carry_c = env[sym["dc_prev"]]
 
     # The matrix adjoints, summed over steps and batch by the products themselves.
-    dz_cols = _matrix(arb_mat, dz.transpose(1, 0, 2).reshape(rows, steps * batch))
-    h_cols = _matrix(arb_mat, np.stack(h_prevs, axis=1).reshape(n, steps * batch))
-    d_w = _objects(dz_cols * x_cols.transpose(), (rows, data.m))
-    d_u = _objects(dz_cols * h_cols.transpose(), (rows, n))
-    d_b = _objects(dz_cols * arb_mat(steps * batch, 1, [1] * (steps * batch)), (rows,))
-    d_x = _objects(w_all.transpose() * dz_cols, (data.m, steps, batch))
+    dz_cols = ops.matrix(dz.transpose(1, 0, 2).reshape(rows, steps * batch))
+    h_cols = ops.matrix(np.stack(h_prevs, axis=1).reshape(n, steps * batch))
+    d_w = ops.objects(ops.product(dz_cols, ops.transpose(x_cols)), (rows, data.m))
+    d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, n))
+    d_b = ops.objects(ops.product(dz_cols, ops.matrix(np.ones((steps * batch, 1)))), (rows,))
+    d_x = ops.objects(ops.product(ops.transpose(w_all), dz_cols), (data.m, steps, batch))
     grads = {}
     for i, k in enumerate(gates):
         part = slice(i * n, (i + 1) * n)
@@ -779,24 +1056,8 @@ def _run_equations(
 # -- certification --------------------------------------------------------------------------------
 
 
-def _accuracy(values: np.ndarray, finite: bool, arb: type) -> int | None:
-    """The least relative accuracy (bits) of the balls; None if one is non-finite from finite
-    inputs (then only more precision can help)."""
-    tiny = arb(2) ** _NEGLIGIBLE_EXPONENT
-    least = 1 << 30
-    for a in values.ravel():
-        if not a.is_finite():
-            if finite:
-                return None
-            continue
-        bits = a.rel_accuracy_bits()
-        if bits < least and not a.abs_upper() <= tiny:
-            least = bits
-    return least
-
-
 def _attempt_certified(
-    plan: _Plan, data: _Data, flint: Any, bits: int, tick: Any
+    plan: _Plan, data: _Data, ops: _Backend, bits: int, tick: Any
 ) -> tuple[dict[str, np.ndarray], dict[str, int | None], str | None]:
     """One attempt: balls and accuracies, and the first tensor short of ``bits`` (None if none).
 
@@ -804,22 +1065,17 @@ def _attempt_certified(
     """
     balls: dict[str, np.ndarray] = {}
     accuracy: dict[str, int | None] = {}
-    for part in _attempt(plan, data, flint, tick):
+    for part in _attempt(plan, data, ops, tick):
         for name, values in part.items():
-            accuracy[name] = _accuracy(values, data.finite, flint.arb)
+            accuracy[name] = ops.accuracy(values, data.finite)
             if accuracy[name] is None or accuracy[name] < bits:
                 return balls, accuracy, name
             balls[name] = values
     return balls, accuracy, None
 
 
-def _tensor(values: np.ndarray, bits: int) -> ReferenceTensor:
-    flat = values.ravel()
-    hi = np.array([float(a) if a.is_finite() else np.nan for a in flat], dtype=np.float64)
-    lo = np.array(
-        [float(a - h) if np.isfinite(h) else 0.0 for a, h in zip(flat, hi, strict=True)],
-        dtype=np.float64,
-    )
+def _tensor(values: np.ndarray, bits: int, ops: _Backend) -> ReferenceTensor:
+    hi, lo = ops.double_double(values)
     return ReferenceTensor(hi.reshape(values.shape), lo.reshape(values.shape), bits)
 
 
@@ -837,6 +1093,7 @@ def reference(
     start_prec: int | None = None,
     max_prec: int = MAX_PREC,
     progress: bool | None = None,
+    backend: str = "auto",
 ) -> ReferenceResult:
     """Run a vector cell along a batch of sequences in certified ball arithmetic.
 
@@ -871,6 +1128,11 @@ def reference(
         A status line on stderr (step and working precision) for references that
         run longer than two seconds; None (the default) shows it only when stderr
         is a terminal.
+    backend
+        ``"arb"``: python-flint's Arb balls (the ``arb`` extra). ``"iv"``: mpmath's
+        interval arithmetic, the same equations and certification, far slower (see the
+        benchmarks). ``"auto"`` (the default): Arb where python-flint imports, otherwise
+        mpmath with a :class:`RuntimeWarning` (and "mpmath.iv" in the progress line).
 
     Returns
     -------
@@ -886,7 +1148,7 @@ def reference(
         For bad shapes, missing or unknown parameter names, or a cell that is not a
         sized vector cell.
     MissingDependencyError
-        Without python-flint.
+        For ``backend="arb"`` without python-flint.
 
     >>> import pytest
     >>> flint = pytest.importorskip("flint")  # the arb extra
@@ -902,7 +1164,7 @@ def reference(
     >>> sorted(r.grads)[:3], r.grads["b_o"].hi.shape
     (['U_f', 'U_g', 'U_i'], (2,))
     """
-    flint = _flint()
+    ops = _choose_backend(backend)
     if start_prec is None:
         steps = np.shape(x)[0] if np.ndim(x) else 0
         start_prec = max(START_PREC, -(-(bits + 3 * steps) // 64) * 64)
@@ -912,15 +1174,16 @@ def reference(
     if not bits < max_prec:
         raise PrecisionError(f"max_prec ({max_prec}) must exceed bits ({bits})")
     data = _validate(cell, params, x, h0, c0, dy, dhT, dcT)
-    plan = _plan(cell.variant)
-    saved_prec = flint.ctx.prec
+    plan = _plan(cell.variant, ops.name)
+    saved_prec = ops.precision()
     prec = min(start_prec, max_prec)
-    tick = _Progress(sys.stderr.isatty() if progress is None else progress)
+    tick = _Progress(sys.stderr.isatty() if progress is None else progress, backend=ops.name)
     try:
         while True:
-            flint.ctx.prec = tick.prec = prec
+            ops.set_precision(prec)
+            tick.prec = prec
             try:
-                balls, accuracy, failed = _attempt_certified(plan, data, flint, bits, tick)
+                balls, accuracy, failed = _attempt_certified(plan, data, ops, bits, tick)
             except _Undecided as err:
                 if prec >= max_prec:
                     raise UndecidedBranchError(
@@ -945,9 +1208,9 @@ def reference(
                     "fewer bits"
                 )
             prec = min(2 * prec, max_prec)
-        tensors = {name: _tensor(v, accuracy[name]) for name, v in balls.items()}
+        tensors = {name: _tensor(v, accuracy[name], ops) for name, v in balls.items()}
     finally:
-        flint.ctx.prec = saved_prec
+        ops.set_precision(saved_prec)
         tick.close()
     grads = {k.removeprefix("grad:"): v for k, v in tensors.items() if k.startswith("grad:")}
     return ReferenceResult(

@@ -380,8 +380,82 @@ def test_without_python_flint(monkeypatch):
     monkeypatch.setitem(sys.modules, "flint", None)
     cell, params, x, *_ = problem({})
     with pytest.raises(MissingDependencyError, match=r"pip install 'symlstm\[arb\]'") as err:
-        reference(cell, params, x)
+        reference(cell, params, x, backend="arb")
     assert isinstance(err.value, ImportError) and isinstance(err.value, SymLSTMError)
+
+
+def same_certified(a, b, bits):
+    """Two results hold the same numbers to ``bits``: NaN where the other has NaN, and
+    double-doubles within 2^-bits relatively."""
+    pairs = [(a.y, b.y), (a.h_T, b.h_T), (a.c_T, b.c_T)]
+    assert (a.grads is None) == (b.grads is None)
+    if a.grads is not None:
+        assert set(a.grads) == set(b.grads)
+        pairs += [(a.grads[k], b.grads[k]) for k in a.grads]
+    for s, t in pairs:
+        assert min(s.certified_bits, t.certified_bits) >= bits
+        assert (np.isnan(s.hi) == np.isnan(t.hi)).all()
+        finite = ~np.isnan(s.hi)
+        gap = np.abs((s.hi - t.hi) + (s.lo - t.lo))[finite]
+        assert (gap <= 2.0 ** (1 - bits) * np.abs(s.hi[finite]) + 2.0**-1074).all()
+
+
+@pytest.mark.parametrize("name", ALL_VARIANTS)
+def test_interval_backend_gives_the_same_certified_results(name):
+    cell, params, x, h0, c0, upstream = problem(ALL_VARIANTS[name], seed=3 + len(name))
+    arb = reference(cell, params, x, h0, c0, **upstream, backend="arb")
+    interval = reference(cell, params, x, h0, c0, **upstream, backend="iv")
+    assert interval.bits == arb.bits == 128
+    same_certified(arb, interval, 106)
+
+
+@pytest.mark.parametrize("name", ["textbook", "hard-gate", "peephole-forget-bias-hard"])
+def test_interval_backend_on_nan_inputs(name):
+    cell, params, x, h0, c0, upstream = problem(ALL_VARIANTS[name], seed=2)
+    x[1, 0, 0] = np.nan
+    arb = reference(cell, params, x, h0, c0, **upstream, backend="arb")
+    interval = reference(cell, params, x, h0, c0, **upstream, backend="iv")
+    assert np.isnan(interval.y.hi[1:, 0]).all() and np.isfinite(interval.y.hi[:, 1]).all()
+    same_certified(arb, interval, 106)
+
+
+def test_interval_backend_at_a_hard_sigmoid_kink():
+    cell, params = twin_rows_problem({"gate_activation": "hard_sigmoid"})
+    params["b_o"][2] = 2.5
+    x = np.ones((2, 1, 1))
+    interval = reference(cell, params, x, backend="iv")  # the continuous max/min: no choice
+    same_certified(reference(cell, params, x, backend="arb"), interval, 106)
+    with pytest.raises(UndecidedBranchError, match=r"z_o < 5/2.*dz_o at step 2.*256 bits"):
+        reference(cell, params, x, dy=np.ones((2, 1, 3)), max_prec=256, backend="iv")
+    # exactly on the kink at step 1 (h0 = 0, so z_o = 2.5 exactly): decided, both agree
+    dy = np.ones((1, 1, 3))
+    arb = reference(cell, params, x[:1], dy=dy, backend="arb")
+    same_certified(arb, reference(cell, params, x[:1], dy=dy, backend="iv"), 106)
+
+
+def test_interval_backend_raises_the_precision_like_arb():
+    cell, params, x, h0, c0, upstream = problem({"forget_gate": "coupled"}, steps=12, seed=5)
+    mpmath.iv.prec = saved = 77
+    try:
+        arb = reference(cell, params, x, h0, c0, **upstream, start_prec=64, backend="arb")
+        interval = reference(cell, params, x, h0, c0, **upstream, start_prec=64, backend="iv")
+        assert mpmath.iv.prec == saved  # scoped
+    finally:
+        mpmath.iv.prec = 53
+    assert arb.bits == interval.bits == 128
+    same_certified(arb, interval, 106)
+
+
+def test_interval_backend_without_python_flint(monkeypatch):
+    cell, params, x, h0, c0, upstream = problem({"peephole": True}, seed=9)
+    arb = reference(cell, params, x, h0, c0, **upstream, backend="arb")
+    monkeypatch.setitem(sys.modules, "flint", None)
+    with pytest.warns(RuntimeWarning, match="mpmath's interval arithmetic"):
+        auto = reference(cell, params, x, h0, c0, **upstream)
+    same_certified(arb, auto, 106)
+    same_certified(arb, reference(cell, params, x, h0, c0, **upstream, backend="iv"), 106)
+    with pytest.raises(ParameterError, match=r"backend must be one of 'auto', 'arb', 'iv'"):
+        reference(cell, params, x, backend="flint")
 
 
 def test_progress_line_on_long_references_only(capsys, monkeypatch):
@@ -395,3 +469,5 @@ def test_progress_line_on_long_references_only(capsys, monkeypatch):
     assert err.endswith("\r")  # the line is cleared at the end
     reference(cell, params, x, h0, c0, **upstream)  # default: only on a terminal
     assert capsys.readouterr().err == ""
+    reference(cell, params, x, h0, c0, progress=True, backend="iv")
+    assert "forward step 1/3 at 128 bits (mpmath.iv)" in capsys.readouterr().err
