@@ -167,14 +167,30 @@ def _matrix_adjoints(
             *_matrix_adjoints(b, HadamardProduct(upstream, a), output),
         ]
     if isinstance(expr, ElementwiseApplyFunction):
-        d = sympy.Dummy("d")
+        d, y = sympy.Dummy("d"), sympy.Dummy("d")  # the argument z and the output φ(z)
         body = expr.function(d)
         derivative = sympy.diff(body, d)
-        in_output = derivative.xreplace({body: d})
-        if not in_output.has(type(body)) and in_output.free_symbols <= {d}:
-            local = output.applyfunc(sympy.Lambda(d, in_output))  # σ' = σ ⊙ (1 − σ)
-        else:
-            local = expr.expr.applyfunc(sympy.Lambda(d, derivative))  # e.g. hard sigmoid
+        in_output = derivative.xreplace({body: y})
+        # φ'(z) as a product of factors in y = φ(z) (σ' = σ ⊙ (1 − σ)) and factors in z
+        # (a clip's Heaviside(C − max(−C, z)), relu's Heaviside(z)); a factor in neither
+        # alone falls back to φ'(z) in z (e.g. the hard sigmoid).
+        of_output, of_input = [], []
+        for factor in sympy.Mul.make_args(in_output):
+            if factor.free_symbols <= {y} and not factor.has(type(body)):
+                of_output.append(factor)
+            elif factor.free_symbols <= {d} and not factor.has(body):
+                of_input.append(factor)
+            else:
+                of_output, of_input = [], [derivative]
+                break
+        local_parts = []
+        if of_output and Mul(*of_output) != 1:
+            local_parts.append(output.applyfunc(sympy.Lambda(y, Mul(*of_output))))
+        if of_input:
+            local_parts.append(expr.expr.applyfunc(sympy.Lambda(d, Mul(*of_input))))
+        if not local_parts:  # φ' = 1: the identity
+            return _matrix_adjoints(expr.expr, upstream, output)
+        local = local_parts[0] if len(local_parts) == 1 else HadamardProduct(*local_parts)
         return _matrix_adjoints(expr.expr, HadamardProduct(upstream, local), output)
     raise SymLSTMError(f"no adjoint rule for {type(expr).__name__}: {expr}")
 

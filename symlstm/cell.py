@@ -12,7 +12,8 @@ A :class:`Cell` is one of three *kinds*:
     b_k (n), element-wise products (⊙).
 
 and one :class:`Variant`: peepholes, a coupled or absent forget gate, a
-constant forget bias inside σ, and the activations. Variants are options of one
+constant forget bias inside σ, a clip on the pre-activations, and the
+activations. Variants are options of one
 cell; nothing here is written once per variant.
 
 >>> from sympy import sstr
@@ -41,6 +42,8 @@ from sympy import (
     MatAdd,
     MatMul,
     MatrixSymbol,
+    Max,
+    Min,
     Mul,
     OneMatrix,
     S,
@@ -74,9 +77,25 @@ class Variant:
     gate_activation, candidate_activation, output_activation
         Names from :data:`symlstm.functions.ACTIVATIONS` for σ of the gates,
         the candidate g and the squashing of c in h = o ⊙ act(c).
+    clip
+        ONNX's ``clip`` attribute (None: no clip): a positive threshold C that bounds
+        every gate's whole pre-activation, peephole and forget-bias terms included, to
+        [−C, C] before its activation: i = σ(min(C, max(−C, z_i))), and likewise f, g
+        and o. The pre-activations z_k themselves stay unclipped. This is exactly what
+        ONNX Runtime's CPU kernel does (``clip_add_bias`` on the i, f, c and o blocks
+        after the peephole products; the coupled gate f = 1 − i is not clipped again).
+        The cell state c is *not* clipped, neither where it is stored nor before the
+        output activation: onnxruntime's ``tanh_m`` ignores the clipped copy of c it is
+        handed. TF1's ``cell_clip``, which bounds c itself, is a different option.
 
     >>> Variant.parse("peephole,coupled,gate=hard_sigmoid").label()
     'peephole, coupled forget gate, gate=hard_sigmoid'
+    >>> Variant(clip="2.5").label()
+    'clip 5/2'
+    >>> Variant(clip=0)
+    Traceback (most recent call last):
+    ...
+    symlstm.errors.ParameterError: clip must be a positive number (or None for no clip), not 0
     >>> Variant(forget_gate="sometimes")
     Traceback (most recent call last):
     ...
@@ -89,6 +108,7 @@ class Variant:
     gate_activation: str = "sigmoid"
     candidate_activation: str = "tanh"
     output_activation: str = "tanh"
+    clip: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.peephole, bool):
@@ -102,6 +122,13 @@ class Variant:
             raise ParameterError("forget_bias needs the standard forget gate")
         for name in ("gate_activation", "candidate_activation", "output_activation"):
             activation(getattr(self, name))  # raises on an unknown name
+        if self.clip is not None:
+            clip = to_rational(self.clip, what="clip")
+            if clip <= 0:
+                raise ParameterError(
+                    f"clip must be a positive number (or None for no clip), not {self.clip!r}"
+                )
+            object.__setattr__(self, "clip", clip)
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> Variant:
@@ -125,10 +152,12 @@ class Variant:
         """Parse the command line's ``--variant`` text.
 
         Comma-separated words: ``peephole``, ``coupled``, ``no-forget``,
-        ``forget-bias=B``, ``gate=ACT``, ``candidate=ACT``, ``output=ACT``.
+        ``forget-bias=B``, ``clip=C``, ``gate=ACT``, ``candidate=ACT``, ``output=ACT``.
 
         >>> Variant.parse("no-forget").forget_gate
         'none'
+        >>> Variant.parse("clip=3").clip
+        3
         """
         options: dict[str, Any] = {}
         flags = {
@@ -139,6 +168,7 @@ class Variant:
         }
         keyed = {
             "forget-bias": "forget_bias",
+            "clip": "clip",
             "gate": "gate_activation",
             "candidate": "candidate_activation",
             "output": "output_activation",
@@ -156,9 +186,10 @@ class Variant:
         return cls(**options)
 
     def to_dict(self) -> dict[str, Any]:
-        """The options as JSON-ready data (the forget bias as a decimal string if it has one)."""
+        """The options as JSON-ready data (the forget bias and clip as exact strings)."""
         d = asdict(self)
         d["forget_bias"] = str(self.forget_bias)
+        d["clip"] = None if self.clip is None else str(self.clip)
         return d
 
     def label(self) -> str:
@@ -170,6 +201,8 @@ class Variant:
             parts.append({"coupled": "coupled", "none": "no"}[self.forget_gate] + " forget gate")
         if self.forget_bias != 0:
             parts.append(f"forget bias {self.forget_bias}")
+        if self.clip is not None:
+            parts.append(f"clip {self.clip}")
         for name, default in (("gate", "sigmoid"), ("candidate", "tanh"), ("output", "tanh")):
             value = getattr(self, f"{name}_activation")
             if value != default:
@@ -331,9 +364,16 @@ class Cell:
     def _ones(self) -> sympy.Expr:
         return OneMatrix(self._dims[0], 1) if self.is_vector else S.One
 
-    def _apply(self, name: str, arg: sympy.Expr) -> sympy.Expr:
+    def _apply(self, name: str, arg: sympy.Expr, *, clip: bool = False) -> sympy.Expr:
         act = activation(name)
-        return arg.applyfunc(act.build) if self.is_vector else act(arg)
+        bound = self.variant.clip if clip else None
+        if bound is None:
+            return arg.applyfunc(act.build) if self.is_vector else act(arg)
+
+        def clipped(z: sympy.Expr) -> sympy.Expr:
+            return act(Min(bound, Max(-bound, z)))
+
+        return arg.applyfunc(clipped) if self.is_vector else clipped(arg)
 
     def preactivation(self, gate: str) -> sympy.Expr:
         """The pre-activation z_k of a gate as an expression of x, h_prev, c_prev (c for o)."""
@@ -381,11 +421,11 @@ class Cell:
             if name.startswith("z_"):
                 rhs = self.preactivation(name[2:])
             elif name in ("i", "o") or (name == "f" and v.forget_gate == "standard"):
-                rhs = self._apply(v.gate_activation, s[f"z_{name}"])
+                rhs = self._apply(v.gate_activation, s[f"z_{name}"], clip=True)
             elif name == "f":
                 rhs = self._ones() - s["i"] if v.forget_gate == "coupled" else self._ones()
             elif name == "g":
-                rhs = self._apply(v.candidate_activation, s["z_g"])
+                rhs = self._apply(v.candidate_activation, s["z_g"], clip=True)
             elif name == "c":
                 rhs = self._sum(self._product(s["f"], s["c_prev"]), self._product(s["i"], s["g"]))
             elif name == "s":

@@ -337,6 +337,10 @@ def evaluate_expression(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> A
     if isinstance(expr, Max | Min):
         name = "max" if isinstance(expr, Max) else "min"
         return functools.reduce(lambda a, b: arith.extremum(name, a, b), args)
+    if isinstance(expr, sympy.Heaviside) and expr.args[1:] == (sympy.S.Half,):
+        # SymPy's Heaviside(x) (H(0) = 1/2: a clip's derivative) is (1 + sign(x)) / 2.
+        half = arith.const(sympy.S.Half)
+        return arith.add(half, arith.mul(half, arith.function("sign", args[0])))
     for func, name in _FUNCTIONS.items():
         if isinstance(expr, func):
             return arith.function(name, args[0])

@@ -81,7 +81,38 @@ def _hadamard_form(body: sympy.Expr, var: sympy.Symbol, arg: Any) -> Any:
     return None
 
 
-class LSTMLatexPrinter(LatexPrinter):
+class _ElementwiseBodies:
+    """Print ``z.applyfunc(d ↦ body)`` that is neither one call nor ⊙-algebra (a clipped
+    gate's σ(min(C, max(−C, d)))) as the body with d printed as z."""
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        call = _elementwise_call(expr)
+        if call is not None:
+            return self._print(call)
+        body, (var,) = expr.function.expr, expr.function.variables
+        arg = self._print(_shown_as(expr.expr))
+        inside_product = any(
+            isinstance(node, sympy.Mul | sympy.Pow) and var in node.args
+            for node in sympy.preorder_traversal(body)
+        )
+        if inside_product and not isinstance(expr.expr, sympy.MatrixSymbol):
+            arg = self._parenthesized(arg)
+        bound = self._bound
+        self._bound = {**bound, var: arg}
+        try:
+            return self._print(body)
+        finally:
+            self._bound = bound
+
+    _bound: dict = {}
+
+    def _print_Dummy(self, expr, *args, **kwargs):
+        if expr in self._bound:
+            return self._bound[expr]
+        return super()._print_Dummy(expr, *args, **kwargs)
+
+
+class LSTMLatexPrinter(_ElementwiseBodies, LatexPrinter):
     """LaTeX in a notation: ``LSTMLatexPrinter({"notation": "spec"}).doprint(expr)``."""
 
     _default_settings = {**LatexPrinter._default_settings, "notation": "canonical"}
@@ -109,11 +140,8 @@ class LSTMLatexPrinter(LatexPrinter):
             self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in expr.args
         )
 
-    def _print_ElementwiseApplyFunction(self, expr):
-        call = _elementwise_call(expr)
-        return (
-            self._print(call) if call is not None else super()._print_ElementwiseApplyFunction(expr)
-        )
+    def _parenthesized(self, text: str) -> str:
+        return rf"\left({text}\right)"
 
     def _print_OneMatrix(self, expr):
         return r"\mathbf{1}"
@@ -124,7 +152,7 @@ class LSTMLatexPrinter(LatexPrinter):
         return rf"{base}^{{{exp}}}" if exp is not None else base
 
 
-class LSTMTextPrinter(StrPrinter):
+class LSTMTextPrinter(_ElementwiseBodies, StrPrinter):
     """Plain Unicode text in a notation: σ, ⊙ and · for products."""
 
     _default_settings = {**StrPrinter._default_settings, "notation": "canonical"}
@@ -159,11 +187,8 @@ class LSTMTextPrinter(StrPrinter):
     def _print_HadamardProduct(self, expr):
         return " ⊙ ".join(self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in expr.args)
 
-    def _print_ElementwiseApplyFunction(self, expr):
-        call = _elementwise_call(expr)
-        return (
-            self._print(call) if call is not None else super()._print_ElementwiseApplyFunction(expr)
-        )
+    def _parenthesized(self, text: str) -> str:
+        return f"({text})"
 
     def _print_MatrixBase(self, expr):
         # [0.2, 0.1; -0.1, 0.3]: rows split by semicolons, a column vector as [1; 0.5; -1]
