@@ -8,6 +8,9 @@
     The cell's equations for a kind, variant and notation.
 ``symlstm codegen numpy [--variant V] [--kind K] [-o FILE]``
     A self-contained NumPy module (forward and backward) printed from the equations.
+``symlstm validate --layout L --weights W.npz --inputs X.npz --outputs Y.npz [--grads G.npz]``
+    Another implementation's numbers against the certified reference, with a diagnosis;
+    exits 0 when they pass, 1 when they fail.
 
 Errors in the input print one line on stderr and exit with status 2.
 
@@ -59,6 +62,26 @@ def _places(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if not 0 <= value <= 1000:
         raise argparse.ArgumentTypeError(f"must be 0..1000, not {value}")
+    return value
+
+
+def _nonnegative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _ulps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of ULPs >= 0, not {text}")
     return value
 
 
@@ -128,6 +151,32 @@ def build_parser() -> argparse.ArgumentParser:
     cg.add_argument("--kind", choices=("vector", "scalar", "tied"), default="vector")
     cg.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
     cg.add_argument("-o", "--output", help="write the module to this file (default: stdout)")
+
+    va = sub.add_parser(
+        "validate",
+        help="check another implementation's numbers against the certified reference",
+        description="Exit status: 0 the numbers pass, 1 they fail, 2 bad input.",
+    )
+    va.add_argument(
+        "--layout", required=True, help="torch, torch_cell, keras, tf1, onnx, canonical"
+    )
+    va.add_argument("--weights", required=True, help=".npz of the weights, by the layout's names")
+    va.add_argument("--inputs", required=True, help=".npz with x (T, B, input), optional h0, c0")
+    va.add_argument(
+        "--outputs", required=True, help=".npz with y (T, B, hidden), optional h_T, c_T"
+    )
+    va.add_argument("--grads", help=".npz with dy and the implementation's gradients")
+    va.add_argument("--layer", type=_nonnegative, default=0, help="which layer (default 0)")
+    va.add_argument("--direction", choices=("forward", "reverse"), default="forward")
+    va.add_argument("--forget-bias", type=float, help="TF1's forget_bias (default: the layout's)")
+    va.add_argument("--tolerance", type=_ulps, help="normwise tolerance in ULPs (default: derived)")
+    va.add_argument(
+        "--diagnose",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="search the usual convention mistakes: when the outputs fail (auto), always, never",
+    )
+    va.add_argument("--format", choices=("text", "json"), default="text")
 
     eq = sub.add_parser("equations", help="the cell's equations")
     eq.add_argument("--kind", choices=KINDS, default="tied")
@@ -272,6 +321,34 @@ def _codegen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from symlstm.validate import load_npz, validate
+
+    files = {
+        role: load_npz(path, role) if path else None
+        for role, path in (
+            ("weights", args.weights),
+            ("inputs", args.inputs),
+            ("outputs", args.outputs),
+            ("grads", args.grads),
+        )
+    }
+    report = validate(
+        args.layout,
+        files["weights"],
+        files["inputs"],
+        files["outputs"],
+        files["grads"],
+        layer=args.layer,
+        direction=args.direction,
+        forget_bias=args.forget_bias,
+        tolerance=args.tolerance,
+        diagnosis={"auto": None, "always": True, "never": False}[args.diagnose],
+    )
+    print(report.to_json() if args.format == "json" else report.to_text())
+    return EXIT_OK if report.passed else EXIT_FAIL
+
+
 def _equations(args: argparse.Namespace) -> int:
     from symlstm.cell import Cell, Variant
     from symlstm.render.summary import render_equations
@@ -298,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "grad": _grad,
             "derive": _derive,
             "codegen": _codegen,
+            "validate": _validate,
         }
         if args.command is None:
             args = build_parser().parse_args(["example"])

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 __all__ = [
+    "DataFileError",
     "ExampleFileError",
     "ParameterError",
     "PrecisionError",
@@ -54,3 +55,8 @@ class RangeError(ParameterError, OverflowError):
 
 class ExampleFileError(SymLSTMError, ValueError):
     """An example or claims file cannot be read: not found, malformed, or inconsistent."""
+
+
+class DataFileError(SymLSTMError, ValueError):
+    """A file of arrays (weights, inputs, outputs, gradients) cannot be read or does not fit:
+    not an .npz, corrupted, an array missing or unknown, a wrong shape or dtype."""

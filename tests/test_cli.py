@@ -143,3 +143,73 @@ def test_the_installed_command_runs_without_a_traceback(tmp_path):
     )
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "0.276" in done.stdout
+
+
+# -- symlstm validate: files written by a real framework ----------------------------------------
+
+
+def _torch_files(tmp_path, *, break_forget_bias=False):
+    """W, X, Y and G .npz files of a float32 torch.nn.LSTM; optionally a forget bias folded in."""
+    torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+    import numpy as np
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(4, 5)
+    np.savez(tmp_path / "W.npz", **{k: v.numpy() for k, v in lstm.state_dict().items()})
+    if break_forget_bias:
+        with torch.no_grad():
+            lstm.bias_ih_l0[5:10] += 1
+    x = torch.randn(7, 2, 4, requires_grad=True)
+    h0, c0 = torch.randn(1, 2, 5), torch.randn(1, 2, 5)
+    y, (h_T, c_T) = lstm(x, (h0, c0))
+    dy = torch.randn(7, 2, 5)
+    (y * dy).sum().backward()
+    np.savez(tmp_path / "X.npz", x=x.detach().numpy(), h0=h0.numpy(), c0=c0.numpy())
+    np.savez(tmp_path / "Y.npz", y=y.detach().numpy(), h_T=h_T.detach().numpy(),
+             c_T=c_T.detach().numpy())  # fmt: skip
+    grads = {k: p.grad.numpy() for k, p in lstm.named_parameters()}
+    np.savez(tmp_path / "G.npz", dy=dy.numpy(), x=x.grad.numpy(), **grads)
+    return [
+        "validate", "--layout", "torch", "--weights", str(tmp_path / "W.npz"),
+        "--inputs", str(tmp_path / "X.npz"), "--outputs", str(tmp_path / "Y.npz"),
+    ]  # fmt: skip
+
+
+def test_validate_passes_torch_files_with_gradients_as_json(capsys, tmp_path):
+    argv = _torch_files(tmp_path)
+    status, out, err = run(capsys, *argv, "--grads", str(tmp_path / "G.npz"), "--format", "json")
+    assert status == 0, out + err
+    data = json.loads(out)
+    assert data["verdict"] == "pass" and data["diagnosis"] is None
+    assert set(data["tensors"]) == {
+        "y", "h_T", "c_T", "grad weight_ih_l0", "grad weight_hh_l0", "grad bias_ih_l0",
+        "grad bias_hh_l0", "grad x",
+    }  # fmt: skip
+    assert all(
+        t["max_ulp"] is not None and t["verdict"] == "pass" for t in data["tensors"].values()
+    )
+
+
+def test_validate_fails_a_folded_forget_bias_and_names_it(capsys, tmp_path):
+    argv = _torch_files(tmp_path, break_forget_bias=True)
+    status, out, _ = run(capsys, *argv)
+    assert status == 1
+    assert "verdict: FAIL" in out and "  - a forget bias of 1 added inside σ(f)" in out
+    status, out, _ = run(capsys, *argv, "--diagnose", "never", "--format", "json")
+    assert status == 1 and json.loads(out)["diagnosis"] is None
+
+
+def test_validate_bad_files_exit_2(capsys, tmp_path):
+    argv = _torch_files(tmp_path)
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 truncated")
+    cases = [
+        (["--weights", str(tmp_path / "bad.npz")], "weights: "),
+        (["--outputs", str(tmp_path / "X.npz")], "outputs: unknown array(s) 'x'"),
+        (["--outputs", str(tmp_path / "nope.npz")], "does not exist"),
+        (["--layout", "keras"], "unknown array 'weight_ih_l0' for layout keras"),
+        (["--layout", "caffe"], "unknown layout 'caffe'"),
+        (["--tolerance", "-1"], "must be a finite number of ULPs"),
+    ]
+    for extra, message in cases:
+        status, out, err = run(capsys, *argv, *extra)
+        assert status == 2 and message in err and "Traceback" not in err and out == "", extra
