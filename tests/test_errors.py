@@ -6,6 +6,7 @@ import pytest
 
 import symlstm.errors as errors
 from symlstm.errors import (
+    DataFileError,
     ExampleFileError,
     ParameterError,
     PrecisionError,
@@ -27,6 +28,7 @@ from symlstm.functions import activation
         (PrecisionError, (ValueError,)),
         (RangeError, (ParameterError, ValueError, OverflowError, ArithmeticError)),
         (ExampleFileError, (ValueError,)),
+        (DataFileError, (ValueError,)),
     ],
 )
 def test_each_error_is_a_symlstm_error_and_its_builtin(cls, builtins):
@@ -43,6 +45,7 @@ def test_each_error_is_a_symlstm_error_and_its_builtin(cls, builtins):
         (UnknownNameError, ValueError),
         (PrecisionError, ParameterError),
         (ExampleFileError, ParameterError),
+        (DataFileError, ParameterError),
         (ShapeError, OverflowError),
     ],
 )
@@ -53,6 +56,7 @@ def test_errors_do_not_inherit_unrelated_builtins(cls, not_a):
 def test_public_names_are_exactly_the_error_classes():
     assert sorted(errors.__all__) == sorted(
         [
+            "DataFileError",
             "ExampleFileError",
             "ParameterError",
             "PrecisionError",
