@@ -15,6 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from symlstm.audit import audit
 from symlstm.cell import Cell, Variant
 from symlstm.errors import (
+    DataFileError,
     ExampleFileError,
     ParameterError,
     PrecisionError,
@@ -34,6 +35,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "Cell",
+    "DataFileError",
     "Enclosure",
     "Example",
     "ExampleFileError",
