@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fractions
 import math
+import numbers
 import re
 import string
 from collections.abc import Mapping
@@ -42,10 +43,15 @@ __all__ = [
     "DIRECTIONS",
     "GATES",
     "LAYOUTS",
+    "ONNX_ATTRIBUTES",
+    "ONNX_DEFAULT_ACTIVATIONS",
     "Layout",
     "Packed",
     "from_canonical",
     "get_layout",
+    "onnx_attributes",
+    "onnx_variant",
+    "read_onnx_attributes",
     "to_canonical",
 ]
 
@@ -113,9 +119,15 @@ class Layout:
     reverse_suffix
         What the names of the reverse direction add (PyTorch's ``"_reverse"``); None if
         the layout has no reverse names.
+    direction_names
+        The two values of a ``{direction}`` field in the names (Keras' Bidirectional:
+        ``forward_layer/kernel``, ``backward_layer/kernel``); None if the names have none.
     forget_bias
         The default of a constant added inside the forget gate's σ (TF1: 1.0); None if the
         framework has no such constant.
+    attributes
+        Whether the layout reads a node's attributes besides its arrays (``"onnx"``:
+        ``clip``, ``input_forget``, ``activations``; see :func:`onnx_variant`); None if not.
     unsupported
         ``(name, why)`` for arrays that belong to the framework but are not handled yet.
     """
@@ -128,7 +140,9 @@ class Layout:
     direction_axis: bool = False
     layered: bool = False
     reverse_suffix: str | None = None
+    direction_names: tuple[str, str] | None = None
     forget_bias: float | None = None
+    attributes: Literal["onnx"] | None = None
     unsupported: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
@@ -169,7 +183,11 @@ class Layout:
     @property
     def directions(self) -> tuple[str, ...]:
         """The directions the arrays can hold."""
-        both = self.direction_axis or self.reverse_suffix is not None
+        both = (
+            self.direction_axis
+            or self.reverse_suffix is not None
+            or self.direction_names is not None
+        )
         return DIRECTIONS if both else DIRECTIONS[:1]
 
     @property
@@ -187,7 +205,9 @@ class Layout:
 
     def _name(self, packed: Packed, layer: int, direction: str) -> str:
         suffix = self.reverse_suffix if direction == "reverse" and self.reverse_suffix else ""
-        return packed.name.format(layer=layer, suffix=suffix)
+        names = self.direction_names or ("", "")
+        side = names[DIRECTIONS.index(direction)]
+        return packed.name.format(layer=layer, suffix=suffix, direction=side)
 
     def _check_unit(self, layer: int, direction: str) -> None:
         if direction not in DIRECTIONS:
@@ -209,6 +229,8 @@ class Layout:
                 regex += r"\d+"
             elif field == "suffix":
                 regex += f"(?:{re.escape(self.reverse_suffix)})?" if self.reverse_suffix else ""
+            elif field == "direction":
+                regex += "(?:" + "|".join(map(re.escape, self.direction_names or ())) + ")"
         return re.compile(regex)
 
     def _shape_text(self, packed: Packed) -> str:
@@ -279,6 +301,20 @@ LAYOUTS: dict[str, Layout] = {
                 Packed("bias", ("b",), optional=True),
             ),
         ),
+        # Keras 3 Bidirectional(LSTM): the same arrays under the wrapper's forward_layer and
+        # backward_layer (which runs on the time-reversed input).
+        Layout(
+            name="keras_bidirectional",
+            gates=("i", "f", "c", "o"),
+            candidate="c",
+            gate_axis="columns",
+            arrays=(
+                Packed("{direction}/kernel", ("W",)),
+                Packed("{direction}/recurrent_kernel", ("U",)),
+                Packed("{direction}/bias", ("b",), optional=True),
+            ),
+            direction_names=("forward_layer", "backward_layer"),
+        ),
         # TF1 LSTMCell: one kernel (m + n, 4n) of input rows then recurrent rows; j is the
         # candidate; forget_bias (1.0) is added inside σ and is not in the arrays.
         Layout(
@@ -306,6 +342,7 @@ LAYOUTS: dict[str, Layout] = {
                 Packed("P", ("p",), gates=("i", "o", "f"), optional=True),
             ),
             direction_axis=True,
+            attributes="onnx",
         ),
         Layout(name="canonical", gates=GATES, arrays=_canonical_arrays()),
     )
@@ -329,6 +366,259 @@ def get_layout(layout: Layout | str) -> Layout:
     except (KeyError, TypeError):
         known = ", ".join(LAYOUTS)
         raise UnknownNameError(f"unknown layout {layout!r}; known: {known}") from None
+
+
+# -- ONNX node attributes ---------------------------------------------------------------------
+
+#: The attributes of an ONNX LSTM node (opset 7 to 22) that :func:`onnx_variant` reads.
+ONNX_ATTRIBUTES: tuple[str, ...] = (
+    "activation_alpha",
+    "activation_beta",
+    "activations",
+    "clip",
+    "direction",
+    "hidden_size",
+    "input_forget",
+    "layout",
+)
+#: ONNX's default activations f, g, h of one direction: the gates, the candidate, the output.
+ONNX_DEFAULT_ACTIVATIONS: tuple[str, str, str] = ("Sigmoid", "Tanh", "Tanh")
+# ONNX activation (lowercase, as onnxruntime compares them) → (alpha default, beta default),
+# None where the function takes no such parameter: onnxruntime consumes activation_alpha and
+# activation_beta in order, one value for each activation that takes one.
+_ONNX_PARAMETERS: dict[str, tuple[float | None, float | None]] = {
+    "affine": (0.0, 0.0),
+    "relu": (None, None),
+    "leakyrelu": (0.01, None),
+    "thresholdedrelu": (0.0, None),
+    "tanh": (None, None),
+    "scaledtanh": (0.0, 0.0),
+    "sigmoid": (None, None),
+    "hardsigmoid": (0.2, 0.5),
+    "elu": (1.0, None),
+    "softsign": (None, None),
+    "softplus": (None, None),
+}
+# (ONNX activation, float32 alpha, float32 beta) → the activation of symlstm.functions that
+# computes it; one-to-one, so the same table writes a variant's activations as attributes.
+_ONNX_TO_SYMLSTM: dict[tuple[str, float | None, float | None], str] = {
+    ("Sigmoid", None, None): "sigmoid",
+    ("Tanh", None, None): "tanh",
+    ("Relu", None, None): "relu",
+    ("Softsign", None, None): "softsign",
+    ("HardSigmoid", float(np.float32(0.2)), 0.5): "hard_sigmoid",
+    ("HardSigmoid", float(np.float32(1 / 6)), 0.5): "hard_sigmoid_relu6",
+    ("Affine", 1.0, 0.0): "identity",
+}
+_SYMLSTM_TO_ONNX = {v: k for k, v in _ONNX_TO_SYMLSTM.items()}
+assert len(_SYMLSTM_TO_ONNX) == len(_ONNX_TO_SYMLSTM)  # the table is one-to-one
+
+
+def _onnx_activation_text(name: str, alpha: float | None, beta: float | None) -> str:
+    params = [f"{k}={v:.9g}" for k, v in (("alpha", alpha), ("beta", beta)) if v is not None]
+    return f"{name}({', '.join(params)})" if params else name
+
+
+def _onnx_activations(attributes: Mapping[str, Any], dirs: int) -> list[str]:
+    """The symlstm activation of each entry of ``activations`` (f, g, h per direction)."""
+    names = list(attributes.get("activations", ONNX_DEFAULT_ACTIVATIONS * dirs))
+    if len(names) != 3 * dirs:
+        raise ShapeError(
+            f"onnx activations: {len(names)} names, expected 3 per direction (f, g, h) "
+            f"for {dirs} direction{'s' if dirs > 1 else ''}"
+        )
+    alphas = [float(np.float32(a)) for a in attributes.get("activation_alpha", ())]
+    betas = [float(np.float32(b)) for b in attributes.get("activation_beta", ())]
+    canonical = {key.lower(): key for key, _, _ in _ONNX_TO_SYMLSTM}
+    out = []
+    for name in names:
+        if not isinstance(name, str) or name.lower() not in _ONNX_PARAMETERS:
+            known = ", ".join(sorted({key for key, _, _ in _ONNX_TO_SYMLSTM}))
+            raise UnknownNameError(f"unknown ONNX activation {name!r}; supported: {known}")
+        alpha_default, beta_default = _ONNX_PARAMETERS[name.lower()]
+        alpha = beta = None
+        if alpha_default is not None:
+            alpha = alphas.pop(0) if alphas else float(np.float32(alpha_default))
+        if beta_default is not None:
+            beta = betas.pop(0) if betas else float(np.float32(beta_default))
+        key = (canonical.get(name.lower(), name), alpha, beta)
+        if key not in _ONNX_TO_SYMLSTM:
+            supported = ", ".join(_onnx_activation_text(*k) for k in _ONNX_TO_SYMLSTM)
+            raise ParameterError(
+                f"ONNX activation {_onnx_activation_text(name, alpha, beta)} has no match in "
+                f"symlstm.functions; supported: {supported}"
+            )
+        out.append(_ONNX_TO_SYMLSTM[key])
+    return out
+
+
+def onnx_variant(
+    attributes: Mapping[str, Any],
+    *,
+    direction: str = "forward",
+    num_directions: int | None = None,
+    hidden_size: int | None = None,
+    peephole: bool = False,
+) -> Variant:
+    """The :class:`~symlstm.cell.Variant` an ONNX LSTM node's attributes describe.
+
+    ``clip`` is the variant's clip (as the float32 the node stores, taken exactly),
+    ``input_forget=1`` the coupled forget gate f = 1 − i, and ``activations`` (f, g, h per
+    direction) its gate, candidate and output activations. ``activation_alpha`` and
+    ``activation_beta`` are consumed in order, one value for each activation that takes
+    one, with ONNX's defaults, as onnxruntime reads them (names are case-insensitive).
+    ``HardSigmoid`` with α = 0.2, β = 0.5 is :func:`~symlstm.functions.hard_sigmoid` and with
+    α = 1/6 it is ``hard_sigmoid_relu6``: the node's α is the float32 nearest to them, the
+    symbolic cell takes the exact 1/5 or 1/6 (a relative difference under 2^-25).
+    ``Affine`` with α = 1, β = 0 is the identity. Other activations, or other α and β, raise.
+    ``layout`` (batch-major X and Y) does not change the weights and is only checked.
+
+    Parameters
+    ----------
+    attributes
+        Attribute name → value, as :func:`read_onnx_attributes` gives them (or as given to
+        ``onnx.helper.make_node``).
+    direction
+        Which direction's activations to read (``"reverse"`` is slot 1 of a bidirectional
+        node's six).
+    num_directions, hidden_size, peephole
+        What the arrays say, checked against ``direction`` and ``hidden_size``; the
+        peephole flag passes through to the variant.
+
+    >>> onnx_variant({"clip": 3.0, "input_forget": 1}).label()
+    'coupled forget gate, clip 3'
+    >>> onnx_variant({"activations": ["HardSigmoid", "Tanh", "Tanh"]}).gate_activation
+    'hard_sigmoid'
+    >>> onnx_variant({"activations": ["Sigmoid", "Elu", "Tanh"]})
+    Traceback (most recent call last):
+    ...
+    symlstm.errors.ParameterError: ONNX activation Elu(alpha=1) has no match in ...
+    """
+    for key in attributes:
+        if key not in ONNX_ATTRIBUTES:
+            raise UnknownNameError(
+                f"unknown ONNX LSTM attribute {key!r}; known: {', '.join(ONNX_ATTRIBUTES)}"
+            )
+    node_direction = attributes.get("direction", "forward")
+    if isinstance(node_direction, bytes):
+        node_direction = node_direction.decode()
+    if node_direction not in ("forward", "reverse", "bidirectional"):
+        raise UnknownNameError(
+            f"unknown ONNX direction {node_direction!r}; known: forward, reverse, bidirectional"
+        )
+    dirs = 2 if node_direction == "bidirectional" else 1
+    if num_directions is not None and num_directions != dirs:
+        raise ShapeError(
+            f"the node's direction is {node_direction}, the arrays hold {num_directions} "
+            "direction(s)"
+        )
+    if direction not in DIRECTIONS:
+        raise UnknownNameError(f"unknown direction {direction!r}; known: {', '.join(DIRECTIONS)}")
+    size = attributes.get("hidden_size")
+    if size is not None and hidden_size is not None and int(size) != hidden_size:
+        raise ShapeError(f"the node's hidden_size is {size}, the arrays' is {hidden_size}")
+    if attributes.get("layout", 0) not in (0, 1):
+        raise ParameterError(f"onnx layout is 0 or 1, not {attributes['layout']!r}")
+    input_forget = attributes.get("input_forget", 0)
+    if input_forget not in (0, 1) or isinstance(input_forget, float):
+        raise ParameterError(f"onnx input_forget is 0 or 1, not {input_forget!r}")
+    clip = attributes.get("clip")
+    if clip is not None:
+        if isinstance(clip, bool) or not isinstance(clip, numbers.Real):
+            raise ParameterError(f"onnx clip must be a number, not {clip!r}")
+        clip = float(np.float32(clip))  # what the node stores and onnxruntime compares with
+    slot = 1 if direction == "reverse" and dirs == 2 else 0
+    gate, candidate, output = _onnx_activations(attributes, dirs)[3 * slot : 3 * slot + 3]
+    return Variant(
+        peephole=peephole,
+        forget_gate="coupled" if input_forget else "standard",
+        clip=clip,
+        gate_activation=gate,
+        candidate_activation=candidate,
+        output_activation=output,
+    )
+
+
+def onnx_attributes(variant: Variant, *, num_directions: int = 1) -> dict[str, Any]:
+    """The ONNX LSTM node attributes that make a node compute ``variant``: the inverse of
+    :func:`onnx_variant` (only attributes that differ from ONNX's defaults).
+
+    Give them to ``onnx.helper.make_node("LSTM", …, **attributes)`` with the arrays of
+    :func:`from_canonical` (``direction`` and ``hidden_size`` are the caller's).
+
+    >>> onnx_attributes(Variant(clip=3, forget_gate="coupled"))
+    {'clip': 3.0, 'input_forget': 1}
+    >>> onnx_attributes(Variant(gate_activation="hard_sigmoid"))
+    {'activations': ['HardSigmoid', 'Tanh', 'Tanh'], 'activation_alpha': [0.2...], ...}
+
+    Raises
+    ------
+    ParameterError
+        For what an ONNX node cannot say: no forget gate, a forget bias (fold it into B),
+        a clip that is not a float32 number.
+    """
+    if num_directions not in (1, 2):
+        raise ParameterError(f"num_directions is 1 or 2, not {num_directions!r}")
+    if variant.forget_gate == "none":
+        raise ParameterError("ONNX's LSTM has no cell without a forget gate")
+    if variant.forget_bias != 0:
+        raise ParameterError("ONNX's LSTM has no forget bias: add it to b_f first (which rounds)")
+    out: dict[str, Any] = {}
+    if variant.clip is not None:
+        clip = float(np.float32(float(variant.clip)))
+        if fractions.Fraction(clip) != fractions.Fraction(variant.clip.p, variant.clip.q):
+            raise ParameterError(
+                f"clip {variant.clip} is not a float32 number, and ONNX stores clip as float32: "
+                f"use Variant(clip={clip!r}) to validate such a node"
+            )
+        out["clip"] = clip
+    if variant.forget_gate == "coupled":
+        out["input_forget"] = 1
+    acts = (variant.gate_activation, variant.candidate_activation, variant.output_activation)
+    entries = [_SYMLSTM_TO_ONNX.get(a) for a in acts]
+    missing = [a for a, e in zip(acts, entries, strict=True) if e is None]
+    if missing:
+        raise ParameterError(f"ONNX's LSTM has no activation {missing[0]!r}")
+    if tuple(e[0] for e in entries) != ONNX_DEFAULT_ACTIVATIONS:
+        out["activations"] = [e[0] for e in entries] * num_directions
+        alphas = [e[1] for e in entries if e[1] is not None] * num_directions
+        betas = [e[2] for e in entries if e[2] is not None] * num_directions
+        if alphas:
+            out["activation_alpha"] = alphas
+        if betas:
+            out["activation_beta"] = betas
+    return out
+
+
+def read_onnx_attributes(node: Any) -> dict[str, Any]:
+    """An ONNX ``NodeProto``'s attributes as plain Python values (strings decoded).
+
+    Raises
+    ------
+    ParameterError
+        If the node is not an LSTM node.
+    MissingDependencyError
+        Without the onnx package (the ``onnx`` extra).
+    """
+    try:
+        from onnx import helper
+    except ImportError:  # pragma: no cover - the onnx extra is installed in CI
+        from symlstm.reference import MissingDependencyError
+
+        raise MissingDependencyError(
+            "reading an ONNX node needs the onnx package: pip install 'symlstm[onnx]'"
+        ) from None
+    if getattr(node, "op_type", None) != "LSTM":
+        raise ParameterError(f"not an ONNX LSTM node: {getattr(node, 'op_type', node)!r}")
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return value.decode()
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return {a.name: plain(helper.get_attribute_value(a)) for a in node.attribute}
 
 
 def _as_array(value: Any, name: str) -> np.ndarray:
@@ -415,6 +705,7 @@ def to_canonical(
     direction: str = "forward",
     forget_bias: float | None = None,
     biases: Literal["sum", "exact"] = "sum",
+    attributes: Mapping[str, Any] | None = None,
 ) -> tuple[Variant, dict[str, np.ndarray]]:
     """Read one layer and direction of a layout's arrays as canonical parameters.
 
@@ -439,6 +730,12 @@ def to_canonical(
         :class:`fractions.Fraction` sums (NaN and ±inf stay floats), which
         :mod:`symlstm.params` reads exactly. A framework adds the two biases to different
         partial sums, so neither form is its rounding; exact sums keep the reference exact.
+    attributes
+        For layouts with node attributes (ONNX): the node's attributes by name (a dict,
+        or :func:`read_onnx_attributes` of a ``NodeProto``), read by :func:`onnx_variant`:
+        ``clip``, ``input_forget`` and ``activations`` set the variant. With
+        ``input_forget=1`` the forget gate's blocks of W, R, B and P are not read (ONNX
+        Runtime ignores them) and the parameters are those of the coupled cell.
 
     Returns
     -------
@@ -453,8 +750,8 @@ def to_canonical(
     UnknownNameError
         For an unknown layout, direction or array name.
     ParameterError
-        For missing arrays, an unsupported array (PyTorch's ``weight_hr``, proj_size) or
-        a forget bias the layout cannot have.
+        For missing arrays, an unsupported array (PyTorch's ``weight_hr``, proj_size), a
+        forget bias the layout cannot have, or attributes for a layout without any.
     ShapeError
         For an array of the wrong shape; the message names it and the expected shape.
 
@@ -467,6 +764,8 @@ def to_canonical(
     layout = get_layout(layout)
     if biases not in ("sum", "exact"):
         raise UnknownNameError(f"unknown biases option {biases!r}; known: sum, exact")
+    if attributes is not None and layout.attributes is None:
+        raise ParameterError(f"{layout.name} arrays have no node attributes")
     if forget_bias is None:
         forget_bias = layout.forget_bias or 0.0
     elif forget_bias != 0 and layout.forget_bias is None:
@@ -510,7 +809,17 @@ def to_canonical(
     peepholes = [k for k in _PEEPHOLE_GATES if f"p_{k}" in blocks]
     for k in peepholes:
         params[f"p_{k}"] = np.array(blocks[f"p_{k}"][0], order="C")
-    variant = Variant(peephole=bool(peepholes), forget_bias=forget_bias)
+    if attributes is None:
+        return Variant(peephole=bool(peepholes), forget_bias=forget_bias), params
+    variant = onnx_variant(
+        attributes,
+        direction=direction,
+        num_directions=dirs,
+        hidden_size=n,
+        peephole=bool(peepholes),
+    )
+    if variant.forget_gate == "coupled":  # f = 1 − i: the forget gate's blocks are not read
+        params = {k: v for k, v in params.items() if not k.endswith("_f")}
     return variant, params
 
 
@@ -532,8 +841,12 @@ def from_canonical(
         W_k, U_k, b_k for k = i, f, g, o and, for a peephole cell, p_i, p_f, p_o.
     variant
         The cell's variant; None reads peepholes from ``params``. It must have the
-        standard forget gate, and a nonzero forget bias only for a layout that has one
-        (TF1's: give the same ``forget_bias`` to the TF1 cell; it is not an array).
+        standard forget gate (ONNX: or the coupled one, whose forget blocks are written
+        as zeros, which ONNX Runtime does not read), a nonzero forget bias only for a
+        layout that has one (TF1's: give the same ``forget_bias`` to the TF1 cell; it is
+        not an array), and a clip only for a layout with node attributes (ONNX). Clip,
+        coupling and activations are not arrays: :func:`onnx_attributes` writes them as
+        an ONNX node's attributes.
     layer, direction
         Which names to use (PyTorch: ``_l{layer}`` and ``_reverse``). ONNX arrays come
         with num_directions = 1; stack two along axis 0 for a bidirectional node.
@@ -553,11 +866,16 @@ def from_canonical(
     """
     layout = get_layout(layout)
     canonical = LAYOUTS["canonical"]
+    coupled = variant is not None and variant.forget_gate == "coupled"
+    if coupled and layout.attributes == "onnx":  # zeros where ONNX reads no forget gate
+        params = _with_zero_forget_gate(params)
+    elif variant is not None and variant.forget_gate != "standard":
+        raise ParameterError(f"{layout.name} has the standard forget gate only")
+    if variant is not None and variant.clip is not None and layout.attributes is None:
+        raise ParameterError(f"{layout.name} has no clip")
     # Reading params as the canonical layout checks their names and shapes.
     found, checked = to_canonical(canonical, params)
     variant = found if variant is None else variant
-    if variant.forget_gate != "standard":
-        raise ParameterError(f"{layout.name} has the standard forget gate only")
     if variant.forget_bias != 0 and layout.forget_bias is None:
         raise ParameterError(
             f"{layout.name} has no forget bias: add it to b_f first (which rounds)"
@@ -592,4 +910,16 @@ def from_canonical(
             array = array.T
         array = np.array(array[None] if layout.direction_axis else array, order="C")
         out[layout._name(packed, layer, direction)] = array
+    return out
+
+
+def _with_zero_forget_gate(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A coupled cell's parameters with zero forget-gate blocks, shaped like the input gate's."""
+    extra = [k for k in params if k.endswith("_f")]
+    if extra:
+        raise ParameterError(f"a coupled cell has no forget-gate parameters: {', '.join(extra)}")
+    out = dict(params)
+    for part in ("W", "U", "b", "p"):
+        if f"{part}_i" in params:
+            out[f"{part}_f"] = np.zeros_like(np.asarray(params[f"{part}_i"]))
     return out

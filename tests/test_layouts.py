@@ -11,7 +11,17 @@ import pytest
 from symlstm.cell import Variant
 from symlstm.codegen import numpy_module
 from symlstm.errors import ParameterError, ShapeError, SymLSTMError, UnknownNameError
-from symlstm.layouts import GATES, LAYOUTS, Layout, from_canonical, get_layout, to_canonical
+from symlstm.layouts import (
+    GATES,
+    LAYOUTS,
+    Layout,
+    from_canonical,
+    get_layout,
+    onnx_attributes,
+    onnx_variant,
+    read_onnx_attributes,
+    to_canonical,
+)
 
 N, M = 3, 2  # hidden and input sizes of the random cells
 
@@ -337,3 +347,176 @@ def test_torch_without_biases_and_float32_exact_biases():
             for a, b in zip(b_ih[rows], b_hh[rows], strict=True)
         ]
         assert list(exact[f"b_{k}"]) == want
+
+
+# -- ONNX node attributes: clip, input_forget, activations ----------------------------------------
+
+ONNX_VARIANTS = [
+    Variant(),
+    Variant(clip=3),
+    Variant(clip=0.75, forget_gate="coupled"),
+    Variant(forget_gate="coupled", peephole=True),
+    Variant(gate_activation="hard_sigmoid"),
+    Variant(gate_activation="hard_sigmoid_relu6", output_activation="hard_sigmoid"),
+    Variant(candidate_activation="relu", output_activation="softsign"),
+    Variant(output_activation="identity", clip=8),
+]
+
+
+@pytest.mark.parametrize("variant", ONNX_VARIANTS, ids=lambda v: v.label())
+def test_onnx_attributes_round_trip(variant):
+    attributes = onnx_attributes(variant)
+    assert onnx_variant(attributes, peephole=variant.peephole) == variant
+    both = onnx_attributes(variant, num_directions=2)
+    for direction in ("forward", "reverse"):
+        got = onnx_variant(
+            {**both, "direction": "bidirectional"}, direction=direction, peephole=variant.peephole
+        )
+        assert got == variant
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("variant", ONNX_VARIANTS, ids=lambda v: v.label())
+def test_onnx_arrays_and_attributes_round_trip(variant, dtype):
+    from symlstm.cell import Cell
+
+    rng = np.random.default_rng(21)
+    cell = Cell("vector", variant, hidden_size=N, input_size=M)
+    params = {k: rng.normal(size=cell.shape(k)).astype(dtype) for k in cell.parameters}
+    arrays = from_canonical("onnx", params, variant)
+    if variant.forget_gate == "coupled":  # the forget blocks ONNX Runtime does not read: zeros
+        assert not arrays["W"][0, 2 * N : 3 * N].any() and not arrays["R"][0, 2 * N : 3 * N].any()
+    got_variant, got = to_canonical("onnx", arrays, attributes=onnx_attributes(variant))
+    assert got_variant == variant
+    assert_same(got, {k: np.asarray(v) for k, v in params.items()})
+    assert from_canonical("onnx", got, got_variant).keys() == arrays.keys()
+
+
+def test_onnx_input_forget_ignores_the_forget_blocks():
+    rng = np.random.default_rng(22)
+    arrays = from_canonical("onnx", random_params(rng, peephole=True))
+    variant, params = to_canonical("onnx", arrays, attributes={"input_forget": 1})
+    assert variant == Variant(forget_gate="coupled", peephole=True)
+    assert sorted(params) == sorted([f"{p}_{k}" for p in "WUb" for k in "igo"] + ["p_i", "p_o"])
+
+
+def test_onnx_activation_parameters_are_consumed_in_order():
+    attributes = {
+        "direction": "bidirectional",
+        "activations": ["HardSigmoid", "tanh", "HARDSIGMOID", "Sigmoid", "Affine", "Relu"],
+        "activation_alpha": [0.2, 1 / 6, 1.0],  # HardSigmoid, HardSigmoid, Affine
+        "activation_beta": [0.5, 0.5, 0.0],
+    }
+    forward = onnx_variant(attributes)
+    assert (forward.gate_activation, forward.output_activation) == (
+        "hard_sigmoid",
+        "hard_sigmoid_relu6",
+    )
+    reverse = onnx_variant(attributes, direction="reverse")
+    assert (reverse.candidate_activation, reverse.output_activation) == ("identity", "relu")
+    # Absent alpha and beta take ONNX's defaults (HardSigmoid: 0.2, 0.5).
+    assert onnx_variant({"activations": ["HardSigmoid", "Tanh", "Tanh"]}).gate_activation == (
+        "hard_sigmoid"
+    )
+
+
+def test_read_onnx_attributes_of_a_node():
+    pytest.importorskip("onnx", reason="the onnx extra: pip install '.[onnx]'")
+    from onnx import helper
+
+    variant = Variant(clip=2.5, forget_gate="coupled", gate_activation="hard_sigmoid")
+    node = helper.make_node(
+        "LSTM", ["X", "W", "R"], ["Y"], hidden_size=N, **onnx_attributes(variant)
+    )
+    attributes = read_onnx_attributes(node)
+    assert attributes["activations"] == ["HardSigmoid", "Tanh", "Tanh"]
+    assert attributes["hidden_size"] == N
+    arrays = from_canonical("onnx", random_params(np.random.default_rng(26)))
+    assert to_canonical("onnx", arrays, attributes=attributes)[0] == variant
+    with pytest.raises(ParameterError, match="not an ONNX LSTM node: 'GRU'"):
+        read_onnx_attributes(helper.make_node("GRU", ["X"], ["Y"]))
+
+
+@pytest.mark.parametrize(
+    ("attributes", "error", "message"),
+    [
+        ({"clip": -1.0}, ParameterError, "clip must be a positive number"),
+        ({"clip": "3"}, ParameterError, "onnx clip must be a number"),
+        ({"input_forget": 2}, ParameterError, "input_forget is 0 or 1"),
+        ({"layout": 2}, ParameterError, "layout is 0 or 1"),
+        ({"cell_clip": 1.0}, UnknownNameError, "unknown ONNX LSTM attribute 'cell_clip'"),
+        ({"direction": "sideways"}, UnknownNameError, "unknown ONNX direction 'sideways'"),
+        ({"direction": "bidirectional"}, ShapeError, "arrays hold 1 direction"),
+        ({"hidden_size": 7}, ShapeError, "hidden_size is 7, the arrays' is 3"),
+        ({"activations": ["Sigmoid", "Tanh"]}, ShapeError, "2 names, expected 3 per direction"),
+        ({"activations": ["Sigmoid", "Swish", "Tanh"]}, UnknownNameError, "'Swish'"),
+        (
+            {"activations": ["Sigmoid", "Tanh", "Elu"]},
+            ParameterError,
+            r"ONNX activation Elu\(alpha=1\) has no match in symlstm.functions; supported: ",
+        ),
+        (
+            {"activations": ["LeakyRelu", "Tanh", "Tanh"]},
+            ParameterError,
+            r"LeakyRelu\(alpha=0.00999999978\) has no match",
+        ),
+        (
+            {"activations": ["HardSigmoid", "Tanh", "Tanh"], "activation_alpha": [0.3]},
+            ParameterError,
+            r"HardSigmoid\(alpha=0.300000012, beta=0.5\) has no match",
+        ),
+    ],
+)
+def test_onnx_attribute_errors(attributes, error, message):
+    arrays = from_canonical("onnx", random_params(np.random.default_rng(23)))
+    with pytest.raises(error, match=message):
+        to_canonical("onnx", arrays, attributes=attributes)
+
+
+def test_what_a_layout_cannot_say_is_an_error():
+    rng = np.random.default_rng(24)
+    with pytest.raises(ParameterError, match="torch arrays have no node attributes"):
+        to_canonical("torch", from_canonical("torch", random_params(rng)), attributes={})
+    with pytest.raises(ParameterError, match="torch has no clip"):
+        from_canonical("torch", random_params(rng), Variant(clip=3))
+    coupled = {k: v for k, v in random_params(rng).items() if not k.endswith("_f")}
+    with pytest.raises(ParameterError, match="keras has the standard forget gate only"):
+        from_canonical("keras", coupled, Variant(forget_gate="coupled"))
+    with pytest.raises(ParameterError, match="a coupled cell has no forget-gate parameters: W_f"):
+        from_canonical("onnx", random_params(rng), Variant(forget_gate="coupled"))
+    with pytest.raises(ParameterError, match="ONNX's LSTM has no cell without a forget gate"):
+        onnx_attributes(Variant(forget_gate="none"))
+    with pytest.raises(ParameterError, match="ONNX's LSTM has no forget bias"):
+        onnx_attributes(Variant(forget_bias=1))
+    with pytest.raises(ParameterError, match=r"clip 1/10 is not a float32 number.*clip=0.1000000"):
+        onnx_attributes(Variant(clip="0.1"))
+    with pytest.raises(ParameterError, match="num_directions is 1 or 2"):
+        onnx_attributes(Variant(), num_directions=3)
+    assert onnx_attributes(Variant(clip=float(np.float32(0.1)))) == {"clip": float(np.float32(0.1))}
+
+
+# -- Keras Bidirectional --------------------------------------------------------------------------
+
+
+def test_keras_bidirectional_names_both_directions():
+    rng = np.random.default_rng(25)
+    layout = get_layout("keras_bidirectional")
+    assert layout.names(direction="reverse") == (
+        "backward_layer/kernel",
+        "backward_layer/recurrent_kernel",
+        "backward_layer/bias",
+    )
+    forward, reverse = random_params(rng), random_params(rng)
+    arrays = from_canonical(layout, forward) | from_canonical(layout, reverse, direction="reverse")
+    assert sorted(arrays)[:3] == [
+        "backward_layer/bias",
+        "backward_layer/kernel",
+        "backward_layer/recurrent_kernel",
+    ]
+    assert_same(to_canonical(layout, arrays)[1], forward)
+    assert_same(to_canonical(layout, arrays, direction="reverse")[1], reverse)
+    # The single-layer keras names are the forward layer's, without the prefix.
+    plain = {k.split("/")[1]: v for k, v in arrays.items() if k.startswith("forward_layer/")}
+    assert_same(to_canonical("keras", plain)[1], forward)
+    with pytest.raises(UnknownNameError, match="unknown array 'kernel'"):
+        to_canonical(layout, plain)
