@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from symlstm.cell import Cell
-from symlstm.layouts import to_canonical
+from symlstm.cell import Cell, Variant
+from symlstm.layouts import from_canonical, onnx_attributes, read_onnx_attributes, to_canonical
 from symlstm.reference import normwise_ulps, reference
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
@@ -65,11 +67,139 @@ def test_torch_with_both_biases_against_the_exactly_summed_biases():
     assert _normwise(ref.y, y.numpy(), np.dtype(np.float32)) <= NORMWISE_ULP_BOUND
 
 
+# -- torch: two layers, bidirectional, LSTMCell, autograd ---------------------------------------
+
+TORCH_DTYPES = {torch.float64: np.dtype(np.float64), torch.float32: np.dtype(np.float32)}
+T_, B_, N_, M_ = 12, 3, 8, 5  # the sizes of the torch cases below
+
+
+def _state_dict(module) -> dict:
+    return {k: v.detach().numpy() for k, v in module.state_dict().items()}
+
+
+def _torch_reference(arrays, x, h0, c0, *, layout="torch", layer=0, direction="forward", dy=None):
+    """The certified reference for one layer and direction of torch's arrays (both biases,
+    summed exactly); ``x`` is that layer's input as torch gave it, in its dtype."""
+    variant, params = to_canonical(layout, arrays, layer=layer, direction=direction, biases="exact")
+    n, m = params["U_i"].shape[0], params["W_i"].shape[1]
+    cell = Cell("vector", variant, hidden_size=n, input_size=m)
+    return reference(cell, params, x, h0, c0, dy=dy)
+
+
+@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
+def test_torch_two_layer_lstm_is_within_the_bound(dtype):
+    torch.manual_seed(10)
+    lstm = torch.nn.LSTM(M_, N_, num_layers=2, dtype=dtype)  # b_ih and b_hh both random
+    x = torch.randn(T_, B_, M_, dtype=dtype)
+    h0, c0 = torch.randn(2, B_, N_, dtype=dtype), torch.randn(2, B_, N_, dtype=dtype)
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(x, (h0, c0))
+        # Layer 0's outputs as torch computes them: the same weights in a one-layer LSTM.
+        first = torch.nn.LSTM(M_, N_, dtype=dtype)
+        first.load_state_dict({k: v for k, v in lstm.state_dict().items() if k.endswith("_l0")})
+        y0, (h0_n, c0_n) = first(x, (h0[:1], c0[:1]))
+    assert torch.equal(h0_n[0], h_n[0]) and torch.equal(c0_n[0], c_n[0])
+    arrays, np_dtype = _state_dict(lstm), TORCH_DTYPES[dtype]
+    for layer, inputs, y_layer in ((0, x, y0), (1, y0, y)):
+        ref = _torch_reference(
+            arrays, inputs.numpy(), h0[layer].numpy(), c0[layer].numpy(), layer=layer
+        )
+        pairs = [(ref.y, y_layer.numpy()), (ref.h_T, h_n[layer].numpy())]
+        pairs.append((ref.c_T, c_n[layer].numpy()))
+        assert normwise_ulps(pairs, np_dtype) <= NORMWISE_ULP_BOUND, layer
+
+
+@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
+def test_torch_bidirectional_lstm_is_within_the_bound(dtype):
+    torch.manual_seed(11)
+    lstm = torch.nn.LSTM(M_, N_, bidirectional=True, dtype=dtype)
+    x = torch.randn(T_, B_, M_, dtype=dtype)
+    h0, c0 = torch.randn(2, B_, N_, dtype=dtype), torch.randn(2, B_, N_, dtype=dtype)
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(x, (h0, c0))
+    arrays, np_dtype = _state_dict(lstm), TORCH_DTYPES[dtype]
+    forward = _torch_reference(arrays, x.numpy(), h0[0].numpy(), c0[0].numpy())
+    # The reverse direction runs on the time-reversed input; its outputs come back reversed.
+    reverse = _torch_reference(
+        arrays, x.numpy()[::-1], h0[1].numpy(), c0[1].numpy(), direction="reverse"
+    )
+    y = y.numpy()
+    pairs = {
+        "forward": [(forward.y, y[:, :, :N_]), (forward.h_T, h_n[0]), (forward.c_T, c_n[0])],
+        "reverse": [(reverse.y, y[::-1, :, N_:]), (reverse.h_T, h_n[1]), (reverse.c_T, c_n[1])],
+    }
+    for name, group in pairs.items():
+        group = [(exact, np.asarray(got)) for exact, got in group]
+        assert normwise_ulps(group, np_dtype) <= NORMWISE_ULP_BOUND, name
+
+
+@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
+def test_torch_lstm_cell_is_within_the_bound(dtype):
+    torch.manual_seed(12)
+    cell = torch.nn.LSTMCell(M_, N_, dtype=dtype)
+    x = torch.randn(T_, B_, M_, dtype=dtype)
+    h, c = torch.randn(B_, N_, dtype=dtype), torch.randn(B_, N_, dtype=dtype)
+    h0, c0 = h.numpy(), c.numpy()
+    hs, cs = [], []
+    with torch.no_grad():
+        for t in range(T_):  # each step reads the previous step's outputs as torch made them
+            h, c = cell(x[t], (h, c))
+            hs.append(h.numpy())
+            cs.append(c.numpy())
+    ref = _torch_reference(_state_dict(cell), x.numpy(), h0, c0, layout="torch_cell")
+    pairs = [(ref.y, np.stack(hs)), (ref.c_T, cs[-1])]
+    assert normwise_ulps(pairs, TORCH_DTYPES[dtype]) <= NORMWISE_ULP_BOUND
+
+
+def _canonical_gradients(layout: str, grads: dict, bias: str) -> dict:
+    """torch's gradients of its packed arrays under canonical names (the layout is a
+    relabeling); b_k's from ``bias`` ("ih" or "hh") alone."""
+    other = "bias_hh" if bias == "ih" else "bias_ih"
+    arrays = {k: np.zeros_like(v) if other in k else v for k, v in grads.items()}
+    _, out = to_canonical(layout, arrays)  # b_k = the chosen gradient + 0, exactly
+    return out
+
+
+@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
+def test_torch_autograd_gradients_are_within_the_bound(dtype):
+    torch.manual_seed(13)
+    lstm = torch.nn.LSTM(M_, N_, dtype=dtype)
+    x = torch.randn(T_, B_, M_, dtype=dtype, requires_grad=True)
+    h0 = torch.randn(1, B_, N_, dtype=dtype, requires_grad=True)
+    c0 = torch.randn(1, B_, N_, dtype=dtype, requires_grad=True)
+    dy = torch.randn(T_, B_, N_, dtype=dtype)
+    y, _ = lstm(x, (h0, c0))
+    (y * dy).sum().backward()  # L = Σ y ⊙ dy: dL/dy = dy
+    grads = {k: p.grad.numpy() for k, p in lstm.named_parameters()}
+    ref = _torch_reference(
+        _state_dict(lstm),
+        x.detach().numpy(),
+        h0[0].detach().numpy(),
+        c0[0].detach().numpy(),
+        dy=dy.numpy(),
+    )
+    got = _canonical_gradients("torch", grads, "ih")
+    got |= {"x": x.grad.numpy(), "h0": h0.grad[0].numpy(), "c0": c0.grad[0].numpy()}
+    # torch's gradients of b_ih and b_hh both are the canonical db (summed differently:
+    # they need not agree to the last bit).
+    got_hh = _canonical_gradients("torch", grads, "hh")
+    np_dtype = TORCH_DTYPES[dtype]
+    assert normwise_ulps([(ref.y, y.detach().numpy())], np_dtype) <= NORMWISE_ULP_BOUND
+    for part in ("W", "U", "b"):
+        pairs = [(ref.grads[f"{part}_{k}"], got[f"{part}_{k}"]) for k in "ifgo"]
+        assert normwise_ulps(pairs, np_dtype) <= NORMWISE_ULP_BOUND, part
+    pairs = [(ref.grads[f"b_{k}"], got_hh[f"b_{k}"]) for k in "ifgo"]
+    assert normwise_ulps(pairs, np_dtype) <= NORMWISE_ULP_BOUND, "b (from bias_hh)"
+    for name in ("x", "h0", "c0"):
+        assert normwise_ulps([(ref.grads[name], got[name])], np_dtype) <= NORMWISE_ULP_BOUND
+
+
 # -- ONNX Runtime's LSTM operator on a model built with the onnx package ------------------------
 
 
-def _onnx_lstm(arrays: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray):
-    """Run one ONNX LSTM node (opset 14) in ONNX Runtime: Y (T, 1, B, n), Y_h, Y_c."""
+def _onnx_lstm(arrays: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray, **attributes):
+    """Run one ONNX LSTM node (opset 14) in ONNX Runtime: Y (T, 1, B, n), Y_h, Y_c, and
+    the node's attributes as :func:`read_onnx_attributes` reads them back."""
     onnx = pytest.importorskip("onnx", reason="the onnx extra: pip install '.[onnx]'")
     ort = pytest.importorskip("onnxruntime", reason="the onnx extra: pip install '.[onnx]'")
     from onnx import TensorProto, helper, numpy_helper
@@ -81,7 +211,7 @@ def _onnx_lstm(arrays: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray):
     inputs = [name if name in given else "" for name in names]
     while inputs[-1] == "":
         inputs.pop()
-    node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], hidden_size=n)
+    node = helper.make_node("LSTM", inputs, ["Y", "Y_h", "Y_c"], hidden_size=n, **attributes)
     graph = helper.make_graph(
         [node],
         "lstm",
@@ -101,14 +231,12 @@ def _onnx_lstm(arrays: dict, x: np.ndarray, h0: np.ndarray, c0: np.ndarray):
     onnx.checker.check_model(model)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     feeds = {"X": x, "initial_h": h0[None], "initial_c": c0[None]}
-    return session.run(None, feeds)
+    return (*session.run(None, feeds), read_onnx_attributes(node))
 
 
 @pytest.mark.parametrize("extras", ["B", "", "B,P"])
 def test_onnx_runtime_lstm_is_within_the_bound(extras):
     dtype = np.float32  # ONNX Runtime 1.32's CPU LSTM: "does not support double yet"
-    from symlstm.layouts import from_canonical
-
     rng = np.random.default_rng(5)
     T, B, n, m = 12, 3, 6, 4
     peephole = "P" in extras
@@ -121,7 +249,7 @@ def test_onnx_runtime_lstm_is_within_the_bound(extras):
         del arrays["B"]
     x = rng.normal(size=(T, B, m)).astype(dtype)
     h0, c0 = (rng.normal(size=(B, n)).astype(dtype) for _ in range(2))
-    y, h_T, c_T = _onnx_lstm(arrays, x, h0, c0)
+    y, h_T, c_T, _ = _onnx_lstm(arrays, x, h0, c0)
     variant, back = to_canonical("onnx", arrays)
     assert variant == cell.variant
     ref = reference(cell, back, x, h0, c0)
@@ -129,6 +257,37 @@ def test_onnx_runtime_lstm_is_within_the_bound(extras):
     assert _normwise(ref.y, y[:, 0], np_dtype) <= NORMWISE_ULP_BOUND
     assert _normwise(ref.h_T, h_T[0], np_dtype) <= NORMWISE_ULP_BOUND
     assert _normwise(ref.c_T, c_T[0], np_dtype) <= NORMWISE_ULP_BOUND
+
+
+ONNX_ATTRIBUTE_CASES = {
+    "clip": Variant(clip=0.75),
+    "input_forget": Variant(forget_gate="coupled"),
+    "input_forget, clip, P": Variant(forget_gate="coupled", clip=1.5, peephole=True),
+    "HardSigmoid": Variant(gate_activation="hard_sigmoid", clip=2.0),
+}
+
+
+@pytest.mark.parametrize("case", list(ONNX_ATTRIBUTE_CASES))
+def test_onnx_runtime_clip_and_input_forget_are_within_the_bound(case):
+    dtype = np.dtype(np.float32)
+    variant = ONNX_ATTRIBUTE_CASES[case]
+    rng = np.random.default_rng(7)
+    T, B, n, m = 12, 3, 8, 5
+    cell = Cell("vector", variant, hidden_size=n, input_size=m)
+    params = {k: rng.normal(size=cell.shape(k)).astype(dtype) for k in cell.parameters}
+    x = rng.normal(size=(T, B, m)).astype(dtype)
+    h0, c0 = (rng.normal(size=(B, n)).astype(dtype) for _ in range(2))
+    arrays = from_canonical("onnx", params, variant)
+    y, h_T, c_T, attributes = _onnx_lstm(arrays, x, h0, c0, **onnx_attributes(variant))
+    got_variant, back = to_canonical("onnx", arrays, attributes=attributes)
+    assert got_variant == variant
+    ref = reference(cell, back, x, h0, c0)
+    pairs = [(ref.y, y[:, 0]), (ref.h_T, h_T[0]), (ref.c_T, c_T[0])]
+    assert normwise_ulps(pairs, dtype) <= NORMWISE_ULP_BOUND
+    if variant.clip is not None:  # the clip must matter: without it the numbers differ
+        unclipped_cell = Cell("vector", replace(variant, clip=None), hidden_size=n, input_size=m)
+        unclipped = reference(unclipped_cell, back, x, h0, c0)
+        assert normwise_ulps([(unclipped.y, y[:, 0])], dtype) > 1000
 
 
 # -- Keras 3 with the torch backend -------------------------------------------------------------
@@ -162,3 +321,33 @@ def test_keras_lstm_is_within_the_bound(dtype, monkeypatch):
     assert _normwise(ref.y, y.transpose(1, 0, 2), np_dtype) <= NORMWISE_ULP_BOUND
     assert _normwise(ref.h_T, h_T, np_dtype) <= NORMWISE_ULP_BOUND
     assert _normwise(ref.c_T, c_T, np_dtype) <= NORMWISE_ULP_BOUND
+
+
+def test_keras_bidirectional_lstm_is_within_the_bound(monkeypatch):
+    import os
+    import sys
+
+    if "keras" not in sys.modules:  # the backend is chosen when keras is first imported
+        monkeypatch.setitem(os.environ, "KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras", reason="the keras extra: pip install '.[keras]'")
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"keras was imported with the {keras.backend.backend()} backend")
+    dtype = np.dtype(np.float32)
+    rng = np.random.default_rng(8)
+    T, B, n, m = 12, 3, 8, 5
+    layer = keras.layers.Bidirectional(keras.layers.LSTM(n, return_sequences=True))
+    x = rng.normal(size=(T, B, m)).astype(dtype)
+    y = keras.ops.convert_to_numpy(layer(x.transpose(1, 0, 2))).transpose(1, 0, 2)
+    # Keras' merge_mode "concat": forward outputs, then the backward layer's, reversed back.
+    arrays = {
+        f"{side}/{w.name}": keras.ops.convert_to_numpy(w.value)
+        for side in ("forward_layer", "backward_layer")
+        for w in getattr(layer, side).weights
+    }
+    for direction, inputs, outputs in (
+        ("forward", x, y[:, :, :n]),
+        ("reverse", x[::-1], y[::-1, :, n:]),  # the backward layer reads x time-reversed
+    ):
+        variant, params = to_canonical("keras_bidirectional", arrays, direction=direction)
+        ref = reference(Cell("vector", variant, hidden_size=n, input_size=m), params, inputs)
+        assert normwise_ulps([(ref.y, outputs)], dtype) <= NORMWISE_ULP_BOUND, direction
