@@ -323,7 +323,8 @@ def test_keras_lstm_is_within_the_bound(dtype, monkeypatch):
     assert _normwise(ref.c_T, c_T, np_dtype) <= NORMWISE_ULP_BOUND
 
 
-def test_keras_bidirectional_lstm_is_within_the_bound(monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_keras_bidirectional_lstm_is_within_the_bound(dtype, monkeypatch):
     import os
     import sys
 
@@ -332,12 +333,15 @@ def test_keras_bidirectional_lstm_is_within_the_bound(monkeypatch):
     keras = pytest.importorskip("keras", reason="the keras extra: pip install '.[keras]'")
     if keras.backend.backend() != "torch":
         pytest.skip(f"keras was imported with the {keras.backend.backend()} backend")
-    dtype = np.dtype(np.float32)
+    dtype = np.dtype(dtype)
     rng = np.random.default_rng(8)
     T, B, n, m = 12, 3, 8, 5
-    layer = keras.layers.Bidirectional(keras.layers.LSTM(n, return_sequences=True))
+    layer = keras.layers.Bidirectional(  # the wrapper has a dtype of its own
+        keras.layers.LSTM(n, return_sequences=True, dtype=dtype.name), dtype=dtype.name
+    )
     x = rng.normal(size=(T, B, m)).astype(dtype)
     y = keras.ops.convert_to_numpy(layer(x.transpose(1, 0, 2))).transpose(1, 0, 2)
+    assert y.dtype == dtype
     # Keras' merge_mode "concat": forward outputs, then the backward layer's, reversed back.
     arrays = {
         f"{side}/{w.name}": keras.ops.convert_to_numpy(w.value)
