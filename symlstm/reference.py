@@ -71,7 +71,7 @@ __all__ = [
 
 #: Relative accuracy certified by default: a double-double's worth.
 DEFAULT_BITS = 106
-#: The least working precision of the first attempt (see :func:`reference`), doubled
+#: The least working precision of the first attempt (see :func:`reference`), raised
 #: until certified.
 START_PREC = 128
 #: Working precision beyond which :func:`reference` gives up.
@@ -279,6 +279,13 @@ class _Backend:
     def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.full(shape, self.const(0, 1), dtype=object)
 
+    def trimmed(self, values: np.ndarray, floor: int) -> Any:
+        """``values`` as a matrix, where the backend gains by shorter midpoints: each
+        rounded to 16 bits beyond the least relative accuracy among them (at least
+        ``floor`` bits, at most the working precision), which widens a ball by at most
+        about 2^-16 of its own radius past ``floor`` bits."""
+        return self.matrix(values)
+
 
 class _ArbBackend(_Backend):
     """Arb balls and arb_mat products (python-flint)."""
@@ -330,6 +337,22 @@ class _ArbBackend(_Backend):
 
     def product(self, a: Any, b: Any) -> Any:
         return a * b
+
+    def trimmed(self, values: np.ndarray, floor: int) -> Any:
+        # arb_mat products cost by the midpoints' lengths, not the working precision
+        rows, cols = values.shape
+        flat = values.ravel().tolist()
+        ctx = self.flint.ctx
+        prec = ctx.prec
+        least = min((a.rel_accuracy_bits() for a in flat if a.is_finite()), default=prec)
+        target = min(prec, max(floor, least + 16))
+        if target < prec:
+            ctx.prec = target
+            try:
+                flat = list(map(operator.pos, flat))  # rounded to the precision in force
+            finally:
+                ctx.prec = prec
+        return self.arb_mat(rows, cols, flat)
 
     def transpose(self, a: Any) -> Any:
         return a.transpose()
@@ -970,9 +993,12 @@ class _Progress:
 
 
 def _attempt(
-    plan: _Plan, data: _Data, ops: _Backend, tick: Callable[[str, int, int], None]
+    plan: _Plan, data: _Data, ops: _Backend, floor: int, tick: Callable[[str, int, int], None]
 ) -> Iterator[dict[str, np.ndarray]]:
-    """The outputs, then the gradients, as arrays of balls at the precision in force."""
+    """The outputs, then the gradients, as arrays of balls at the precision in force.
+
+    The factors of the summed gradient products are trimmed to ``floor`` bits or their
+    accuracy (see :meth:`_Backend.trimmed`)."""
     n, steps, batch, gates = data.n, data.steps, data.batch, plan.gates
     rows, state = len(gates) * n, (data.n, data.batch)
     P, sym = data.params, plan.symbols
@@ -1025,8 +1051,8 @@ def _attempt(
         carry_c = env[sym["dc_prev"]]
 
     # The matrix adjoints, summed over steps and batch by the products themselves.
-    dz_cols = ops.matrix(dz.transpose(1, 0, 2).reshape(rows, steps * batch))
-    h_cols = ops.matrix(np.stack(h_prevs, axis=1).reshape(n, steps * batch))
+    dz_cols = ops.trimmed(dz.transpose(1, 0, 2).reshape(rows, steps * batch), floor)
+    h_cols = ops.trimmed(np.stack(h_prevs, axis=1).reshape(n, steps * batch), floor)
     d_w = ops.objects(ops.product(dz_cols, ops.transpose(x_cols)), (rows, data.m))
     d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, n))
     d_b = ops.objects(ops.product(dz_cols, ops.matrix(np.ones((steps * batch, 1)))), (rows,))
@@ -1057,21 +1083,44 @@ def _run_equations(
 
 
 def _attempt_certified(
-    plan: _Plan, data: _Data, ops: _Backend, bits: int, tick: Any
-) -> tuple[dict[str, np.ndarray], dict[str, int | None], str | None]:
-    """One attempt: balls and accuracies, and the first tensor short of ``bits`` (None if none).
+    plan: _Plan, data: _Data, ops: _Backend, bits: int, prec: int, predict: bool, tick: Any
+) -> tuple[dict[str, np.ndarray], dict[str, int | None], str | None, int | None]:
+    """One attempt at ``prec``: balls and accuracies, the first tensor short of ``bits``
+    (None if none), and the precision to try next (None when all are certified).
 
     The forward part is checked first, so that an attempt it fails skips the backward.
+    With ``predict``, the backward is also skipped when the forward's loss says it will
+    fail: the gradients were measured to lose at most about twice the bits the forward
+    loses (the error of h_1 reaches h_T, then goes back to dh_0).
     """
     balls: dict[str, np.ndarray] = {}
     accuracy: dict[str, int | None] = {}
-    for part in _attempt(plan, data, ops, tick):
+    factor = 2 if data.gradients else 1
+    floor = max(bits + 32, prec // 2)
+    for part in _attempt(plan, data, ops, floor, tick):
         for name, values in part.items():
-            accuracy[name] = ops.accuracy(values, data.finite)
-            if accuracy[name] is None or accuracy[name] < bits:
-                return balls, accuracy, name
+            accuracy[name] = got = ops.accuracy(values, data.finite)
+            if got is None or got < bits:
+                return balls, accuracy, name, _next_precision(prec, bits, got, factor)
             balls[name] = values
-    return balls, accuracy, None
+        if predict and "y" in part:
+            got = min(accuracy[name] for name in part)
+            if _next_precision(prec, bits, got, factor) is not None:
+                return balls, accuracy, None, _next_precision(prec, bits, got, factor)
+        factor = 1
+    return balls, accuracy, None, None
+
+
+def _next_precision(prec: int, bits: int, got: int | None, factor: int) -> int | None:
+    """The precision that should leave ``bits`` where ``prec`` left ``got``, when the
+    rest of the pass loses ``factor`` times what was lost so far; None if ``prec`` should
+    do. Without a measure (a non-finite ball, or none of its bits left), double."""
+    if got is None or got < 1:
+        return 2 * prec
+    need = bits + factor * (prec - got)
+    if need <= prec and got >= bits:
+        return None
+    return max(-(-(need + 8) // 32) * 32, prec + 32)
 
 
 def _tensor(values: np.ndarray, bits: int, ops: _Backend) -> ReferenceTensor:
@@ -1118,12 +1167,15 @@ def reference(
         is at most 2^-bits of its smallest magnitude, or the ball lies within 2^-1075
         of zero (it rounds to zero in every float format, so it cannot matter).
     start_prec, max_prec
-        First and largest working precision in bits; it doubles in between. The
-        default first precision is a guess from the balls' measured widening, about
-        3 bits a step: ``bits + 3 T`` rounded up to 64 bits, at least ``START_PREC``
-        (one attempt instead of two or three on long sequences). It is
-        python-flint's global ``ctx.prec`` while this runs (restored afterwards, also
-        on error), so do not run two references at once in threads.
+        First and largest working precision in bits. The default first precision is
+        a guess from the balls' measured widening, at most about 2 bits a step over
+        forward and backward: ``bits + 2 T`` rounded up to 32 bits, at least
+        ``START_PREC``. After a shortfall the next precision adds the bits lost
+        (twice the forward's loss, when the forward decides it, before the backward
+        runs) and a margin; it doubles where nothing was measured (a non-finite ball,
+        a kink undecided). It is the backend's global precision (python-flint's
+        ``ctx.prec``, or ``mpmath.iv.prec``) while this runs, restored afterwards,
+        also on error, so do not run two references at once in threads.
     progress
         A status line on stderr (step and working precision) for references that
         run longer than two seconds; None (the default) shows it only when stderr
@@ -1167,7 +1219,7 @@ def reference(
     ops = _choose_backend(backend)
     if start_prec is None:
         steps = np.shape(x)[0] if np.ndim(x) else 0
-        start_prec = max(START_PREC, -(-(bits + 3 * steps) // 64) * 64)
+        start_prec = max(START_PREC, -(-(bits + 2 * steps) // 32) * 32)
     for name, value in (("bits", bits), ("start_prec", start_prec), ("max_prec", max_prec)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise PrecisionError(f"{name} must be a positive integer, not {value!r}")
@@ -1183,7 +1235,9 @@ def reference(
             ops.set_precision(prec)
             tick.prec = prec
             try:
-                balls, accuracy, failed = _attempt_certified(plan, data, ops, bits, tick)
+                balls, accuracy, failed, retry = _attempt_certified(
+                    plan, data, ops, bits, prec, prec < max_prec, tick
+                )
             except _Undecided as err:
                 if prec >= max_prec:
                     raise UndecidedBranchError(
@@ -1192,9 +1246,9 @@ def reference(
                     ) from None
                 prec = min(2 * prec, max_prec)
                 continue
-            if failed is None:
+            if retry is None:
                 break
-            if prec >= max_prec:
+            if failed is not None and prec >= max_prec:
                 got = accuracy[failed]
                 if got is None:
                     short = "a ball is not finite"
@@ -1207,7 +1261,7 @@ def reference(
                     f"bits at {prec} bits working precision ({short}); raise max_prec or ask for "
                     "fewer bits"
                 )
-            prec = min(2 * prec, max_prec)
+            prec = min(retry, max_prec)
         tensors = {name: _tensor(v, accuracy[name], ops) for name, v in balls.items()}
     finally:
         ops.set_precision(saved_prec)

@@ -221,6 +221,26 @@ def test_a_long_sequence_raises_the_precision():
     assert flint.ctx.prec == saved  # restored after the error too
 
 
+def test_the_forward_loss_picks_the_next_precision(monkeypatch):
+    """N(0, 1) weights at hidden 16 lose more than 2 bits a step: the first attempt stops
+    after the forward, and the second, at the precision its loss predicts, certifies all."""
+    cell, params, x, h0, c0, upstream = problem({}, steps=60, n=16, m=4, seed=6, dtype=np.float64)
+    parts = []
+    attempt = reference_module._attempt
+
+    def counted(*args):
+        for part in attempt(*args):
+            parts.append((flint.ctx.prec, "y" in part))
+            yield part
+
+    monkeypatch.setattr(reference_module, "_attempt", counted)
+    r = reference(cell, params, x, h0, c0, **upstream)
+    first = 256  # bits + 2 T, rounded up to 32 bits
+    assert parts[0] == (first, True) and parts[1][0] > first  # no backward at the first
+    assert len(parts) == 3 and r.bits == parts[1][0] == parts[2][0]
+    assert min(t.certified_bits for t in (r.y, *r.grads.values())) >= 106
+
+
 def test_nan_input_gives_nan_where_it_reaches():
     cell, params, x, h0, c0, upstream = problem({}, steps=3, seed=2)
     x[1, 0, 0] = np.nan
@@ -405,7 +425,6 @@ def test_interval_backend_gives_the_same_certified_results(name):
     cell, params, x, h0, c0, upstream = problem(ALL_VARIANTS[name], seed=3 + len(name))
     arb = reference(cell, params, x, h0, c0, **upstream, backend="arb")
     interval = reference(cell, params, x, h0, c0, **upstream, backend="iv")
-    assert interval.bits == arb.bits == 128
     same_certified(arb, interval, 106)
 
 
@@ -442,7 +461,7 @@ def test_interval_backend_raises_the_precision_like_arb():
         assert mpmath.iv.prec == saved  # scoped
     finally:
         mpmath.iv.prec = 53
-    assert arb.bits == interval.bits == 128
+    assert arb.bits > 64 and interval.bits > 64
     same_certified(arb, interval, 106)
 
 
