@@ -85,6 +85,18 @@ def _ulps(text: str) -> float:
     return value
 
 
+def _json_object(text: str) -> dict:
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object of attribute name → value")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from symlstm.cell import KINDS
     from symlstm.render.summary import FORMATS
@@ -169,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--layer", type=_nonnegative, default=0, help="which layer (default 0)")
     va.add_argument("--direction", choices=("forward", "reverse"), default="forward")
     va.add_argument("--forget-bias", type=float, help="TF1's forget_bias (default: the layout's)")
+    va.add_argument(
+        "--attributes",
+        type=_json_object,
+        help='an ONNX node\'s attributes as JSON, e.g. \'{"clip": 3, "layout": 1}\'',
+    )
     va.add_argument("--tolerance", type=_ulps, help="normwise tolerance in ULPs (default: derived)")
     va.add_argument(
         "--diagnose",
@@ -342,6 +359,7 @@ def _validate(args: argparse.Namespace) -> int:
         layer=args.layer,
         direction=args.direction,
         forget_bias=args.forget_bias,
+        attributes=args.attributes,
         tolerance=args.tolerance,
         diagnosis={"auto": None, "always": True, "never": False}[args.diagnose],
     )

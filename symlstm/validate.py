@@ -71,13 +71,16 @@ __all__ = [
 _REFERENCE_BITS = {np.dtype(np.float16): 64, np.dtype(np.float32): 64, np.dtype(np.float64): 80}
 #: The gate activations a diagnosis tries in place of the cell's own.
 _GATE_ACTIVATIONS = ("sigmoid", "hard_sigmoid", "hard_sigmoid_relu6")
-#: Clip thresholds a diagnosis tries (ONNX's ``clip``), when the cell has none.
-_CLIPS = (0.5, 1, 2, 3, 5, 10, 20, 50)
+#: Clip thresholds a diagnosis tries first (ONNX's ``clip``) when the cell has none; the
+#: best is then refined by a golden-section search of this many steps.
+_CLIPS = (0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 8, 10, 20, 50)
+_CLIP_SEARCH_STEPS = 25
 #: How many near misses a diagnosis lists when no single change makes the numbers agree.
 _NEAR_MISSES = 3
 _OUTPUTS = ("y", "h_T", "c_T")
 _SEEDS = ("dy", "dhT", "dcT")
 _INPUT_GRADIENTS = ("x", "h0", "c0")
+_BATCH_MAJOR = ("x", "h0", "c0", *_OUTPUTS, *_SEEDS)
 
 
 # -- the tolerance ------------------------------------------------------------------------------
@@ -365,7 +368,7 @@ class _Case:
     direction: str
     directions: int  # how many directions the weights hold (1 or 2)
     layers: int
-    forget_bias: float | None
+    reading: dict[str, Any]  # to_canonical's forget_bias and attributes
     variant: Variant
     params: dict[str, np.ndarray]  # exact (Fraction) sums where the layout has two biases
     x: np.ndarray  # (T, B, m), in the layout's time order
@@ -373,6 +376,10 @@ class _Case:
     c0: np.ndarray | None
     claimed: dict[str, np.ndarray]  # y (T, B, n), h_T, c_T (B, n)
     dtype: np.dtype
+
+    @property
+    def batch_major(self) -> bool:
+        return (self.reading.get("attributes") or {}).get("layout", 0) == 1
 
     @property
     def reverse(self) -> bool:
@@ -444,6 +451,22 @@ def _float_arrays(arrays: Any, what: str) -> dict[str, np.ndarray]:
     return out
 
 
+def _time_major(arrays: dict[str, np.ndarray], batch_major: bool) -> dict[str, np.ndarray]:
+    """ONNX's batch-major (layout = 1) arrays as time-major: X, Y and the states swap axes."""
+    if not batch_major:
+        return arrays
+    out = {}
+    for name, array in arrays.items():
+        if name not in _BATCH_MAJOR:
+            pass  # weights and their gradients have no batch axis
+        elif array.ndim == 4:  # Y: (B, T, D, n) → (T, D, B, n)
+            array = array.transpose(1, 2, 0, 3)
+        elif array.ndim == 3:  # X, Y (B, T, ·) → (T, B, ·); states (B, D, n) → (D, B, n)
+            array = array.swapaxes(0, 1)
+        out[name] = array
+    return out
+
+
 def _count_units(layout: Layout, weights: Mapping[str, np.ndarray], layer: int) -> tuple:
     """(directions, layers) the weights hold."""
     first = layout.names(layer=layer)[0]  # the input weights, in every layout
@@ -469,12 +492,13 @@ def _prepare(
     outputs: Mapping[str, Any],
     layer: int,
     direction: str,
-    forget_bias: float | None,
+    reading: dict[str, Any],
 ) -> _Case:
     layout = get_layout(layout)
     weights = _float_arrays(weights, "weights")
-    inputs = _float_arrays(inputs, "inputs")
-    outputs = _float_arrays(outputs, "outputs")
+    batch_major = (reading.get("attributes") or {}).get("layout", 0) == 1
+    inputs = _time_major(_float_arrays(inputs, "inputs"), batch_major)
+    outputs = _time_major(_float_arrays(outputs, "outputs"), batch_major)
     for what, given, known in (
         ("inputs", inputs, ("x", "h0", "c0")),
         ("outputs", outputs, _OUTPUTS),
@@ -498,7 +522,7 @@ def _prepare(
                     "have the dtype the implementation claims to compute in"
                 )
     variant, params = to_canonical(
-        layout, weights, layer=layer, direction=direction, forget_bias=forget_bias, biases="exact"
+        layout, weights, layer=layer, direction=direction, biases="exact", **reading
     )
     directions, layers = _count_units(layout, weights, layer)
     x = inputs["x"]
@@ -506,7 +530,7 @@ def _prepare(
     if x.ndim != 3 or x.shape[2] != m or 0 in x.shape:
         raise DataFileError(f"inputs: x has shape {x.shape}, expected (T, B, {m}), time-major")
     case = _Case(
-        layout, weights, layer, direction, directions, layers, forget_bias, variant, params,
+        layout, weights, layer, direction, directions, layers, reading, variant, params,
         x, None, None, {}, dtype,
     )  # fmt: skip
     h0 = case.state(inputs["h0"], "inputs: h0") if "h0" in inputs else None
@@ -640,6 +664,7 @@ def validate(
     layer: int = 0,
     direction: str = "forward",
     forget_bias: float | None = None,
+    attributes: Mapping[str, Any] | None = None,
     tolerance: float | None = None,
     diagnosis: bool | None = None,
     progress: bool | None = None,
@@ -672,6 +697,10 @@ def validate(
         unit's input.
     forget_bias
         The constant inside the forget gate's σ, for layouts that have one (TF1).
+    attributes
+        An ONNX node's attributes (:func:`symlstm.layouts.read_onnx_attributes`): clip,
+        input_forget, activations; with ``layout=1`` the inputs, outputs and gradients
+        are read batch-major, as the node has them.
     tolerance
         The normwise tolerance in ULPs for every tensor; None for
         :func:`tolerance_ulps` of T and the sums' lengths (forward: input + hidden + 1;
@@ -692,11 +721,12 @@ def validate(
     ParameterError, ShapeError, UnknownNameError
         From the layout (an unknown layout, a weight of the wrong shape).
     """
-    case = _prepare(layout, weights, inputs, outputs, layer, direction, forget_bias)
+    reading = {"forget_bias": forget_bias, "attributes": attributes}
+    case = _prepare(layout, weights, inputs, outputs, layer, direction, reading)
     seeds: dict[str, np.ndarray] = {}
     grads_ = None
     if grads is not None:
-        grads_ = _float_arrays(grads, "grads")
+        grads_ = _time_major(_float_arrays(grads, "grads"), case.batch_major)
         _check_gradient_names(case, grads_)
         seeds["dy"] = case.sequence(grads_["dy"], "grads: dy")
         for name in ("dhT", "dcT"):
@@ -746,7 +776,7 @@ class _Candidate:
     swap_outputs: bool = False
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=128)  # the clip search's grid, and then some
 def _module(variant: Variant):
     from symlstm.codegen import numpy_module
 
@@ -800,13 +830,9 @@ def _with_array(case: _Case, name: str, change: Any) -> dict[str, np.ndarray]:
 
 def _reread(case: _Case, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return to_canonical(
-        case.layout,
-        weights,
-        layer=case.layer,
-        direction=case.direction,
-        forget_bias=case.forget_bias,
-        biases="exact",
-    )[1]
+        case.layout, weights, layer=case.layer, direction=case.direction, biases="exact",
+        **case.reading,
+    )[1]  # fmt: skip
 
 
 def _scaled(values: np.ndarray, factor: int) -> np.ndarray:
@@ -820,8 +846,9 @@ def _candidates(case: _Case) -> Iterator[_Candidate]:
     letter = dict(zip(order, layout.gates, strict=True))
     same = functools.partial(_Candidate, variant=variant, h0=case.h0, c0=case.c0)
     # Gate orders: the implementation takes block j for gate assumed[j].
+    every_gate = all(f"W_{k}" in params for k in order)  # a coupled cell may have no W_f
     for assumed in itertools.permutations(order):
-        if assumed == order:
+        if assumed == order or not every_gate:
             continue
         changed = dict(params)
         for true, gate in zip(order, assumed, strict=True):
@@ -837,7 +864,10 @@ def _candidates(case: _Case) -> Iterator[_Candidate]:
     n, m = case.sizes["hidden"], case.sizes["input"]
     for part, square in (("U", True), ("W", m == n)):
         if square:
-            changed = dict(params) | {f"{part}_{k}": params[f"{part}_{k}"].T for k in order}
+            changed = dict(params)
+            changed |= {
+                f"{part}_{k}": params[f"{part}_{k}"].T for k in order if f"{part}_{k}" in params
+            }
             what = "recurrent" if part == "U" else "input"
             yield same(f"each gate's {what} matrix {part}_k transposed", params=changed)
     names = layout.names(layer=case.layer, direction=case.direction)
@@ -865,9 +895,10 @@ def _candidates(case: _Case) -> Iterator[_Candidate]:
             )
             yield same(f"{shown} not added", params=_reread(case, _with_array(case, name, drop)))
     if parts:
-        doubled = dict(params) | {f"b_{k}": _scaled(params[f"b_{k}"], 2) for k in order}
+        biases = [f"b_{k}" for k in order if f"b_{k}" in params]
+        doubled = dict(params) | {b: _scaled(params[b], 2) for b in biases}
         yield same("the biases added twice", params=doubled)
-        zero = dict(params) | {f"b_{k}": np.zeros(n) for k in order}
+        zero = dict(params) | {b: np.zeros(n) for b in biases}
         yield same("no biases added", params=zero)
     # The forget bias.
     if variant.forget_gate == "standard":
@@ -912,17 +943,50 @@ def _candidates(case: _Case) -> Iterator[_Candidate]:
             case.h0,
             case.c0,
         )
-    if getattr(variant, "clip", None) is None and "clip" in Variant.__dataclass_fields__:
-        for clip in _CLIPS:
-            yield _Candidate(
-                f"pre-activations clipped to ±{clip} (ONNX's clip)",
-                replace(variant, clip=clip),
-                params,
-                case.h0,
-                case.c0,
-            )
-    elif getattr(variant, "clip", None) is not None:
+    if variant.clip is not None:
         yield _Candidate("no clip applied", replace(variant, clip=None), params, case.h0, case.c0)
+
+
+def _clip_fix(case: _Case, tolerance: float) -> Fix:
+    """The clip threshold that best explains the numbers: the best of a grid of common
+    thresholds, then a golden-section search between that one's neighbours (each
+    threshold is a module generated anew: about 0.3 s)."""
+
+    def distance(clip: float) -> float:
+        variant = replace(case.variant, clip=clip)
+        return _distance(case, _forward64(case, _Candidate("", variant, case.params)))
+
+    found = {clip: distance(clip) for clip in _CLIPS}
+    best = min(found, key=found.get)
+    index = _CLIPS.index(best)
+    low, high = _CLIPS[max(index - 1, 0)], _CLIPS[min(index + 1, len(_CLIPS) - 1)]
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    da, db = distance(a), distance(b)
+    for _ in range(_CLIP_SEARCH_STEPS):  # one new threshold per step
+        found |= {a: da, b: db}
+        if min(da, db) <= tolerance:
+            break
+        if da <= db:
+            high, b, db = b, a, da
+            a = high - ratio * (high - low)
+            da = distance(a)
+        else:
+            low, a, da = a, b, db
+            b = low + ratio * (high - low)
+            db = distance(b)
+    best = min(found, key=found.get)
+    if found[best] <= tolerance:  # the shortest decimal that agrees as well: 2.7, not 2.70001
+        for digits in range(1, 6):
+            short = float(f"{best:.{digits}g}")
+            if short not in found:
+                found[short] = distance(short)
+            if found[short] <= tolerance:
+                best = short
+                break
+    shown = f"{float(np.float32(best)):.6g}"
+    return Fix(f"pre-activations clipped to ±{shown} (ONNX's clip)", found[best],
+               found[best] <= tolerance)  # fmt: skip
 
 
 def _diagnose(case: _Case, tolerance: float) -> list[Fix]:
@@ -930,6 +994,8 @@ def _diagnose(case: _Case, tolerance: float) -> list[Fix]:
     for candidate in _candidates(case):
         distance = _distance(case, _forward64(case, candidate))
         fixes.append(Fix(candidate.fix, distance, distance <= tolerance))
+    if case.variant.clip is None and not any(fix.agrees for fix in fixes):
+        fixes.append(_clip_fix(case, tolerance))  # the slowest to search: only when needed
     fixes.sort(key=lambda fix: fix.max_ulp_after)
     agreeing = [fix for fix in fixes if fix.agrees]
     return agreeing or fixes[:_NEAR_MISSES]
@@ -944,6 +1010,7 @@ def diagnose(
     layer: int = 0,
     direction: str = "forward",
     forget_bias: float | None = None,
+    attributes: Mapping[str, Any] | None = None,
     tolerance: float | None = None,
 ) -> list[Fix]:
     """Which single convention mistake makes the reference agree with the outputs.
@@ -972,7 +1039,8 @@ def diagnose(
     >>> diagnose("onnx", weights, {"x": x}, {"y": y})[0].fix
     'a forget bias of 1 added inside σ(f)'
     """
-    case = _prepare(layout, weights, inputs, outputs, layer, direction, forget_bias)
+    reading = {"forget_bias": forget_bias, "attributes": attributes}
+    case = _prepare(layout, weights, inputs, outputs, layer, direction, reading)
     return _diagnose(case, tolerance if tolerance is not None else _output_tolerance(case))
 
 

@@ -209,6 +209,8 @@ def test_validate_bad_files_exit_2(capsys, tmp_path):
         (["--layout", "keras"], "unknown array 'weight_ih_l0' for layout keras"),
         (["--layout", "caffe"], "unknown layout 'caffe'"),
         (["--tolerance", "-1"], "must be a finite number of ULPs"),
+        (["--attributes", "[1]"], "expected a JSON object"),
+        (["--attributes", '{"clip": 1}'], "torch arrays have no node attributes"),
     ]
     for extra, message in cases:
         status, out, err = run(capsys, *argv, *extra)

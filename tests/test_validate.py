@@ -434,3 +434,65 @@ def test_load_npz_fuzzed_bytes_give_arrays_or_a_clear_error(tmp_path, data):
         assert str(err).startswith("weights: ")
     else:
         assert all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in arrays.values())
+
+
+# -- ONNX Runtime: node attributes, an undeclared clip, batch-major arrays ----------------------
+
+
+def _onnx_runtime_lstm(weights: dict, x: np.ndarray, **attributes):
+    """One ONNX LSTM node (opset 14) run by ONNX Runtime: the node and Y, Y_h, Y_c."""
+    pytest.importorskip("onnx", reason="the onnx extra: pip install '.[onnx]'")
+    ort = pytest.importorskip("onnxruntime", reason="the onnx extra: pip install '.[onnx]'")
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = weights["R"].shape[-1]
+    node = helper.make_node("LSTM", ["X", *weights], ["Y", "Y_h", "Y_c"], hidden_size=n,
+                            **attributes)  # fmt: skip
+    graph = helper.make_graph(
+        [node],
+        "lstm",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in ("Y", "Y_h", "Y_c")],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return node, session.run(None, {"X": x})
+
+
+def _onnx_weights(seed, scale=2.0):
+    rng = np.random.default_rng(seed)
+    return {
+        "W": (scale * rng.normal(size=(1, 4 * N, M))).astype(np.float32),
+        "R": (scale * rng.normal(size=(1, 4 * N, N))).astype(np.float32),
+        "B": rng.normal(size=(1, 8 * N)).astype(np.float32),
+    }
+
+
+def test_onnx_runtime_with_its_attributes_passes_and_an_undeclared_clip_is_found():
+    from symlstm.layouts import read_onnx_attributes
+
+    weights = _onnx_weights(21)
+    x = np.random.default_rng(22).normal(size=(T, B, M)).astype(np.float32)
+    node, (y, h_T, c_T) = _onnx_runtime_lstm(weights, x, clip=2.7)
+    outputs = {"y": y, "h_T": h_T, "c_T": c_T}  # y is (T, 1, B, n), as ONNX has it
+    attributes = read_onnx_attributes(node)
+    assert validate("onnx", weights, {"x": x}, outputs, attributes=attributes).passed
+    report = validate("onnx", weights, {"x": x}, outputs)  # the clip not declared
+    assert report.verdict == "fail"
+    assert report.diagnosis[0].fix == "pre-activations clipped to ±2.7 (ONNX's clip)"
+
+
+def test_onnx_batch_major_arrays_are_read_with_layout_1():
+    # onnxruntime refuses layout = 1 ("Batchwise recurrent operations are not supported"):
+    # the generated module's time-major numbers, given batch-major as such a node has them.
+    weights = _onnx_weights(23, scale=0.5)
+    _, params = to_canonical("onnx", weights)
+    x = np.random.default_rng(24).normal(size=(T, B, M)).astype(np.float32)
+    y, h_T, c_T, _ = numpy_module().forward(params, x)
+    inputs = {"x": x.swapaxes(0, 1)}  # (B, T, m)
+    outputs = {"y": y.swapaxes(0, 1)[:, :, None], "h_T": h_T[:, None], "c_T": c_T[:, None]}
+    report = validate("onnx", weights, inputs, outputs, attributes={"layout": 1})
+    assert report.passed and report.tensors["y"].shape == (T, B, N)
+    with pytest.raises(DataFileError, match=r"outputs: y: shape \(3, 10, 1, 6\), expected"):
+        validate("onnx", weights, inputs, outputs)
