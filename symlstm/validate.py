@@ -530,9 +530,21 @@ def _prepare(
     if x.ndim != 3 or x.shape[2] != m or 0 in x.shape:
         raise DataFileError(f"inputs: x has shape {x.shape}, expected (T, B, {m}), time-major")
     case = _Case(
-        layout, weights, layer, direction, directions, layers, reading, variant, params,
-        x, None, None, {}, dtype,
-    )  # fmt: skip
+        layout=layout,
+        weights=weights,
+        layer=layer,
+        direction=direction,
+        directions=directions,
+        layers=layers,
+        reading=reading,
+        variant=variant,
+        params=params,
+        x=x,
+        h0=None,  # the states and claims are read next, with the case's sizes
+        c0=None,
+        claimed={},
+        dtype=dtype,
+    )
     h0 = case.state(inputs["h0"], "inputs: h0") if "h0" in inputs else None
     c0 = case.state(inputs["c0"], "inputs: c0") if "c0" in inputs else None
     claimed = {"y": case.sequence(outputs["y"], "outputs: y")}
