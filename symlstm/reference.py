@@ -279,12 +279,13 @@ class _Backend:
     def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.full(shape, self.const(0, 1), dtype=object)
 
-    def trimmed(self, values: np.ndarray, floor: int) -> Any:
-        """``values`` as a matrix, where the backend gains by shorter midpoints: each
-        rounded to 16 bits beyond the least relative accuracy among them (at least
-        ``floor`` bits, at most the working precision), which widens a ball by at most
-        about 2^-16 of its own radius past ``floor`` bits."""
-        return self.matrix(values)
+    def trimmed(self, arrays: list[np.ndarray], floor: int) -> list[Any]:
+        """2-D ``arrays`` as matrices, where the backend gains by shorter midpoints: each
+        rounded to 16 bits beyond the least relative accuracy among them all (at least
+        ``floor`` bits, at most the working precision). That widens a ball by at most
+        about 2^-16 of the least accurate one's radius, relatively, or to ``floor`` bits;
+        they are factors of one product, whose accuracy the least accurate bounds."""
+        return [self.matrix(a) for a in arrays]
 
 
 class _ArbBackend(_Backend):
@@ -338,29 +339,28 @@ class _ArbBackend(_Backend):
     def product(self, a: Any, b: Any) -> Any:
         return a * b
 
-    def trimmed(self, values: np.ndarray, floor: int) -> Any:
-        # arb_mat products cost by the midpoints' lengths, not the working precision
-        rows, cols = values.shape
-        flat = values.ravel().tolist()
+    def trimmed(self, arrays: list[np.ndarray], floor: int) -> list[Any]:
+        # arb_mat products cost by the midpoints' lengths, not by the working precision
+        flats = [a.ravel().tolist() for a in arrays]
         ctx = self.flint.ctx
         prec = ctx.prec
-        least = min((a.rel_accuracy_bits() for a in flat if a.is_finite()), default=prec)
+        accuracy = self.arb.rel_accuracy_bits  # very negative for a non-finite ball
+        least = min((min(map(accuracy, f), default=prec) for f in flats), default=prec)
         target = min(prec, max(floor, least + 16))
         if target < prec:
             ctx.prec = target
             try:
-                flat = list(map(operator.pos, flat))  # rounded to the precision in force
+                flats = [list(map(operator.pos, f)) for f in flats]  # rounded to target
             finally:
                 ctx.prec = prec
-        return self.arb_mat(rows, cols, flat)
+        return [self.arb_mat(*a.shape, f) for a, f in zip(arrays, flats, strict=True)]
 
     def transpose(self, a: Any) -> Any:
         return a.transpose()
 
     def objects(self, matrix: Any, shape: tuple[int, ...]) -> np.ndarray:
-        out = np.empty(matrix.nrows() * matrix.ncols(), dtype=object)
-        out[:] = matrix.entries()
-        return out.reshape(shape)
+        count = matrix.nrows() * matrix.ncols()
+        return np.fromiter(matrix.entries(), dtype=object, count=count).reshape(shape)
 
     def accuracy(self, values: np.ndarray, finite: bool) -> int | None:
         """The least relative accuracy (bits) of the balls; None if one is non-finite from
@@ -377,11 +377,17 @@ class _ArbBackend(_Backend):
                     least = bits
         return least
 
-    def double_double(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def double_double(
+        self, values: np.ndarray, finite: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         flat = values.ravel().tolist()
-        hi = [float(a) if a.is_finite() else math.nan for a in flat]
-        lo = [float(a - h) if math.isfinite(h) else 0.0 for a, h in zip(flat, hi, strict=True)]
-        return np.array(hi, dtype=np.float64), np.array(lo, dtype=np.float64)
+        hi = np.array(list(map(float, flat)), dtype=np.float64)  # the midpoints, rounded
+        lo = np.array(list(map(float, map(self.arb.__sub__, flat, hi.tolist()))))
+        if not finite:  # a ball of infinite radius may have a finite midpoint
+            finite_balls = map(self.arb.is_finite, flat)
+            hi[~np.fromiter(finite_balls, dtype=bool, count=len(flat))] = np.nan
+        lo[~np.isfinite(hi)] = 0.0  # a midpoint may also overflow float64
+        return hi, lo
 
 
 class _IntervalBackend(_Backend):
@@ -526,7 +532,9 @@ class _IntervalBackend(_Backend):
                 least = bits
         return least
 
-    def double_double(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def double_double(
+        self, values: np.ndarray, finite: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         lm = self.libmp
         hi, lo = [], []
         for a in values.ravel().tolist():
@@ -619,9 +627,19 @@ def _compile(expr: sympy.Basic, ops: _Backend) -> Compiled:
         return _compile_piecewise(expr, ops)
     if isinstance(expr, hard_sigmoid):
         return _compile(expr.rewrite(Max), ops)  # max(0, min(1, αx + β)): continuous
+    if expr.is_Add:  # a − b as one subtraction, not a + (−1)·b
+        plus = [_compile(a, ops) for a in expr.args if not _negated(a)]
+        minus = [_compile(-a, ops) for a in expr.args if _negated(a)]
+        if not plus:
+            return lambda env: np.negative(functools.reduce(np.add, (f(env) for f in minus)))
+        total = lambda env: functools.reduce(np.add, (f(env) for f in plus))  # noqa: E731
+        if not minus:
+            return total
+        return lambda env: functools.reduce(np.subtract, (f(env) for f in minus), total(env))
+    if _negated(expr):
+        rest = _compile(-expr, ops)
+        return lambda env: np.negative(rest(env))
     args = [_compile(a, ops) for a in expr.args]
-    if expr.is_Add:
-        return lambda env: functools.reduce(np.add, (f(env) for f in args))
     if expr.is_Mul:
         return lambda env: functools.reduce(np.multiply, (f(env) for f in args))
     if expr.is_Pow and expr.exp.is_Integer:
@@ -640,6 +658,11 @@ def _compile(expr: sympy.Basic, ops: _Backend) -> Compiled:
 
 
 _POSITIVE, _NEGATIVE, _ZERO = 1, 2, 3  # a ball's sign, where it is decided
+
+
+def _negated(expr: sympy.Basic) -> bool:
+    """``expr`` is −1 times a product."""
+    return bool(expr.is_Mul and expr.args[0] is sympy.S.NegativeOne)
 
 
 def _compile_step(expr: sympy.Basic, args: list[Compiled], ops: _Backend) -> Compiled:
@@ -1051,8 +1074,13 @@ def _attempt(
         carry_c = env[sym["dc_prev"]]
 
     # The matrix adjoints, summed over steps and batch by the products themselves.
-    dz_cols = ops.trimmed(dz.transpose(1, 0, 2).reshape(rows, steps * batch), floor)
-    h_cols = ops.trimmed(np.stack(h_prevs, axis=1).reshape(n, steps * batch), floor)
+    dz_cols, h_cols = ops.trimmed(
+        [
+            dz.transpose(1, 0, 2).reshape(rows, steps * batch),
+            np.stack(h_prevs, axis=1).reshape(n, steps * batch),
+        ],
+        floor,
+    )
     d_w = ops.objects(ops.product(dz_cols, ops.transpose(x_cols)), (rows, data.m))
     d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, n))
     d_b = ops.objects(ops.product(dz_cols, ops.matrix(np.ones((steps * batch, 1)))), (rows,))
@@ -1083,10 +1111,19 @@ def _run_equations(
 
 
 def _attempt_certified(
-    plan: _Plan, data: _Data, ops: _Backend, bits: int, prec: int, predict: bool, tick: Any
+    plan: _Plan,
+    data: _Data,
+    ops: _Backend,
+    bits: int,
+    prec: int,
+    first: int,
+    predict: bool,
+    tick: Any,
 ) -> tuple[dict[str, np.ndarray], dict[str, int | None], str | None, int | None]:
     """One attempt at ``prec``: balls and accuracies, the first tensor short of ``bits``
     (None if none), and the precision to try next (None when all are certified).
+    ``first`` is the first attempt's precision: the least length the gradient products'
+    factors are trimmed to grows from ``bits + 24`` with every retry.
 
     The forward part is checked first, so that an attempt it fails skips the backward.
     With ``predict``, the backward is also skipped when the forward's loss says it will
@@ -1096,7 +1133,7 @@ def _attempt_certified(
     balls: dict[str, np.ndarray] = {}
     accuracy: dict[str, int | None] = {}
     factor = 2 if data.gradients else 1
-    floor = max(bits + 32, prec // 2)
+    floor = bits + 24 + prec - first
     for part in _attempt(plan, data, ops, floor, tick):
         for name, values in part.items():
             accuracy[name] = got = ops.accuracy(values, data.finite)
@@ -1123,8 +1160,9 @@ def _next_precision(prec: int, bits: int, got: int | None, factor: int) -> int |
     return max(-(-(need + 8) // 32) * 32, prec + 32)
 
 
-def _tensor(values: np.ndarray, bits: int, ops: _Backend) -> ReferenceTensor:
-    hi, lo = ops.double_double(values)
+def _tensor(values: np.ndarray, bits: int, ops: _Backend, finite: bool) -> ReferenceTensor:
+    """``finite``: every ball is known to be finite (certified from finite inputs)."""
+    hi, lo = ops.double_double(values, finite)
     return ReferenceTensor(hi.reshape(values.shape), lo.reshape(values.shape), bits)
 
 
@@ -1228,7 +1266,7 @@ def reference(
     data = _validate(cell, params, x, h0, c0, dy, dhT, dcT)
     plan = _plan(cell.variant, ops.name)
     saved_prec = ops.precision()
-    prec = min(start_prec, max_prec)
+    prec = first = min(start_prec, max_prec)
     tick = _Progress(sys.stderr.isatty() if progress is None else progress, backend=ops.name)
     try:
         while True:
@@ -1236,7 +1274,7 @@ def reference(
             tick.prec = prec
             try:
                 balls, accuracy, failed, retry = _attempt_certified(
-                    plan, data, ops, bits, prec, prec < max_prec, tick
+                    plan, data, ops, bits, prec, first, prec < max_prec, tick
                 )
             except _Undecided as err:
                 if prec >= max_prec:
@@ -1262,7 +1300,7 @@ def reference(
                     "fewer bits"
                 )
             prec = min(retry, max_prec)
-        tensors = {name: _tensor(v, accuracy[name], ops) for name, v in balls.items()}
+        tensors = {name: _tensor(v, accuracy[name], ops, data.finite) for name, v in balls.items()}
     finally:
         ops.set_precision(saved_prec)
         tick.close()
