@@ -558,21 +558,20 @@ import numpy as np
 GATES = {gates}
 PARAMETERS = {parameters}
 
-# Beyond these, exp(-z) overflows; sigmoid(z) is then exp(z)/(1 + exp(z)), subnormal or 0.
-_EXP_LIMIT = {{np.dtype(np.float32): 88.0, np.dtype(np.float64): 709.0}}
-
 
 def _sigmoid(z, out=None, work=None):
     """1/(1 + exp(-z)) into out (work: a scratch array like z); no overflow, subnormals kept."""
     if out is None:
         out = np.empty_like(z)
-    if z.size and z.min() < -_EXP_LIMIT[z.dtype]:
-        e = np.exp(np.abs(z) * -1)
-        out[...] = np.where(z >= 0, 1, e) / (1 + e)
-        return out
-    e = out if work is None else work
+    e = np.empty_like(z) if work is None else work
     np.multiply(z, -1, out=e)  # not negative(): see "A NumPy defect" in the docs
-    np.exp(e, out=e)
+    with np.errstate(over="raise"):  # detected by the exp itself: no pass to look for it
+        try:
+            np.exp(e, out=e)
+        except FloatingPointError:  # z < -709 (float64), -88 (float32): exp(-z) overflows;
+            e = np.exp(np.abs(z) * -1)  # there sigmoid(z) = exp(z)/(1 + exp(z)), subnormal or 0
+            out[...] = np.where(z >= 0, 1, e) / (1 + e)
+            return out
     e += 1
     np.divide(1, e, out=out)
     return out
@@ -608,10 +607,13 @@ def forward(params, x, h0=None, c0=None):
     U = np.concatenate([p["U_" + k] for k in GATES])
     b = np.concatenate([p["b_" + k] for k in GATES])
 {peepholes}
-    # Input projections of all steps in one GEMM; each step adds U h_(t-1) and its gates
-    # are computed in place, so G ends up holding the activated gates.
-    G = np.matmul(x.reshape(T * B, m), W.T).reshape(T, B, {gate_count} * n)
-    G += b
+    # Input projections of all steps in one GEMM, the bias included (x gets a column of
+    # ones, W the column b); each step adds U h_(t-1) and its gates are computed in place,
+    # so G ends up holding the activated gates.
+    X1 = np.empty((T * B, m + 1), dtype)
+    X1[:, :m] = x.reshape(T * B, m)
+    X1[:, m] = 1
+    G = np.matmul(X1, np.concatenate([W, b[:, None]], axis=1).T).reshape(T, B, {gate_count} * n)
     C = np.empty((T + 1, B, n), dtype)
     H = np.empty((T + 1, B, n), dtype)
     S = np.empty((T, B, n), dtype)
@@ -626,7 +628,7 @@ def forward(params, x, h0=None, c0=None):
         np.matmul(H[t], UT, out=r)
         a += r
 {forward_body}
-    cache = {{"x": x, "W": W, "U": U, "G": G, "C": C, "H": H, "S": S, "fresh": True}}
+    cache = {{"X1": X1, "W": W, "U": U, "G": G, "C": C, "H": H, "S": S, "fresh": True}}
 {cache_z}
     return H[1:], H[T], C[T], cache
 
@@ -636,10 +638,11 @@ def backward(params, cache, dy, dhT=None, dcT=None):
 
     Returns a dict: the gradient of every parameter by name, and of x, h0 and c0.
     """
-    x, W, U, G, H = (cache[k] for k in ("x", "W", "U", "G", "H"))
+    X1, W, U, G, H = (cache[k] for k in ("X1", "W", "U", "G", "H"))
 {cached_read}
-    dtype = x.dtype
-    T, B, m = x.shape
+    dtype = G.dtype
+    T, B = G.shape[:2]
+    m = X1.shape[1] - 1
     n = H.shape[2]
 {backward_parameters}
     dy = _array(dy, dtype, (T, B, n), "dy")
@@ -659,9 +662,9 @@ def backward(params, cache, dy, dhT=None, dcT=None):
         np.matmul(dz, U, out=dh_next)
         dc_next, dc_prev = dc_prev, dc_next
     flat = dZ.reshape(T * B, {gate_count} * n)
-    dW = np.matmul(flat.T, x.reshape(T * B, m))
+    dWb = np.matmul(flat.T, X1)  # dW, and in the column of x's ones, db
+    dW, db = dWb[:, :m], dWb[:, m].copy()
     dU = np.matmul(flat.T, H[:-1].reshape(T * B, n))
-    db = np.matmul(np.ones(T * B, dtype), flat)  # a GEMV: faster than flat.sum(axis=0)
     grads = {{}}
     for index, k in enumerate(GATES):
         rows = slice(index * n, (index + 1) * n)
