@@ -56,6 +56,7 @@ from symlstm.layouts import Layout, from_canonical, get_layout, to_canonical
 from symlstm.reference import ReferenceResult, ReferenceTensor, normwise_ulps, reference
 
 __all__ = [
+    "AS_GIVEN",
     "Fix",
     "TensorReport",
     "ValidationReport",
@@ -75,6 +76,8 @@ _GATE_ACTIVATIONS = ("sigmoid", "hard_sigmoid", "hard_sigmoid_relu6")
 #: best is then refined by a golden-section search of this many steps.
 _CLIPS = (0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 8, 10, 20, 50)
 _CLIP_SEARCH_STEPS = 25
+#: The diagnosis of numbers that agree as they are.
+AS_GIVEN = "none: the outputs agree as given"
 #: How many near misses a diagnosis lists when no single change makes the numbers agree.
 _NEAR_MISSES = 3
 _OUTPUTS = ("y", "h_T", "c_T")
@@ -262,7 +265,8 @@ class ValidationReport:
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         for row in rows:
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+            cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            lines.append("  ".join(cells).rstrip())
         lines.append("(ULPs of " + self.dtype.name + "; normwise: at the largest exact value)")
         for t in self.tensors.values():
             if t.nan or t.inf or t.undefined:
@@ -271,7 +275,9 @@ class ValidationReport:
         lines += ["", f"verdict: {self.verdict.upper()}"]
         if self.diagnosis is not None:
             agreeing = [fix for fix in self.diagnosis if fix.agrees]
-            if agreeing:
+            if [fix.fix for fix in agreeing] == [AS_GIVEN]:
+                lines.append("diagnosis: none needed, the outputs agree as given")
+            elif agreeing:
                 lines.append("diagnosis: the numbers agree with the reference if")
                 lines += [
                     f"  - {fix.fix} ({_ulp_text(fix.max_ulp_after)} ULPs)" for fix in agreeing
@@ -841,10 +847,8 @@ def _with_array(case: _Case, name: str, change: Any) -> dict[str, np.ndarray]:
 
 
 def _reread(case: _Case, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return to_canonical(
-        case.layout, weights, layer=case.layer, direction=case.direction, biases="exact",
-        **case.reading,
-    )[1]  # fmt: skip
+    unit = {"layer": case.layer, "direction": case.direction}
+    return to_canonical(case.layout, weights, biases="exact", **unit, **case.reading)[1]
 
 
 def _scaled(values: np.ndarray, factor: int) -> np.ndarray:
@@ -940,8 +944,8 @@ def _candidates(case: _Case) -> Iterator[_Candidate]:
     for name in _GATE_ACTIVATIONS:
         if name != variant.gate_activation:
             yield _Candidate(
-                f"gates through {name} ({ACTIVATIONS[name].summary}) instead of "
-                f"{variant.gate_activation}",
+                f"the gates' {variant.gate_activation} replaced by {name}: "
+                f"{ACTIVATIONS[name].summary}",
                 replace(variant, gate_activation=name),
                 params,
                 case.h0,
@@ -997,11 +1001,15 @@ def _clip_fix(case: _Case, tolerance: float) -> Fix:
                 best = short
                 break
     shown = f"{float(np.float32(best)):.6g}"
-    return Fix(f"pre-activations clipped to ±{shown} (ONNX's clip)", found[best],
-               found[best] <= tolerance)  # fmt: skip
+    fix = f"pre-activations clipped to ±{shown} (ONNX's clip)"
+    return Fix(fix, found[best], found[best] <= tolerance)
 
 
 def _diagnose(case: _Case, tolerance: float) -> list[Fix]:
+    unchanged = _Candidate("", case.variant, case.params, case.h0, case.c0)
+    as_given = _distance(case, _forward64(case, unchanged))
+    if as_given <= tolerance:
+        return [Fix(AS_GIVEN, as_given, True)]
     fixes = []
     for candidate in _candidates(case):
         distance = _distance(case, _forward64(case, candidate))
@@ -1038,7 +1046,8 @@ def diagnose(
     -------
     list of Fix
         The changes that make every output agree within the tolerance, best first; if
-        none does, the three nearest (``agrees`` False).
+        none does, the three nearest (``agrees`` False). Outputs that agree as they are
+        give the one fix :data:`AS_GIVEN`.
 
     >>> import numpy as np
     >>> from symlstm.codegen import numpy_module

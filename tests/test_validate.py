@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from symlstm.codegen import numpy_module
 from symlstm.errors import DataFileError, ParameterError, SymLSTMError
 from symlstm.layouts import to_canonical
-from symlstm.validate import compare, diagnose, load_npz, tolerance_ulps, validate
+from symlstm.validate import AS_GIVEN, compare, diagnose, load_npz, tolerance_ulps, validate
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
 
@@ -89,6 +89,10 @@ def test_torch_passes_with_outputs_and_gradients(dtype):
     report = validate("torch", _weights(lstm), inputs, outputs, grads)
     assert report.verdict == "pass", report.to_text()
     assert report.diagnosis is None  # only run on failure
+    asked = validate("torch", _weights(lstm), inputs, outputs, diagnosis=True)
+    assert [(fix.fix, fix.agrees) for fix in asked.diagnosis] == [(AS_GIVEN, True)]
+    assert "diagnosis: none needed, the outputs agree as given" in asked.to_text()
+    assert not any(line.endswith(" ") for line in asked.to_text().splitlines())
     names = {"y", "h_T", "c_T", "grad x", "grad h0", "grad c0", "grad weight_ih_l0"}
     assert names | {"grad weight_hh_l0", "grad bias_ih_l0", "grad bias_hh_l0"} == set(
         report.tensors
@@ -234,7 +238,7 @@ def test_hard_sigmoid_and_a_dropped_tanh_are_diagnosed():
     x = 2 * np.random.default_rng(11).normal(size=(T, B, M))
     weights = {f"{p}_{k}": params[f"{p}_{k}"] for p in "WUb" for k in "ifgo"}
     for variant, fix in (
-        (Variant(gate_activation="hard_sigmoid"), "gates through hard_sigmoid ("),
+        (Variant(gate_activation="hard_sigmoid"), "the gates' sigmoid replaced by hard_sigmoid: "),
         (Variant(output_activation="identity"), "no tanh on the cell state"),
     ):
         y = numpy_module(variant).forward(params, x)[0]
