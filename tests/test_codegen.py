@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,23 @@ def test_the_printed_code_is_the_cells_equations():
     peephole = generate_numpy("peephole")
     assert "# z_o = a_o + c*p_o" in peephole
     assert 'np.einsum("tbn,tbn->n"' in peephole  # peephole gradients: summed products
+
+
+@pytest.mark.parametrize("variant", ["textbook", "peephole", "coupled", "gate=hard_sigmoid"])
+def test_backward_writes_each_gate_block_once(variant):
+    # Strided gate blocks cost NumPy a call per row: dz_k is built in a contiguous
+    # temporary and only the last call of its computation writes the block.
+    source = generate_numpy(None if variant == "textbook" else variant)
+    loop = source[source.index("for t in range(T - 1, -1, -1):") :]
+    for k in numpy_module(None if variant == "textbook" else variant).GATES:
+        writes = re.findall(rf"out=dz_{k}\)", loop) + re.findall(rf"copyto\(dz_{k},", loop)
+        assert len(writes) == 1, (k, writes)
+
+
+def test_bias_is_a_column_of_the_input_gemm():
+    source = generate_numpy()
+    assert "G += b" not in source and "X1[:, m] = 1" in source
+    assert "dW, db = dWb[:, :m], dWb[:, m].copy()" in source
 
 
 def test_no_generated_module_calls_np_negative():
@@ -241,6 +259,21 @@ def test_sigmoid_keeps_float32_subnormals():
     with np.errstate(over="ignore"):
         naive = 1 / (1 + np.exp(np.float32(95.0)))  # lambdify's form: loses the subnormal
     assert naive == 0
+
+
+def test_sigmoid_overflow_is_detected_in_float64_views():
+    # exp(-z) overflows for z < -709: the exp's own overflow flag sends the call to the
+    # split form (no min() pass looks for it), also on a strided block with a work buffer.
+    mod = numpy_module()
+    a = np.zeros((3, 8))
+    a[:, 2:5] = [[-720.0, -1000.0, 0.0], [1.0, 2.0, 3.0], [-5.0, 750.0, np.nan]]
+    block, work = a[:, 2:5], np.empty((3, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mod._sigmoid(block, out=block, work=work)
+    assert 0 < a[0, 2] < np.finfo(np.float64).tiny and a[0, 3] == 0 and a[0, 4] == 0.5
+    assert a[2, 3] == 1 and np.isnan(a[2, 4]) and np.all(a[:, [0, 1, 5, 6, 7]] == 0)
+    assert abs(a[1, 2] - 1 / (1 + math.exp(-1))) <= np.spacing(a[1, 2])
 
 
 @pytest.mark.parametrize("bias", [True, False])
