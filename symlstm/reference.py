@@ -1207,7 +1207,7 @@ def reference(
     start_prec, max_prec
         First and largest working precision in bits. The default first precision is
         a guess from the balls' measured widening, at most about 2 bits a step over
-        forward and backward: ``bits + 2 T`` rounded up to 32 bits, at least
+        forward and backward: ``bits + 2 T`` rounded up to 16 bits, at least
         ``START_PREC``. After a shortfall the next precision adds the bits lost
         (twice the forward's loss, when the forward decides it, before the backward
         runs) and a margin; it doubles where nothing was measured (a non-finite ball,
@@ -1257,7 +1257,7 @@ def reference(
     ops = _choose_backend(backend)
     if start_prec is None:
         steps = np.shape(x)[0] if np.ndim(x) else 0
-        start_prec = max(START_PREC, -(-(bits + 2 * steps) // 32) * 32)
+        start_prec = max(START_PREC, -(-(bits + 2 * steps) // 16) * 16)
     for name, value in (("bits", bits), ("start_prec", start_prec), ("max_prec", max_prec)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise PrecisionError(f"{name} must be a positive integer, not {value!r}")

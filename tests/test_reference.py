@@ -235,7 +235,7 @@ def test_the_forward_loss_picks_the_next_precision(monkeypatch):
 
     monkeypatch.setattr(reference_module, "_attempt", counted)
     r = reference(cell, params, x, h0, c0, **upstream)
-    first = 256  # bits + 2 T, rounded up to 32 bits
+    first = 240  # bits + 2 T, rounded up to 16 bits
     assert parts[0] == (first, True) and parts[1][0] > first  # no backward at the first
     assert len(parts) == 3 and r.bits == parts[1][0] == parts[2][0]
     assert min(t.certified_bits for t in (r.y, *r.grads.values())) >= 106
