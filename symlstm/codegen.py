@@ -117,6 +117,19 @@ class InPlaceNumPyPrinter(NumPyPrinter):
             return f"{self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)}"
         return super()._print_Relational(expr)
 
+    def _print_Max(self, expr: sympy.Expr) -> str:
+        return self._fold("np.maximum", expr.args)
+
+    def _print_Min(self, expr: sympy.Expr) -> str:
+        return self._fold("np.minimum", expr.args)
+
+    def _fold(self, ufunc: str, args: tuple) -> str:
+        """Nested binary calls: NumPyPrinter's functools.reduce needs an import the module lacks."""
+        text = self._print(args[0])
+        for arg in args[1:]:
+            text = f"{ufunc}({text}, {self._print(arg)})"
+        return text
+
     def _print_Heaviside(self, expr: sympy.Expr) -> str:
         at_zero = expr.args[1] if len(expr.args) == 2 else S.Half  # SymPy's H(0) = 1/2
         return f"np.heaviside({self._print(expr.args[0])}, {_literal(at_zero)})"

@@ -15,11 +15,12 @@ from types import SimpleNamespace
 import mpmath
 import numpy as np
 import pytest
+import sympy
 
 from symlstm.audit import load_claims
 from symlstm.cell import Variant
 from symlstm.cli import main
-from symlstm.codegen import GENERATED_KINDS, generate_numpy, numpy_module
+from symlstm.codegen import GENERATED_KINDS, InPlaceNumPyPrinter, generate_numpy, numpy_module
 from symlstm.errors import UnknownNameError
 from symlstm.examples import load_example
 
@@ -133,6 +134,15 @@ def test_bias_is_a_column_of_the_input_gemm():
     source = generate_numpy()
     assert "G += b" not in source and "X1[:, m] = 1" in source
     assert "dW, db = dWb[:, :m], dWb[:, m].copy()" in source
+
+
+def test_max_and_min_print_without_functools():
+    # NumPyPrinter prints Max(a, b, c) with functools.reduce, which the module does not import.
+    a, b, c = sympy.symbols("a b c")
+    printer = InPlaceNumPyPrinter({a: "a", b: "b", c: "c"})
+    text = printer.doprint(sympy.Heaviside(sympy.Max(a, b, c) - sympy.Min(a, b)))
+    assert "functools" not in text and text.count("np.maximum(") == 2
+    assert text.count("np.minimum(") == 1
 
 
 def test_no_generated_module_calls_np_negative():
