@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import random
 
 import mpmath
@@ -660,8 +659,6 @@ def test_generated_module_of_a_clipped_cell_is_within_the_bound(dtype):
 
     cell, params, x, h0, c0, rng = _clip_case(dtype)
     mod = numpy_module(cell.variant)
-    if not hasattr(mod, "functools"):  # see the xfail below: the module uses it unimported
-        mod.functools = functools
     dy = rng.normal(size=(*x.shape[:2], h0.shape[1])).astype(dtype)
     y, h_T, c_T, cache = mod.forward(params, x, h0, c0)
     clipped = np.mean([np.mean(np.abs(cache[f"Z_{k}"]) > 0.75) for k in "ifgo"])
@@ -676,17 +673,11 @@ def test_generated_module_of_a_clipped_cell_is_within_the_bound(dtype):
     assert forward <= 64 and backward <= 64, (forward, backward)
 
 
-@pytest.mark.xfail(
-    raises=NameError,
-    strict=False,
-    reason="symlstm/codegen.py prints the clip's Heaviside(C - Max(-C, z)) with NumPyPrinter's "
-    "functools.reduce(np.maximum, …) but the module does not import functools",
-)
 def test_generated_module_of_a_clipped_cell_runs_as_printed():
     from symlstm.codegen import generate_numpy
 
     cell, params, x, h0, c0, _ = _clip_case(np.float64)
-    module: dict = {}  # a fresh namespace: numpy_module() caches, and a test above patches it
+    module: dict = {}  # a fresh namespace, with nothing but what the source imports
     exec(compile(generate_numpy(cell.variant), "<clipped cell>", "exec"), module)
     _, _, _, cache = module["forward"](params, x, h0, c0)
     module["backward"](params, cache, np.ones((*x.shape[:2], h0.shape[1])))
