@@ -45,34 +45,24 @@ class _UsageError(Exception):
     pass
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
-    return value
+def _integer(low: int, high: int | None = None):
+    """An argparse type: an integer from ``low`` to ``high`` (no upper end if None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            wanted = f"{low}..{high}" if high is not None else f"{low} or more"
+            wanted = "a positive integer" if (low, high) == (1, None) else wanted
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {value}")
+        return value
+
+    return parse
 
 
-def _places(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not 0 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be 0..1000, not {value}")
-    return value
-
-
-def _nonnegative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
-    return value
+_positive, _places, _nonnegative = _integer(1), _integer(0, 1000), _integer(0)
 
 
 def _ulps(text: str) -> float:

@@ -473,6 +473,14 @@ def _time_major(arrays: dict[str, np.ndarray], batch_major: bool) -> dict[str, n
     return out
 
 
+def _known_names(what: str, given: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        raise DataFileError(
+            f"{what}: unknown array(s) {', '.join(map(repr, unknown))}; expected {', '.join(known)}"
+        )
+
+
 def _count_units(layout: Layout, weights: Mapping[str, np.ndarray], layer: int) -> tuple:
     """(directions, layers) the weights hold."""
     first = layout.names(layer=layer)[0]  # the input weights, in every layout
@@ -505,16 +513,8 @@ def _prepare(
     batch_major = (reading.get("attributes") or {}).get("layout", 0) == 1
     inputs = _time_major(_float_arrays(inputs, "inputs"), batch_major)
     outputs = _time_major(_float_arrays(outputs, "outputs"), batch_major)
-    for what, given, known in (
-        ("inputs", inputs, ("x", "h0", "c0")),
-        ("outputs", outputs, _OUTPUTS),
-    ):
-        unknown = [k for k in given if k not in known]
-        if unknown:
-            raise DataFileError(
-                f"{what}: unknown array(s) {', '.join(map(repr, unknown))}; "
-                f"expected {', '.join(known)}"
-            )
+    _known_names("inputs", inputs, ("x", "h0", "c0"))
+    _known_names("outputs", outputs, _OUTPUTS)
     if "x" not in inputs:
         raise DataFileError("inputs: missing x (T, B, input), time-major")
     if "y" not in outputs:
@@ -657,14 +657,8 @@ def _compare_gradients(
 
 
 def _check_gradient_names(case: _Case, grads: dict[str, np.ndarray]) -> None:
-    known = (*_SEEDS, *case.layout.names(layer=case.layer, direction=case.direction))
-    known += _INPUT_GRADIENTS
-    unknown = [k for k in grads if k not in known]
-    if unknown:
-        raise DataFileError(
-            f"grads: unknown array(s) {', '.join(map(repr, unknown))}; expected dy (and "
-            f"optionally dhT, dcT) and gradients named {', '.join(known[3:])}"
-        )
+    names = case.layout.names(layer=case.layer, direction=case.direction)
+    _known_names("grads", grads, (*_SEEDS, *names, *_INPUT_GRADIENTS))
     if "dy" not in grads:
         raise DataFileError("grads: missing dy, the upstream gradient ∂L/∂y (T, B, hidden)")
     for name, array in grads.items():
