@@ -490,7 +490,7 @@ def backprop(
     steps = len(trace)
     the_loss = Loss.make(loss, steps=steps, targets=targets, cell=cell)
     program = _explicit(cell, backward_step(cell).equations)
-    n = cell.hidden_size
+    n = cell.shape("h")[0] if cell.is_vector else 1  # components of h: p when projected
     with numeric_context(method, dps=dps, prec=prec) as arith:
         env: dict = {}
         for name, value in exact_params.items():
@@ -498,7 +498,7 @@ def backprop(
         hs = trace.series("h")
         zero = arith.const(sympy.Integer(0))
         carry_h = tuple(zero for _ in range(n)) if cell.is_vector else zero
-        carry_c = carry_h
+        carry_c = tuple(zero for _ in range(cell.hidden_size)) if cell.is_vector else zero
         grads: dict[str, Any] = {}
         dxs: list[Any] = [None] * steps
         recorded: list[dict[str, Any]] = [{} for _ in range(steps)]

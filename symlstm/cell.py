@@ -9,7 +9,10 @@ A :class:`Cell` is one of three *kinds*:
     The general scalar cell, z_k = W_k x_t + U_k h_{t-1} + b_k.
 ``"vector"``
     Hidden size n, input size m: matrix symbols W_k (n×m), U_k (n×n), vectors
-    b_k (n), element-wise products (⊙).
+    b_k (n), element-wise products (⊙). With a projection size p (PyTorch's
+    ``proj_size``, the LSTMP of Sak et al. 2014), the output o ⊙ tanh(c) becomes the
+    intermediate m (n components) and h = W_hr m has p: W_hr is (p×n), U_k (n×p),
+    h and h_prev have p components; c stays n.
 
 and one :class:`Variant`: peepholes, a coupled or absent forget gate, a
 constant forget bias inside σ, a clip on the pre-activations, and the
@@ -231,6 +234,17 @@ class Cell:
     hidden_size, input_size
         Sizes of a vector cell; left out, they are the symbols n and m (the
         equations can then be printed and differentiated but not evaluated).
+    proj_size
+        A vector cell's projection size p (None, the default: no projection). The
+        cell then has one more parameter, ``W_hr`` (p × n, PyTorch's ``weight_hr_l0``),
+        one more quantity, ``m = o ⊙ tanh(c)`` (n components), and ``h = W_hr m``
+        (p components); U_k is (n × p) and h_prev has p components.
+
+    >>> cell = Cell("vector", hidden_size=3, input_size=2, proj_size=2)
+    >>> cell.shape("W_hr"), cell.shape("U_i"), cell.shape("h"), cell.shape("m")
+    ((2, 3), (3, 2), (2,), (3,))
+    >>> [str(eq) for eq in cell.equations()[-2:]]
+    ['Eq(m, HadamardProduct(o, s))', 'Eq(h, W_hr*m)']
 
     >>> Cell("vector", hidden_size=2, input_size=3).parameters["W_i"].shape
     (2, 3)
@@ -245,6 +259,7 @@ class Cell:
         *,
         hidden_size: int | None = None,
         input_size: int | None = None,
+        proj_size: int | None = None,
         **options: Any,
     ) -> None:
         if kind not in KINDS:
@@ -255,21 +270,32 @@ class Cell:
         self.variant = variant if variant is not None else Variant.from_mapping(options)
         if kind != "vector" and (hidden_size not in (None, 1) or input_size not in (None, 1)):
             raise ParameterError(f"a {kind} cell has hidden and input size 1")
-        for name, size in (("hidden_size", hidden_size), ("input_size", input_size)):
+        if kind != "vector" and proj_size is not None:
+            raise ParameterError(f"a {kind} cell has no projection (proj_size is for vector cells)")
+        sizes = (("hidden_size", hidden_size), ("input_size", input_size), ("proj_size", proj_size))
+        for name, size in sizes:
             if size is not None and (
                 isinstance(size, bool) or not isinstance(size, int) or size < 1
             ):
                 raise ParameterError(f"{name} must be a positive integer, not {size!r}")
         self.hidden_size = hidden_size if kind == "vector" else 1
         self.input_size = input_size if kind == "vector" else 1
+        self.proj_size = proj_size
 
     def __repr__(self) -> str:
         sizes = f", hidden_size={self.hidden_size}, input_size={self.input_size}"
+        if self.projected:
+            sizes += f", proj_size={self.proj_size}"
         return f"Cell({self.kind!r}, {self.variant!r}{sizes if self.is_vector else ''})"
 
     @property
     def is_vector(self) -> bool:
         return self.kind == "vector"
+
+    @property
+    def projected(self) -> bool:
+        """True for a vector cell with a projection h = W_hr m (``proj_size`` given)."""
+        return self.proj_size is not None
 
     @property
     def sized(self) -> bool:
@@ -283,6 +309,11 @@ class Cell:
         n = self.hidden_size if self.hidden_size is not None else Symbol("n", integer=True)
         m = self.input_size if self.input_size is not None else Symbol("m", integer=True)
         return n, m
+
+    @property
+    def _out(self) -> Any:
+        """The number of components of h: p with a projection, else n."""
+        return self.proj_size if self.projected else self._dims[0]
 
     def _symbol(self, name: str, rows: Any = None, cols: Any = 1) -> sympy.Expr:
         if not self.is_vector:
@@ -310,10 +341,12 @@ class Cell:
                 params[f"w_{k}"] = self._symbol(f"w_{k}")
             else:
                 params[f"W_{k}"] = self._symbol(f"W_{k}", n, m)
-                params[f"U_{k}"] = self._symbol(f"U_{k}", n, n)
+                params[f"U_{k}"] = self._symbol(f"U_{k}", n, self._out)
             params[f"b_{k}"] = self._symbol(f"b_{k}")
         for k in self.peephole_gates:
             params[f"p_{k}"] = self._symbol(f"p_{k}")
+        if self.projected:
+            params["W_hr"] = self._symbol("W_hr", self._out, n)
         return params
 
     @cached_property
@@ -322,11 +355,11 @@ class Cell:
         m = self._dims[1]
         out = {
             "x": self._symbol("x", m),
-            "h_prev": self._symbol("h_prev"),
+            "h_prev": self._symbol("h_prev", self._out),
             "c_prev": self._symbol("c_prev"),
         }
         for name in self.quantities:
-            out[name] = self._symbol(name)
+            out[name] = self._symbol(name, self._out if name == "h" else None)
         return out
 
     @property
@@ -336,7 +369,8 @@ class Cell:
         order: list[str] = []
         for k in gate_order:
             order += [f"z_{k}", k] if k in self.gates_with_parameters else [k]
-        return (*order, "z_g", "g", "c", "z_o", "o", "s", "h")
+        projection = ("m",) if self.projected else ()
+        return (*order, "z_g", "g", "c", "z_o", "o", "s", *projection, "h")
 
     def shape(self, name: str) -> tuple[int, ...]:
         """The shape of a parameter, input or state value: ``()`` for scalar cells."""
@@ -430,14 +464,26 @@ class Cell:
                 rhs = self._sum(self._product(s["f"], s["c_prev"]), self._product(s["i"], s["g"]))
             elif name == "s":
                 rhs = self._apply(v.output_activation, s["c"])
+            elif name == "m":  # the unprojected output o ⊙ tanh(c) of a projected cell
+                rhs = self._product(s["o"], s["s"])
+            elif self.projected:  # h = W_hr m, the projection
+                rhs = MatMul(self.parameters["W_hr"], s["m"])
             else:  # h
                 rhs = self._product(s["o"], s["s"])
             eqs.append(Eq(s[name], rhs, evaluate=False))
         if not inline:
             return eqs
-        defs = {eq.lhs: eq.rhs for eq in eqs if str(eq.lhs).startswith("z_") or eq.lhs == s["s"]}
+        inlined = (s["s"], s.get("m"))
+        defs: dict[sympy.Expr, sympy.Expr] = {}
+        out = []
         with sympy.evaluate(False):  # keep the textbook term order through the substitution
-            return [Eq(eq.lhs, eq.rhs.xreplace(defs)) for eq in eqs if eq.lhs not in defs]
+            for eq in eqs:
+                rhs = eq.rhs.xreplace(defs)
+                if str(eq.lhs).startswith("z_") or eq.lhs in inlined:
+                    defs[eq.lhs] = rhs
+                else:
+                    out.append(Eq(eq.lhs, rhs))
+        return out
 
     def program(self) -> list[Assignment]:
         """The equations as scalar assignments, component by component for vector cells.
@@ -459,6 +505,6 @@ class Cell:
                 out.append(Assignment(name, None, eq.lhs, eq.rhs))
                 continue
             rhs = eq.rhs.as_explicit()
-            for r in range(self.hidden_size):
+            for r in range(eq.lhs.shape[0]):
                 out.append(Assignment(name, r, eq.lhs[r, 0], rhs[r, 0]))
         return tuple(out)

@@ -513,7 +513,7 @@ def _pairs(cell: Cell, prev: str, new: str):
     a, b = cell.symbols[prev], cell.symbols[new]
     if not cell.is_vector:
         return [(a, b)]
-    return [(a[r, 0], b[r, 0]) for r in range(cell.hidden_size)]
+    return [(a[r, 0], b[r, 0]) for r in range(a.shape[0])]
 
 
 def _unbind(cell: Cell, name: str, env: Mapping) -> Any:

@@ -17,6 +17,9 @@ name       meaning
 ``o``      output gate
 ``s``      squashed cell state tanh(c_t), the factor h_t = o_t s_t
 ``h``      hidden state h_t
+``m``      o_t ⊙ tanh(c_t) of a projected vector cell (PyTorch's
+           ``proj_size``), where h_t = W_hr m_t; the parameter
+           ``W_hr`` is the projection matrix
 ========== =====================================================
 
 A :class:`Notation` maps these names (and the parameter names) to LaTeX and to
@@ -111,6 +114,8 @@ class Notation:
             "c": "cell state",
             "h": "hidden state",
             "s": "squashed cell state",
+            "m": "unprojected output",
+            "W_hr": "projection matrix",
             "x": "input",
             "h_prev": "previous hidden state",
             "c_prev": "previous cell state",
@@ -121,7 +126,7 @@ class Notation:
 def _canonical() -> Notation:
     latex = {"x": "x_{t}", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "s": "s_{t}"}
     text = {"x": "x_t", "h_prev": "h_{t-1}", "c_prev": "c_{t-1}", "s": "s_t"}
-    for q in ("i", "f", "g", "c", "o", "h"):
+    for q in ("i", "f", "g", "c", "o", "m", "h"):
         latex[q], text[q] = f"{q}_{{t}}", f"{q}_t"
     for k in GATES:
         latex[f"z_{k}"], text[f"z_{k}"] = f"z_{{{k},t}}", f"z_{k},t"

@@ -246,14 +246,15 @@ def vector_trace(
 ) -> list[dict[str, list[mpmath.mpf]]]:
     """The vector cell along a sequence with explicit loops; matrices are lists of rows.
 
-    The sizes come from h0 (hidden) and each x (input). Each step has the quantities of
-    scalar_trace, each a list with one entry per row.
+    The sizes come from c0 (hidden), h0 and each x (input). Each step has the quantities of
+    scalar_trace, each a list with one entry per row. With a projection ``W_hr`` among the
+    parameters (PyTorch's proj_size), m = o ⊙ tanh(c) and h = W_hr m (len(h0) rows).
     """
     m = mpmath.mpf
     with mpmath.workdps(dps):
         opts, P = _variant(variant), _parameters(params)
         gate, cand, out = (opts[f"{k}_activation"] for k in ("gate", "candidate", "output"))
-        n_h = len(h0)
+        n_h = len(c0)
 
         def pre(k, x, h, state):
             z = []
@@ -261,7 +262,7 @@ def vector_trace(
                 acc = P[f"b_{k}"][r]
                 for j in range(len(x)):
                     acc += P[f"W_{k}"][r][j] * x[j]
-                for j in range(n_h):
+                for j in range(len(h)):
                     acc += P[f"U_{k}"][r][j] * h[j]
                 if opts["peephole"] and k != "g":
                     acc += P[f"p_{k}"][r] * state[r]
@@ -291,6 +292,12 @@ def vector_trace(
             v["o"] = [activation(gate, z) for z in v["z_o"]]
             v["s"] = [activation(out, e) for e in v["c"]]
             v["h"] = [v["o"][r] * v["s"][r] for r in range(n_h)]
+            if "W_hr" in P:
+                v["m"] = v["h"]
+                v["h"] = [
+                    mpmath.fsum(w * e for w, e in zip(row, v["m"], strict=True))
+                    for row in P["W_hr"]
+                ]
             h, c = v["h"], v["c"]
             steps.append(v)
         return steps

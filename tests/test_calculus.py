@@ -256,6 +256,65 @@ def test_vector_cells_match_central_differences(variant):
                     _agree(value[r], _central(run, params, name, r))
 
 
+def test_projected_vector_backward_step():
+    # PyTorch's proj_size: dm = W_hrᵀ dh, dW_hr = dh mᵀ, and the usual step from dm.
+    cell = Cell("vector", hidden_size=3, input_size=2, proj_size=2)
+    eqs = {str(eq.lhs): eq.rhs for eq in backward_step(cell).equations}
+    s, p = cell.symbols, cell.parameters
+    dh = sympy.MatrixSymbol("dh", 2, 1)
+    dm = sympy.MatrixSymbol("dm", 3, 1)
+    assert eqs["dm"] == sympy.MatMul(p["W_hr"].T, dh)
+    assert eqs["dW_hr"] == sympy.MatMul(dh, s["m"].T)
+    assert eqs["ds"] == sympy.HadamardProduct(dm, s["o"])
+    assert eqs["dh_prev"].shape == (2, 1)
+
+
+@pytest.mark.parametrize("variant", ["textbook", "peephole"])
+def test_projected_vector_cells_match_central_differences(variant):
+    rng = random.Random(f"proj-{variant}")
+    n, m, proj, steps = 3, 2, 2, 3
+    cell = Cell("vector", hidden_size=n, input_size=m, proj_size=proj, **VARIANTS[variant])
+    params = {}
+    for name in cell.parameters:
+        shape = cell.shape(name)
+        if len(shape) == 2:
+            params[name] = [
+                [_random_decimal(rng) for _ in range(shape[1])] for _ in range(shape[0])
+            ]
+        else:
+            params[name] = [_random_decimal(rng) for _ in range(shape[0])]
+    xs = [[_random_decimal(rng, 2) for _ in range(m)] for _ in range(steps)]
+    h0, c0 = [_random_decimal(rng) for _ in range(proj)], [_random_decimal(rng) for _ in range(n)]
+    targets = [[_random_decimal(rng) for _ in range(proj)] for _ in range(steps)]
+    grads = backprop(cell, params, xs, h0, c0, loss="mse", targets=targets, method="mpmath",
+                     dps=70)  # fmt: skip
+
+    def run(p):
+        trace = vector_trace(p, xs, h0, c0, variant=VARIANTS[variant], dps=REF_DPS)
+        return _loss_of(trace, "mse", targets)
+
+    def run_state(p):
+        trace = vector_trace(params, xs, p["h0"], p["c0"], variant=VARIANTS[variant], dps=REF_DPS)
+        return _loss_of(trace, "mse", targets)
+
+    with mpmath.workdps(REF_DPS):
+        for name in cell.parameters:
+            value = grads.parameters[name]
+            if isinstance(value[0], tuple):
+                rows, cols = len(value), len(value[0])
+                for r, c in ((0, 0), (rows - 1, cols - 1), (1, 1)):
+                    _agree(value[r][c], _central(run, params, name, (r, c)))
+            else:
+                for r in range(len(value)):
+                    _agree(value[r], _central(run, params, name, r))
+        state = {"h0": list(h0), "c0": list(c0)}
+        assert len(grads.h0) == proj and len(grads.c0) == n
+        for r in range(proj):
+            _agree(grads.h0[r], _central(run_state, state, "h0", r))
+        for r in range(n):
+            _agree(grads.c0[r], _central(run_state, state, "c0", r))
+
+
 def test_exact_and_certified_gradients_of_the_seed_step():
     cell = Cell("tied")
     exact = backprop(cell, SEED_STEP, ["0.5"], "0.2", "0.4", loss="h_T")

@@ -336,6 +336,45 @@ def test_vector_shapes():
         cell.shape("w_f")
 
 
+def test_projected_vector_cell_shapes_and_equations():
+    # PyTorch's proj_size: m = o ⊙ tanh(c) (n), h = W_hr m (p), U_k (n × p).
+    cell = Cell("vector", hidden_size=3, input_size=2, proj_size=2, peephole=True)
+    assert cell.projected and not Cell("vector", hidden_size=3, input_size=2).projected
+    assert cell.shape("W_hr") == (2, 3) and list(cell.parameters)[-1] == "W_hr"
+    for k in "ifgo":
+        assert cell.shape(f"W_{k}") == (3, 2) and cell.shape(f"U_{k}") == (3, 2)
+    assert cell.shape("h") == cell.shape("h_prev") == (2,)
+    assert cell.shape("c") == cell.shape("c_prev") == cell.shape("m") == (3,)
+    assert cell.quantities[-3:] == ("s", "m", "h")
+    eqs = {str(eq.lhs): eq.rhs for eq in cell.equations()}
+    s = cell.symbols
+    assert eqs["m"] == sympy.HadamardProduct(s["o"], s["s"])
+    assert eqs["h"] == sympy.MatMul(cell.parameters["W_hr"], s["m"])
+    inline = cell.equations(inline=True)
+    assert [str(eq.lhs) for eq in inline] == ["f", "i", "g", "c", "o", "h"]
+    assert inline[-1].rhs.has(sympy.HadamardProduct) and not inline[-1].rhs.has(s["m"], s["s"])
+    program = cell.program()
+    assert sum(a.quantity == "h" for a in program) == 2
+    assert sum(a.quantity == "m" for a in program) == 3
+    assert "proj_size=2" in repr(cell)
+    symbolic = Cell("vector", proj_size=2)
+    assert symbolic.parameters["W_hr"].shape == (2, sympy.Symbol("n", integer=True))
+
+
+@pytest.mark.parametrize(
+    ("kind", "kwargs", "message"),
+    [
+        ("scalar", {"proj_size": 1}, "a scalar cell has no projection"),
+        ("tied", {"proj_size": 2}, "a tied cell has no projection"),
+        ("vector", {"proj_size": 0}, "proj_size must be a positive integer, not 0"),
+        ("vector", {"proj_size": True}, "proj_size must be a positive integer"),
+    ],
+)
+def test_projection_errors(kind, kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        Cell(kind, **kwargs)
+
+
 def test_unsized_vector_cell_is_symbolic_only():
     cell = Cell("vector")
     n, m = sympy.Symbol("n", integer=True), sympy.Symbol("m", integer=True)

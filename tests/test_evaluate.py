@@ -211,6 +211,37 @@ def test_certify_vector_against_reference():
     _check_decimals(trace, vector_trace(VEC, VEC_XS, VEC_H0, VEC_C0, variant=VECTOR_VARIANT), 45)
 
 
+# A projected cell (PyTorch's proj_size): hidden 3, input 2, projection 2; h = W_hr m.
+PROJ = {
+    **{f"W_{k}": [["0.1", "-0.2"], ["0.4", "0.5"], ["-0.3", "0.25"]] for k in "ifgo"},
+    **{f"U_{k}": [["0.7", "-0.1"], ["0.2", "0.3"], ["-0.45", "0.55"]] for k in "ifgo"},
+    **{f"b_{k}": ["0.05", "-0.05", "0.1"] for k in "ifgo"},
+    "U_o": [["-0.3", "0.6"], ["0.9", "-0.12"], ["0.15", "0.35"]],
+    "W_hr": [["0.5", "-0.25", "0.75"], ["-0.6", "0.4", "0.2"]],
+}
+PROJ_XS = [["0.5", "-1"], ["1.5", "0.75"]]
+PROJ_H0, PROJ_C0 = ["0.1", "-0.3"], ["0.4", "0.2", "-0.1"]
+PROJECTED_CELL = Cell("vector", hidden_size=3, input_size=2, proj_size=2)
+
+
+def test_projected_vector_cell_against_reference():
+    ref = vector_trace(PROJ, PROJ_XS, PROJ_H0, PROJ_C0)
+    trace = evaluate(PROJECTED_CELL, PROJ, PROJ_XS, PROJ_H0, PROJ_C0, method="mpmath", dps=50)
+    assert len(trace["m", 1]) == 3 and len(trace["h", 1]) == 2 and len(trace["h_prev", 2]) == 2
+    with mpmath.workdps(DPS):
+        for t, expected in enumerate(ref, start=1):
+            assert set(expected) == set(trace.steps[t - 1])
+            for name, values in expected.items():
+                for g, e in zip(trace[name, t], values, strict=True):
+                    _assert_close(mpmath.mpf(g), e, 45)
+    certified = certify(PROJECTED_CELL, PROJ, PROJ_XS, PROJ_H0, PROJ_C0, significant=40)
+    _check_decimals(certified, ref, 40)
+    exact = evaluate(PROJECTED_CELL, PROJ, PROJ_XS[:1], PROJ_H0, PROJ_C0)
+    with mpmath.workdps(DPS):
+        for g, e in zip(exact["h", 1], ref[0]["h"], strict=True):
+            _assert_close(_as_mpf(g), e, 45)
+
+
 def test_mpmath_precision_is_scoped():
     mpmath.mp.dps = 20
     evaluate(Cell("tied"), SEED_STEP, ["0.5"], method="mpmath", dps=60)

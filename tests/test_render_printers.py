@@ -49,3 +49,17 @@ def test_text_printer_uses_unicode_and_custom_names():
     eq = Cell("tied").equations(inline=True)[0]
     assert text(eq, notation=custom) == "f_t = σ(W_f·h_{t-1} + W_f·word_t + b_f)"
     assert text(sigmoid(Rational(49, 100))) == "σ(49/100)"
+
+
+def test_projected_cell_prints_its_projection():
+    from symlstm.render.gradients import render_backward
+    from symlstm.render.summary import render_equations
+
+    cell = Cell("vector", hidden_size=3, input_size=2, proj_size=2)
+    assert render_equations(cell, fmt="text").splitlines()[-1] == "h_t = W_hr·(o_t ⊙ tanh(c_t))"
+    assert render_equations(cell, fmt="latex").splitlines()[-2] == (
+        r"h_{t} &= W_{hr} \left(o_{t} \odot \tanh\left(c_{t}\right)\right)"
+    )
+    backward = render_backward(cell, fmt="text")
+    assert "δm_t = W_hrᵀ·δh_t" in backward and "δW_hr = δh_t·m_tᵀ" in backward
+    assert text(cell.equations()[-2], notation="canonical") == "m_t = o_t ⊙ s_t"
