@@ -10,11 +10,12 @@ to ``bits`` relative bits, and each comes back as a double-double
 :class:`ReferenceTensor` whose :meth:`~ReferenceTensor.ulps` measures a float32 or
 float64 result against it.
 
-Nothing here restates the gate equations. The affine parts W_k x + U_k h + b_k and
-their adjoints run as ``arb_mat`` products; everything else is the equations of
-the scalar cell of the same variant (:meth:`symlstm.cell.Cell.equations`) and of
-its backward step (:func:`symlstm.calculus.backward_step`), compiled once into
-closures that apply ball operations to whole (hidden, batch) arrays.
+Nothing here restates the gate equations. The affine parts W_k x + U_k h + b_k (and,
+for a projected cell, h = W_hr m) and their adjoints run as ``arb_mat`` products;
+everything else is the equations of the scalar cell of the same variant
+(:meth:`symlstm.cell.Cell.equations`) and of its backward step
+(:func:`symlstm.calculus.backward_step`), compiled once into closures that apply
+ball operations to whole (hidden, batch) arrays.
 
 Kinks: Max, Min and Abs are continuous, so a ball across a kink gives a valid
 enclosure. A discontinuous choice (a Piecewise condition, sign, Heaviside) is
@@ -906,6 +907,7 @@ def _shape(cell: Cell, name: str) -> tuple[int, ...]:
 class _Data:
     n: int
     m: int
+    p: int  # components of h: the projection size, or n
     steps: int
     batch: int
     params: dict[str, np.ndarray]
@@ -943,6 +945,7 @@ def _validate(cell: Any, params: Any, x, h0, c0, dy, dhT, dcT) -> _Data:
     if missing:
         raise ParameterError(f"missing parameter(s): {', '.join(missing)}")
     n, m = cell.hidden_size, cell.input_size
+    p = _shape(cell, "h")[0]
     arrays = {k: _array(params[k], _shape(cell, k), k) for k in cell.parameters}
     xs = _array(x, None, "x", ndim=3)
     if xs.shape[2] != m or xs.shape[0] < 1 or xs.shape[1] < 1:
@@ -952,20 +955,20 @@ def _validate(cell: Any, params: Any, x, h0, c0, dy, dhT, dcT) -> _Data:
     def optional(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray | None:
         return None if value is None else _array(value, shape, what)
 
-    h0_, c0_ = optional(h0, (batch, n), "h0"), optional(c0, (batch, n), "c0")
-    dy_ = optional(dy, (steps, batch, n), "dy")
-    dhT_, dcT_ = optional(dhT, (batch, n), "dhT"), optional(dcT, (batch, n), "dcT")
+    h0_, c0_ = optional(h0, (batch, p), "h0"), optional(c0, (batch, n), "c0")
+    dy_ = optional(dy, (steps, batch, p), "dy")
+    dhT_, dcT_ = optional(dhT, (batch, p), "dhT"), optional(dcT, (batch, n), "dcT")
     given = [*arrays.values(), xs, *(a for a in (h0_, c0_, dy_, dhT_, dcT_) if a is not None)]
-    zeros = np.zeros((batch, n))
     return _Data(
         n,
         m,
+        p,
         steps,
         batch,
         arrays,
         xs,
-        zeros if h0_ is None else h0_,
-        zeros if c0_ is None else c0_,
+        np.zeros((batch, p)) if h0_ is None else h0_,
+        np.zeros((batch, n)) if c0_ is None else c0_,
         dy_,
         dhT_,
         dcT_,
@@ -1032,9 +1035,12 @@ def _attempt(
     # W x + b for every step at once; columns are (t, b).
     wx = ops.objects(ops.product(w_all, x_cols), (rows, steps, batch)) + bias[:, None, None]
     peep = {sym[f"p_{k}"]: ops.balls(P[f"p_{k}"])[:, None] for k in plan.peepholes}
+    # A projected cell: the element-wise equations' h is m = o ⊙ tanh(c), and h = W_hr m.
+    w_hr = ops.matrix(P["W_hr"]) if "W_hr" in P else None
+    out_state = (data.p, data.batch)
 
     h, c = ops.balls(data.h0.T), ops.balls(data.c0.T)
-    ys, h_prevs, saved = [], [], []
+    ys, h_prevs, saved, ms = [], [], [], []
     for t in range(steps):
         tick("forward", t + 1, steps)
         affine = wx[:, t, :] + ops.objects(ops.product(u_all, ops.matrix(h)), (rows, batch))
@@ -1046,6 +1052,9 @@ def _attempt(
         _run_equations(plan.forward, env, state, t)
         h_prevs.append(h)
         h, c = env[sym["h"]], env[sym["c"]]
+        if w_hr is not None:
+            ms.append(h)
+            h = ops.objects(ops.product(w_hr, ops.matrix(h)), out_state)
         ys.append(h)
         if data.gradients:
             saved.append({s: env[s] for s in plan.saved})
@@ -1053,36 +1062,41 @@ def _attempt(
     if not data.gradients:
         return
 
-    zero = ops.zeros(state)
-    carry_h = zero if data.dhT is None else ops.balls(data.dhT.T)
-    carry_c = zero if data.dcT is None else ops.balls(data.dcT.T)
+    carry_h = ops.zeros(out_state) if data.dhT is None else ops.balls(data.dhT.T)
+    carry_c = ops.zeros(state) if data.dcT is None else ops.balls(data.dcT.T)
     dy = None if data.dy is None else ops.balls(data.dy.transpose(0, 2, 1))
     dz = np.empty((steps, rows, batch), dtype=object)
     dp = {k: ops.zeros((n,)) for k in plan.peepholes}
     u_t = ops.transpose(u_all)
+    w_hr_t = None if w_hr is None else ops.transpose(w_hr)
+    dhs = np.empty((steps, data.p, batch), dtype=object)  # ∂L/∂h_t in total (projected only)
     for t in reversed(range(steps)):
         tick("backward", steps - t, steps)
         env = dict(saved[t]) | peep
-        env[sym["dh"]] = carry_h if dy is None else carry_h + dy[t]
+        dh = carry_h if dy is None else carry_h + dy[t]
+        if w_hr_t is not None:  # dm = W_hrᵀ dh: the element-wise step's "dh" is dm
+            dhs[t] = dh
+            dh = ops.objects(ops.product(w_hr_t, ops.matrix(dh)), state)
+        env[sym["dh"]] = dh
         env[sym["dc_next"]] = carry_c
         _run_equations(plan.backward, env, state, t)
         for i, k in enumerate(gates):
             dz[t, i * n : (i + 1) * n] = env[sym[f"dz_{k}"]]
         for k in plan.peepholes:
             dp[k] = dp[k] + np.sum(env[sym[f"dp_{k}"]], axis=1)
-        carry_h = ops.objects(ops.product(u_t, ops.matrix(dz[t])), state)
+        carry_h = ops.objects(ops.product(u_t, ops.matrix(dz[t])), out_state)
         carry_c = env[sym["dc_prev"]]
 
     # The matrix adjoints, summed over steps and batch by the products themselves.
     dz_cols, h_cols = ops.trimmed(
         [
             dz.transpose(1, 0, 2).reshape(rows, steps * batch),
-            np.stack(h_prevs, axis=1).reshape(n, steps * batch),
+            np.stack(h_prevs, axis=1).reshape(data.p, steps * batch),
         ],
         floor,
     )
     d_w = ops.objects(ops.product(dz_cols, ops.transpose(x_cols)), (rows, data.m))
-    d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, n))
+    d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, data.p))
     d_b = ops.objects(ops.product(dz_cols, ops.matrix(np.ones((steps * batch, 1)))), (rows,))
     d_x = ops.objects(ops.product(ops.transpose(w_all), dz_cols), (data.m, steps, batch))
     grads = {}
@@ -1090,6 +1104,15 @@ def _attempt(
         part = slice(i * n, (i + 1) * n)
         grads |= {f"W_{k}": d_w[part], f"U_{k}": d_u[part], f"b_{k}": d_b[part]}
     grads |= {f"p_{k}": dp[k] for k in plan.peepholes}
+    if w_hr is not None:  # dW_hr = Σ_t dh_t m_tᵀ
+        dh_cols, m_cols = ops.trimmed(
+            [
+                dhs.transpose(1, 0, 2).reshape(data.p, steps * batch),
+                np.stack(ms, axis=1).reshape(n, steps * batch),
+            ],
+            floor,
+        )
+        grads["W_hr"] = ops.objects(ops.product(dh_cols, ops.transpose(m_cols)), (data.p, n))
     grads |= {"x": d_x.transpose(1, 2, 0), "h0": carry_h.T, "c0": _full(carry_c, state).T}
     yield {f"grad:{k}": v for k, v in grads.items()}
 
@@ -1191,7 +1214,9 @@ def reference(
         for tied and scalar cells).
     params
         Name → float32 or float64 array: W_k (n, m), U_k (n, n), b_k (n,), p_k (n,);
-        exactly the names of ``cell.parameters``. Each float is taken exactly.
+        exactly the names of ``cell.parameters``. Each float is taken exactly. A
+        projected cell (``proj_size`` p) has U_k (n, p) and ``W_hr`` (p, n), and h has
+        p components wherever it appears below (y, h0, h_T, dy, dhT).
     x
         Inputs, (T, B, m), time-major.
     h0, c0
@@ -1265,6 +1290,10 @@ def reference(
         raise PrecisionError(f"max_prec ({max_prec}) must exceed bits ({bits})")
     data = _validate(cell, params, x, h0, c0, dy, dhT, dcT)
     plan = _plan(cell.variant, ops.name)
+    if cell.projected:  # the one equation the element-wise plan does not cover
+        s, w_hr = cell.symbols, cell.parameters["W_hr"]
+        if cell.equations()[-1].rhs != sympy.MatMul(w_hr, s["m"]):
+            raise SymLSTMError("the reference computes a projected cell's h as W_hr m")
     saved_prec = ops.precision()
     prec = first = min(start_prec, max_prec)
     tick = _Progress(sys.stderr.isatty() if progress is None else progress, backend=ops.name)

@@ -57,19 +57,21 @@ DPS = 60
 EPS = mpmath.mpf("1e-20")
 
 
-def problem(variant: dict, *, steps=3, batch=2, n=3, m=2, seed=0, dtype=np.float32):
-    """A random cell problem: the cell, parameters, x, h0, c0 and upstream gradients."""
+def problem(variant: dict, *, steps=3, batch=2, n=3, m=2, seed=0, dtype=np.float32, proj=None):
+    """A random cell problem: the cell, parameters, x, h0, c0 and upstream gradients
+    (``proj``: PyTorch's proj_size, h has that many components)."""
     rng = np.random.default_rng(seed)
-    cell = Cell("vector", hidden_size=n, input_size=m, **variant)
+    cell = Cell("vector", hidden_size=n, input_size=m, proj_size=proj, **variant)
+    p = n if proj is None else proj
     params = {}
     for name in cell.parameters:
         shape = tuple(int(d) for d in cell.shape(name))
         params[name] = rng.standard_normal(shape).astype(dtype)
     x = rng.standard_normal((steps, batch, m)).astype(dtype)
-    h0, c0 = (rng.standard_normal((batch, n)).astype(dtype) for _ in range(2))
+    h0, c0 = (rng.standard_normal((batch, size)).astype(dtype) for size in (p, n))
     upstream = {
-        "dy": rng.standard_normal((steps, batch, n)),
-        "dhT": rng.standard_normal((batch, n)),
+        "dy": rng.standard_normal((steps, batch, p)),
+        "dhT": rng.standard_normal((batch, p)),
         "dcT": rng.standard_normal((batch, n)),
     }
     return cell, params, x, h0, c0, upstream
@@ -125,10 +127,50 @@ def test_forward_matches_mpmath_cell(name):
                 assert abs(exact(r.c_T, (b, j)) - want) <= 2.0**-100 * abs(want)
 
 
-@pytest.mark.parametrize("name", ALL_VARIANTS)
-def test_gradients_match_finite_differences(name):
+@pytest.mark.parametrize("name", ["textbook", "peephole"])
+def test_projected_forward_matches_mpmath_cell(name):
+    # PyTorch's proj_size: h = W_hr (o ⊙ tanh c), 2 components of a hidden size of 3.
     variant = ALL_VARIANTS[name]
-    cell, params, x, h0, c0, upstream = problem(variant, seed=7 + len(name), dtype=np.float64)
+    cell, params, x, h0, c0, _ = problem(variant, seed=5, proj=2)
+    r = reference(cell, params, x, h0, c0)
+    assert r.y.shape == (3, 2, 2) and r.h_T.shape == (2, 2) and r.c_T.shape == (2, 3)
+    with mpmath.workdps(DPS):
+        for b, steps in enumerate(traces(params, x.tolist(), h0.tolist(), c0.tolist(), variant)):
+            for t, step in enumerate(steps):
+                for j, want in enumerate(step["h"]):
+                    assert abs(exact(r.y, (t, b, j)) - want) <= 2.0**-100 * abs(want) + 1e-300
+            for j, want in enumerate(steps[-1]["c"]):
+                assert abs(exact(r.c_T, (b, j)) - want) <= 2.0**-100 * abs(want)
+
+
+@pytest.mark.parametrize("name", ["textbook", "peephole"])
+def test_projected_gradients_match_finite_differences(name):
+    test_gradients_match_finite_differences(name, proj=2)
+
+
+def test_projected_interval_backend_gives_the_same_certified_results():
+    cell, params, x, h0, c0, upstream = problem({"peephole": True}, seed=9, proj=2)
+    arb = reference(cell, params, x, h0, c0, **upstream, backend="arb")
+    interval = reference(cell, params, x, h0, c0, **upstream, backend="iv")
+    same_certified(arb, interval, 106)
+
+
+def test_projected_shapes_are_checked():
+    cell, params, x, h0, c0, _ = problem({}, proj=2)
+    with pytest.raises(ShapeError, match=r"h0: expected shape \(2, 2\)"):
+        reference(cell, params, x, c0, c0)
+    with pytest.raises(ShapeError, match=r"W_hr: expected shape \(2, 3\)"):
+        reference(cell, {**params, "W_hr": params["W_hr"].T}, x, h0, c0)
+    with pytest.raises(ShapeError, match=r"dy: expected shape \(3, 2, 2\)"):
+        reference(cell, params, x, h0, c0, dy=np.zeros((3, 2, 3)))
+
+
+@pytest.mark.parametrize("name", ALL_VARIANTS)
+def test_gradients_match_finite_differences(name, proj=None):
+    variant = ALL_VARIANTS[name]
+    cell, params, x, h0, c0, upstream = problem(
+        variant, seed=7 + len(name), dtype=np.float64, proj=proj
+    )
     r = reference(cell, params, x, h0, c0, **upstream)
     assert set(r.grads) == {*cell.parameters, "x", "h0", "c0"}
     rng = np.random.default_rng(1)
