@@ -130,6 +130,11 @@ class Layout:
         ``clip``, ``input_forget``, ``activations``; see :func:`onnx_variant`); None if not.
     unsupported
         ``(name, why)`` for arrays that belong to the framework but are not handled yet.
+    projection
+        The name template of the optional projection matrix W_hr (p, n) of an LSTM with
+        projections (PyTorch's ``proj_size``: ``weight_hr_l{layer}{suffix}``), stored as
+        the canonical W_hr is; present, it makes h (and U's input axis) p wide. None if
+        the layout has none.
     """
 
     name: str
@@ -144,6 +149,7 @@ class Layout:
     forget_bias: float | None = None
     attributes: Literal["onnx"] | None = None
     unsupported: tuple[tuple[str, str], ...] = ()
+    projection: str | None = None
 
     def __post_init__(self) -> None:
         # The tables must be one-to-one: every canonical weight comes from exactly one block.
@@ -233,20 +239,24 @@ class Layout:
                 regex += "(?:" + "|".join(map(re.escape, self.direction_names or ())) + ")"
         return re.compile(regex)
 
-    def _shape_text(self, packed: Packed) -> str:
+    def _shape_text(self, packed: Packed, projected: bool = False) -> str:
         gates = len(self._array_gates(packed))
         if packed.is_matrix:
-            inputs = " + ".join({"W": "m", "U": "n"}[p] for p in packed.parts)
+            inputs = " + ".join({"W": "m", "U": "p" if projected else "n"}[p] for p in packed.parts)
             dims = [f"{gates}n" if gates > 1 else "n", inputs]
             dims = dims if self.gate_axis == "rows" else dims[::-1]
         else:
             dims = [f"{len(packed.parts) * gates}n" if len(packed.parts) * gates > 1 else "n"]
         return "(" + ", ".join((["num_directions"] if self.direction_axis else []) + dims) + ")"
 
-    def _shape(self, packed: Packed, n: int, m: int, dirs: int) -> tuple[int, ...]:
+    def _shape(
+        self, packed: Packed, n: int, m: int, dirs: int, p: int | None = None
+    ) -> tuple[int, ...]:
+        """The shape of an array; ``p``: the projection size (h's width), n without one."""
         gates = len(self._array_gates(packed))
+        p = n if p is None else p
         if packed.is_matrix:
-            inputs = sum(m if p == "W" else n for p in packed.parts)
+            inputs = sum(m if part == "W" else p for part in packed.parts)
             dims = (gates * n, inputs) if self.gate_axis == "rows" else (inputs, gates * n)
         else:
             dims = (len(packed.parts) * gates * n,)
@@ -277,7 +287,7 @@ LAYOUTS: dict[str, Layout] = {
             ),
             layered=True,
             reverse_suffix="_reverse",
-            unsupported=(("weight_hr_l{layer}{suffix}", "proj_size (LSTM with projections)"),),
+            projection="weight_hr_l{layer}{suffix}",
         ),
         Layout(
             name="torch_cell",
@@ -344,7 +354,7 @@ LAYOUTS: dict[str, Layout] = {
             direction_axis=True,
             attributes="onnx",
         ),
-        Layout(name="canonical", gates=GATES, arrays=_canonical_arrays()),
+        Layout(name="canonical", gates=GATES, arrays=_canonical_arrays(), projection="W_hr"),
     )
 }
 
@@ -635,6 +645,8 @@ def _select(layout: Layout, arrays: Mapping[str, Any], layer: int, direction: st
     """The arrays of one (layer, direction), after the name checks: {Packed: array or None}."""
     layout._check_unit(layer, direction)
     patterns = [layout._pattern(p.name) for p in layout.arrays]
+    if layout.projection is not None:
+        patterns.append(layout._pattern(layout.projection))
     for key in arrays:
         for template, why in layout.unsupported:
             if layout._pattern(template).fullmatch(key):
@@ -661,15 +673,30 @@ def _select(layout: Layout, arrays: Mapping[str, Any], layer: int, direction: st
     }
 
 
-def _sizes(layout: Layout, chosen: dict[Packed, Any], names: dict[Packed, str]) -> tuple:
-    """(n, m, num_directions) read off the input weights, after checking every shape."""
+def _sizes(
+    layout: Layout,
+    chosen: dict[Packed, Any],
+    names: dict[Packed, str],
+    projection: tuple[str, np.ndarray] | None = None,
+) -> tuple:
+    """(n, m, num_directions, p) read off the input weights (and the projection's rows:
+    p is None without one), after checking every shape."""
     lead = 1 if layout.direction_axis else 0
     packed = next(p for p in layout.arrays if "W" in p.parts)  # every layout has one
     array = chosen[packed]
     dims = array.shape[lead:] if array.ndim == lead + 2 else (0, 0)
     gate_dim, input_dim = dims if layout.gate_axis == "rows" else dims[::-1]
     n, rest = divmod(gate_dim, len(layout._array_gates(packed)))
-    m = input_dim - n * packed.parts.count("U")
+    p = None
+    if projection is not None:
+        name, w_hr = projection
+        if w_hr.ndim != 2 or w_hr.shape[0] < 1 or w_hr.shape[1] != n:
+            raise ShapeError(
+                f"{name}: shape {w_hr.shape}, expected (p, n) = (p, {n}) with p >= 1 "
+                f"(the projection W_hr, proj_size p)"
+            )
+        p = w_hr.shape[0]
+    m = input_dim - (n if p is None else p) * packed.parts.count("U")
     dirs = array.shape[0] if lead and array.ndim else 1
     if rest or n < 1 or m < 1 or dirs not in (1, 2):
         why = "num_directions 1 or 2, " if lead else ""
@@ -678,13 +705,14 @@ def _sizes(layout: Layout, chosen: dict[Packed, Any], names: dict[Packed, str]) 
             f"with {why}n >= 1, m >= 1"
         )
     for packed, array in chosen.items():
-        expected = layout._shape(packed, n, m, dirs)
+        expected = layout._shape(packed, n, m, dirs, p)
         if array is not None and array.shape != expected:
+            sizes = f"n = {n}, m = {m}" + ("" if p is None else f", p = {p}")
             raise ShapeError(
                 f"{names[packed]}: shape {array.shape}, expected {expected} "
-                f"= {layout._shape_text(packed)} with n = {n}, m = {m}"
+                f"= {layout._shape_text(packed, p is not None)} with {sizes}"
             )
-    return n, m, dirs
+    return n, m, dirs, p
 
 
 def _exact_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -743,15 +771,17 @@ def to_canonical(
         The :class:`~symlstm.cell.Variant` the arrays describe (peepholes if present, the
         forget bias; activations are not in the arrays and stay the defaults), and the
         parameters by canonical name (W_k (n, m), U_k (n, n), b_k (n,), p_k (n,)), as
-        fresh C-ordered arrays of the input's dtype.
+        fresh C-ordered arrays of the input's dtype. With a projection (PyTorch's
+        ``weight_hr_l{k}``, proj_size p) they include ``W_hr`` (p, n) and U_k is
+        (n, p): build the cell with ``proj_size=params["W_hr"].shape[0]``.
 
     Raises
     ------
     UnknownNameError
         For an unknown layout, direction or array name.
     ParameterError
-        For missing arrays, an unsupported array (PyTorch's ``weight_hr``, proj_size), a
-        forget bias the layout cannot have, or attributes for a layout without any.
+        For missing arrays, an unsupported array, a forget bias the layout cannot have,
+        or attributes for a layout without any.
     ShapeError
         For an array of the wrong shape; the message names it and the expected shape.
 
@@ -772,7 +802,12 @@ def to_canonical(
         raise ParameterError(f"{layout.name} has no forget bias; fold it into b_f")
     chosen = _select(layout, arrays, layer, direction)
     names = {p: layout._name(p, layer, direction) for p in layout.arrays}
-    n, m, dirs = _sizes(layout, chosen, names)
+    projection = None
+    if layout.projection is not None:
+        name = layout._name(Packed(layout.projection, ("W",)), layer, direction)
+        if name in arrays:
+            projection = (name, _as_array(arrays[name], name))
+    n, m, dirs, proj = _sizes(layout, chosen, names, projection)
     slot = 1 if direction == "reverse" and dirs == 2 else 0
     blocks: dict[str, list[np.ndarray]] = {}
     for packed, array in chosen.items():
@@ -785,7 +820,7 @@ def to_canonical(
         gates = layout._array_gates(packed)
         start = 0
         for part in packed.parts:
-            width = m if part == "W" else n
+            width = m if part == "W" else (n if proj is None else proj)
             for index, letter in enumerate(gates):
                 rows = slice(index * n, (index + 1) * n)
                 if packed.is_matrix:
@@ -809,6 +844,8 @@ def to_canonical(
     peepholes = [k for k in _PEEPHOLE_GATES if f"p_{k}" in blocks]
     for k in peepholes:
         params[f"p_{k}"] = np.array(blocks[f"p_{k}"][0], order="C")
+    if projection is not None:
+        params["W_hr"] = np.array(projection[1], order="C")
     if attributes is None:
         return Variant(peephole=bool(peepholes), forget_bias=forget_bias), params
     variant = onnx_variant(
@@ -838,7 +875,9 @@ def from_canonical(
     layout
         A :class:`Layout` or a name in :data:`LAYOUTS`.
     params
-        W_k, U_k, b_k for k = i, f, g, o and, for a peephole cell, p_i, p_f, p_o.
+        W_k, U_k, b_k for k = i, f, g, o and, for a peephole cell, p_i, p_f, p_o; for a
+        projected cell (proj_size), W_hr, written where the layout keeps it (PyTorch's
+        ``weight_hr_l{k}``).
     variant
         The cell's variant; None reads peepholes from ``params``. It must have the
         standard forget gate (ONNX: or the coupled one, whose forget blocks are written
@@ -887,6 +926,8 @@ def from_canonical(
         )
     if variant.peephole and not layout.has_peepholes:
         raise ParameterError(f"{layout.name} has no peepholes")
+    if "W_hr" in checked and layout.projection is None:
+        raise ParameterError(f"{layout.name} has no projection (W_hr, PyTorch's proj_size)")
     layout._check_unit(layer, direction)
     out: dict[str, np.ndarray] = {}
     seen: set[str] = set()  # across arrays: PyTorch's second bias is an array of its own
@@ -910,6 +951,9 @@ def from_canonical(
             array = array.T
         array = np.array(array[None] if layout.direction_axis else array, order="C")
         out[layout._name(packed, layer, direction)] = array
+    if "W_hr" in checked:
+        name = layout._name(Packed(layout.projection, ("W",)), layer, direction)
+        out[name] = np.array(checked["W_hr"], order="C")
     return out
 
 

@@ -211,8 +211,11 @@ def test_errors_name_the_problem():
         to_canonical("torch", bad)
     with pytest.raises(ShapeError, match="weight_ih_l0: shape \\(11, 2\\), expected \\(4n, m\\)"):
         to_canonical("torch", dict(arrays, weight_ih_l0=np.zeros((11, 2))))
-    with pytest.raises(ParameterError, match="proj_size"):
+    with pytest.raises(ShapeError, match=r"weight_hh_l0: shape \(12, 3\), expected \(12, 2\) "
+                       r"= \(4n, p\) with n = 3, m = 2, p = 2"):  # fmt: skip
         to_canonical("torch", {**arrays, "weight_hr_l0": np.zeros((2, N))})
+    with pytest.raises(ShapeError, match=r"weight_hr_l0: shape \(2, 2\), expected \(p, n\)"):
+        to_canonical("torch", {**arrays, "weight_hr_l0": np.zeros((2, 2))})
     with pytest.raises(ParameterError, match="hold the forward direction only"):
         to_canonical("keras", from_canonical("keras", random_params(rng)), direction="reverse")
     with pytest.raises(UnknownNameError, match="unknown direction 'backward'"):
@@ -249,6 +252,55 @@ def test_non_finite_values_pass_through():
     params["b_o"][1] = -np.inf
     for name in LAYOUTS:
         assert_same(to_canonical(name, from_canonical(name, params))[1], params)
+
+
+def projected_params(rng, dtype=np.float64, *, n=N, m=M, p=2):
+    """Random canonical parameters of a cell with projections (PyTorch's proj_size p)."""
+    params = {}
+    for k in GATES:
+        params[f"W_{k}"] = rng.normal(size=(n, m)).astype(dtype)
+        params[f"U_{k}"] = rng.normal(size=(n, p)).astype(dtype)
+        params[f"b_{k}"] = rng.normal(size=n).astype(dtype)
+    params["W_hr"] = rng.normal(size=(p, n)).astype(dtype)
+    return params
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_torch_projection_round_trips(dtype):
+    params = projected_params(np.random.default_rng(21), dtype)
+    for layer, direction in ((0, "forward"), (1, "reverse")):
+        arrays = from_canonical("torch", params, layer=layer, direction=direction)
+        suffix = "_reverse" if direction == "reverse" else ""
+        assert arrays[f"weight_hh_l{layer}{suffix}"].shape == (4 * N, 2)
+        np.testing.assert_array_equal(arrays[f"weight_hr_l{layer}{suffix}"], params["W_hr"])
+        variant, back = to_canonical("torch", arrays, layer=layer, direction=direction)
+        assert variant == Variant()
+        assert_same(back, params)
+        assert_same(from_canonical("torch", back, layer=layer, direction=direction), arrays)
+    assert_same(to_canonical("canonical", params)[1], params)
+    with pytest.raises(ParameterError, match="keras has no projection"):
+        from_canonical("keras", params)
+    with pytest.raises(ShapeError, match=r"W_hr: shape \(2, 2\), expected \(p, n\)"):
+        from_canonical("torch", {**params, "W_hr": np.zeros((2, 2))})
+
+
+def test_torch_lstm_with_projections_state_dict_round_trips():
+    torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+    torch.manual_seed(3)
+    lstm = torch.nn.LSTM(M, 4, num_layers=2, bidirectional=True, proj_size=2).double()
+    state = {k: v.numpy() for k, v in lstm.state_dict().items()}
+    new_state = {}
+    for layer in (0, 1):
+        for direction in ("forward", "reverse"):
+            _, params = to_canonical("torch", state, layer=layer, direction=direction)
+            assert params["W_hr"].shape == (2, 4) and params["U_i"].shape == (4, 2)
+            assert params["W_i"].shape == (4, M if layer == 0 else 4)  # 2 directions × p
+            new_state |= from_canonical("torch", params, layer=layer, direction=direction)
+    copy = torch.nn.LSTM(M, 4, num_layers=2, bidirectional=True, proj_size=2).double()
+    copy.load_state_dict({k: torch.from_numpy(v) for k, v in new_state.items()})
+    x = torch.randn(3, 1, M, dtype=torch.float64)
+    with torch.no_grad():  # b_ih + b_hh summed into one bias: equal up to its rounding
+        np.testing.assert_allclose(copy(x)[0].numpy(), lstm(x)[0].numpy(), rtol=0, atol=1e-14)
 
 
 def test_layout_table_is_data():
