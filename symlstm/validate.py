@@ -398,19 +398,31 @@ class _Case:
     @property
     def sizes(self) -> dict[str, int]:
         steps, batch, m = self.x.shape
-        return {"T": steps, "batch": batch, "hidden": self.params["U_i"].shape[0], "input": m}
+        sizes = {"T": steps, "batch": batch, "hidden": self.params["U_i"].shape[0], "input": m}
+        if "W_hr" in self.params:  # PyTorch's proj_size: h, y and h0 have p components
+            sizes["proj"] = self.params["W_hr"].shape[0]
+        return sizes
+
+    @property
+    def out(self) -> int:
+        """The number of components of h (and of y's rows): p with a projection, else n."""
+        return self.sizes.get("proj", self.sizes["hidden"])
 
     def cell(self, variant: Variant | None = None) -> Cell:
         s = self.sizes
         return Cell(
-            "vector", variant or self.variant, hidden_size=s["hidden"], input_size=s["input"]
+            "vector",
+            variant or self.variant,
+            hidden_size=s["hidden"],
+            input_size=s["input"],
+            proj_size=s.get("proj"),
         )
 
     def sequence(self, array: np.ndarray, name: str) -> np.ndarray:
         """A per-step tensor as (T, B, n): also from PyTorch's (T, B, D·n) and ONNX's
         (T, D, B, n) for bidirectional weights."""
         s = self.sizes
-        steps, batch, n = s["T"], s["batch"], s["hidden"]
+        steps, batch, n = s["T"], s["batch"], self.out
         d = self.directions
         if array.shape == (steps, batch, n):
             return array
@@ -423,10 +435,11 @@ class _Case:
             f"{name}: shape {array.shape}, expected (T, B, n) = {(steps, batch, n)}{both}"
         )
 
-    def state(self, array: np.ndarray, name: str) -> np.ndarray:
-        """A state as (B, n): also from (1, B, n) and PyTorch's (layers·D, B, n)."""
+    def state(self, array: np.ndarray, name: str, *, cell_state: bool = False) -> np.ndarray:
+        """A state as (B, n): also from (1, B, n) and PyTorch's (layers·D, B, n). With a
+        projection, h's states (h0, h_T, dhT) have p components, c's (``cell_state``) n."""
         s = self.sizes
-        expected = (s["batch"], s["hidden"])
+        expected = (s["batch"], s["hidden"] if cell_state else self.out)
         if array.shape == expected:
             return array
         if array.ndim == 3 and array.shape[1:] == expected:
@@ -552,11 +565,11 @@ def _prepare(
         dtype=dtype,
     )
     h0 = case.state(inputs["h0"], "inputs: h0") if "h0" in inputs else None
-    c0 = case.state(inputs["c0"], "inputs: c0") if "c0" in inputs else None
+    c0 = case.state(inputs["c0"], "inputs: c0", cell_state=True) if "c0" in inputs else None
     claimed = {"y": case.sequence(outputs["y"], "outputs: y")}
     for name in ("h_T", "c_T"):
         if name in outputs:
-            claimed[name] = case.state(outputs[name], f"outputs: {name}")
+            claimed[name] = case.state(outputs[name], f"outputs: {name}", cell_state=name == "c_T")
     return replace(case, h0=h0, c0=c0, claimed=claimed)
 
 
@@ -640,7 +653,7 @@ def _compare_gradients(
         if name in _SEEDS:
             continue
         if name in ("h0", "c0"):
-            array = case.state(array, f"grads: {name}")
+            array = case.state(array, f"grads: {name}", cell_state=name == "c0")
         elif case.layout.direction_axis and name not in _INPUT_GRADIENTS:
             if array.ndim < 1 or array.shape[0] != case.directions:
                 raise DataFileError(
@@ -658,6 +671,8 @@ def _compare_gradients(
 
 def _check_gradient_names(case: _Case, grads: dict[str, np.ndarray]) -> None:
     names = case.layout.names(layer=case.layer, direction=case.direction)
+    if "W_hr" in case.params:  # the projection's array (PyTorch's weight_hr_l{k})
+        names = (*names, *(k for k in case.weights if k not in names and "hr" in k))
     _known_names("grads", grads, (*_SEEDS, *names, *_INPUT_GRADIENTS))
     if "dy" not in grads:
         raise DataFileError("grads: missing dy, the upstream gradient ∂L/∂y (T, B, hidden)")
@@ -743,7 +758,7 @@ def validate(
         seeds["dy"] = case.sequence(grads_["dy"], "grads: dy")
         for name in ("dhT", "dcT"):
             if name in grads_:
-                seeds[name] = case.state(grads_[name], f"grads: {name}")
+                seeds[name] = case.state(grads_[name], f"grads: {name}", cell_state=name == "dcT")
     if tolerance is not None and not (isinstance(tolerance, int | float) and tolerance >= 0):
         raise ParameterError(f"tolerance must be a number of ULPs >= 0, not {tolerance!r}")
     ref = _run_reference(case, seeds, progress)
@@ -872,7 +887,7 @@ def _candidates(case: _Case) -> Iterator[_Candidate]:
         )
     # Transposes: each gate's square matrices, and packed matrices read in the other order.
     n, m = case.sizes["hidden"], case.sizes["input"]
-    for part, square in (("U", True), ("W", m == n)):
+    for part, square in (("U", case.out == n), ("W", m == n)):
         if square:
             changed = dict(params)
             changed |= {
@@ -929,10 +944,11 @@ def _candidates(case: _Case) -> Iterator[_Candidate]:
                 f"the forget bias {variant.forget_bias} added twice",
                 params=dict(params) | {"b_f": b_f + bias},
             )
-    # h and c swapped.
-    if case.h0 is not None or case.c0 is not None:
+    # h and c swapped (where they have the same size: not with a projection p < n).
+    fits = case.out == case.sizes["hidden"]
+    if fits and (case.h0 is not None or case.c0 is not None):
         yield _Candidate("h0 and c0 swapped on input", variant, params, case.c0, case.h0)
-    if "h_T" in case.claimed and "c_T" in case.claimed:
+    if fits and "h_T" in case.claimed and "c_T" in case.claimed:
         yield same("h_T and c_T swapped on output", params=params, swap_outputs=True)
     # Activations and a clip.
     for name in _GATE_ACTIVATIONS:

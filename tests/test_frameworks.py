@@ -82,7 +82,8 @@ def _torch_reference(arrays, x, h0, c0, *, layout="torch", layer=0, direction="f
     summed exactly); ``x`` is that layer's input as torch gave it, in its dtype."""
     variant, params = to_canonical(layout, arrays, layer=layer, direction=direction, biases="exact")
     n, m = params["U_i"].shape[0], params["W_i"].shape[1]
-    cell = Cell("vector", variant, hidden_size=n, input_size=m)
+    proj = params["W_hr"].shape[0] if "W_hr" in params else None  # proj_size
+    cell = Cell("vector", variant, hidden_size=n, input_size=m, proj_size=proj)
     return reference(cell, params, x, h0, c0, dy=dy)
 
 
@@ -192,6 +193,91 @@ def test_torch_autograd_gradients_are_within_the_bound(dtype):
     assert normwise_ulps(pairs, np_dtype) <= NORMWISE_ULP_BOUND, "b (from bias_hh)"
     for name in ("x", "h0", "c0"):
         assert normwise_ulps([(ref.grads[name], got[name])], np_dtype) <= NORMWISE_ULP_BOUND
+
+
+# -- torch with projections (proj_size): h = W_hr (o ⊙ tanh c), p < n components --------------
+
+P_ = 3  # the projection size of the cases below (N_ = 8 hidden)
+
+
+@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
+def test_torch_lstm_with_projections_is_within_the_bound(dtype):
+    torch.manual_seed(20)
+    kw = {"num_layers": 2, "bidirectional": True, "proj_size": P_, "dtype": dtype}
+    lstm = torch.nn.LSTM(M_, N_, **kw)
+    x = torch.randn(T_, B_, M_, dtype=dtype)
+    h0, c0 = torch.randn(4, B_, P_, dtype=dtype), torch.randn(4, B_, N_, dtype=dtype)
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(x, (h0, c0))
+        # Layer 0's outputs (both directions) as torch computes them, for layer 1's input.
+        first = torch.nn.LSTM(M_, N_, bidirectional=True, proj_size=P_, dtype=dtype)
+        first.load_state_dict({k: v for k, v in lstm.state_dict().items() if "_l0" in k})
+        y0, _ = first(x, (h0[:2], c0[:2]))
+    assert y.shape == (T_, B_, 2 * P_) and h_n.shape == (4, B_, P_) and c_n.shape == (4, B_, N_)
+    arrays, np_dtype = _state_dict(lstm), TORCH_DTYPES[dtype]
+    for layer, inputs, y_layer in ((0, x.numpy(), y0.numpy()), (1, y0.numpy(), y.numpy())):
+        for d, direction in enumerate(("forward", "reverse")):
+            slot, seq = 2 * layer + d, inputs if d == 0 else inputs[::-1]
+            ref = _torch_reference(
+                arrays, seq, h0[slot].numpy(), c0[slot].numpy(), layer=layer, direction=direction
+            )
+            got = y_layer[:, :, d * P_ : (d + 1) * P_]
+            pairs = [(ref.y, got if d == 0 else got[::-1]), (ref.h_T, h_n[slot].numpy())]
+            pairs.append((ref.c_T, c_n[slot].numpy()))
+            assert normwise_ulps(pairs, np_dtype) <= NORMWISE_ULP_BOUND, (layer, direction)
+
+
+@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
+def test_torch_autograd_gradients_with_projections_are_within_the_bound(dtype):
+    torch.manual_seed(21)
+    lstm = torch.nn.LSTM(M_, N_, proj_size=P_, dtype=dtype)
+    x = torch.randn(T_, B_, M_, dtype=dtype, requires_grad=True)
+    h0 = torch.randn(1, B_, P_, dtype=dtype, requires_grad=True)
+    c0 = torch.randn(1, B_, N_, dtype=dtype, requires_grad=True)
+    dy = torch.randn(T_, B_, P_, dtype=dtype)
+    y, _ = lstm(x, (h0, c0))
+    (y * dy).sum().backward()
+    grads = {k: p.grad.numpy() for k, p in lstm.named_parameters()}
+    state = [a.detach().numpy() for a in (x, h0[0], c0[0])]
+    ref = _torch_reference(_state_dict(lstm), *state, dy=dy.numpy())
+    got = _canonical_gradients("torch", grads, "ih")
+    got |= {"x": x.grad.numpy(), "h0": h0.grad[0].numpy(), "c0": c0.grad[0].numpy()}
+    np_dtype = TORCH_DTYPES[dtype]
+    assert got["W_hr"].shape == (P_, N_) and got["U_i"].shape == (N_, P_)
+    assert normwise_ulps([(ref.y, y.detach().numpy())], np_dtype) <= NORMWISE_ULP_BOUND
+    for part in ("W", "U", "b"):
+        pairs = [(ref.grads[f"{part}_{k}"], got[f"{part}_{k}"]) for k in "ifgo"]
+        assert normwise_ulps(pairs, np_dtype) <= NORMWISE_ULP_BOUND, part
+    for name in ("W_hr", "x", "h0", "c0"):
+        assert normwise_ulps([(ref.grads[name], got[name])], np_dtype) <= NORMWISE_ULP_BOUND, name
+
+
+@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
+def test_validate_passes_torch_with_projections(dtype):
+    from symlstm.validate import validate
+
+    torch.manual_seed(22)
+    lstm = torch.nn.LSTM(M_, N_, proj_size=P_, dtype=dtype)
+    x = torch.randn(T_, B_, M_, dtype=dtype, requires_grad=True)
+    h0 = torch.randn(1, B_, P_, dtype=dtype, requires_grad=True)
+    c0 = torch.randn(1, B_, N_, dtype=dtype, requires_grad=True)
+    dy = torch.randn(T_, B_, P_, dtype=dtype)
+    y, (h_T, c_T) = lstm(x, (h0, c0))
+    (y * dy).sum().backward()
+    weights = _state_dict(lstm)
+    inputs = {"x": x.detach().numpy(), "h0": h0.detach().numpy(), "c0": c0.detach().numpy()}
+    outputs = {k: v.detach().numpy() for k, v in (("y", y), ("h_T", h_T), ("c_T", c_T))}
+    grads = {"dy": dy.numpy(), **{k: p.grad.numpy() for k, p in lstm.named_parameters()}}
+    grads |= {"x": x.grad.numpy(), "h0": h0.grad.numpy(), "c0": c0.grad.numpy()}
+    report = validate("torch", weights, inputs, outputs, grads)
+    assert report.sizes["proj"] == P_
+    assert report.verdict == "pass", report
+    assert {"y", "h_T", "c_T", "grad weight_hr_l0", "grad h0", "grad c0"} <= set(report.tensors)
+    # The same numbers with the projection's gradient spoiled fail on that tensor alone.
+    grads["weight_hr_l0"] = grads["weight_hr_l0"] * np.asarray(1.001, dtype=grads["x"].dtype)
+    spoiled = validate("torch", weights, inputs, outputs, grads)
+    failed = [name for name, t in spoiled.tensors.items() if t.verdict == "fail"]
+    assert failed == ["grad weight_hr_l0"]
 
 
 # -- ONNX Runtime's LSTM operator on a model built with the onnx package ------------------------
