@@ -52,7 +52,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symlstm.calculus import backward_step
 from symlstm.cell import Cell, Variant
-from symlstm.errors import SymLSTMError, UnknownNameError
+from symlstm.errors import ParameterError, SymLSTMError, UnknownNameError
 from symlstm.functions import hard_sigmoid, sigmoid
 
 __all__ = ["GENERATED_KINDS", "InPlaceNumPyPrinter", "generate_numpy", "numpy_module"]
@@ -620,8 +620,8 @@ def _hard_sigmoid(z, alpha, beta, out=None):
     return out
 
 
-def shapes(hidden, input):
-    """The shape of every parameter for a hidden size and an input size."""
+def shapes({shapes_args}):
+    """The shape of every parameter for a hidden size and an input size{shapes_doc}."""
 {shapes}
 
 
@@ -635,7 +635,7 @@ def forward(params, x, h0=None, c0=None):
     p, x, h0, c0 = _prepare(params, x, h0, c0)
     dtype = x.dtype
     T, B, m = x.shape
-    n = h0.shape[1]
+{forward_sizes}
     W = np.concatenate([p["W_" + k] for k in GATES])  # ({gate_count} n, m)
     U = np.concatenate([p["U_" + k] for k in GATES])
     b = np.concatenate([p["b_" + k] for k in GATES])
@@ -648,11 +648,11 @@ def forward(params, x, h0=None, c0=None):
     X1[:, m] = 1
     G = np.matmul(X1, np.concatenate([W, b[:, None]], axis=1).T).reshape(T, B, {gate_count} * n)
     C = np.empty((T + 1, B, n), dtype)
-    H = np.empty((T + 1, B, n), dtype)
+    H = np.empty((T + 1, B, {h_width}), dtype)
     S = np.empty((T, B, n), dtype)
     C[0] = c0
     H[0] = h0
-{cached_z}
+{projection_setup}{cached_z}
     UT = np.ascontiguousarray(U.T)
     r = np.empty((B, {gate_count} * n), dtype)
 {forward_temporaries}
@@ -676,13 +676,13 @@ def backward(params, cache, dy, dhT=None, dcT=None):
     dtype = G.dtype
     T, B = G.shape[:2]
     m = X1.shape[1] - 1
-    n = H.shape[2]
+{backward_sizes}
 {backward_parameters}
-    dy = _array(dy, dtype, (T, B, n), "dy")
+    dy = _array(dy, dtype, (T, B, {h_width}), "dy")
     if cache.pop("fresh", False) is not True:
         raise ValueError("this cache was used by backward already: run forward again")
     dZ = G  # dL/dz_t overwrites the gates step by step: no second (T, B, 4 n) buffer
-    dh_next = np.zeros((B, n), dtype) if dhT is None else _array(dhT, dtype, (B, n), "dhT").copy()
+{dh_next}
     dc_next = np.zeros((B, n), dtype) if dcT is None else _array(dcT, dtype, (B, n), "dcT").copy()
     dc_prev = np.empty((B, n), dtype)
     dh = np.empty((B, n), dtype)
@@ -690,19 +690,19 @@ def backward(params, cache, dy, dhT=None, dcT=None):
     for t in range(T - 1, -1, -1):
         a = G[t]
         dz = dZ[t]
-        np.add(dy[t], dh_next, out=dh)
+{backward_dh}
 {backward_body}
         np.matmul(dz, U, out=dh_next)
         dc_next, dc_prev = dc_prev, dc_next
     flat = dZ.reshape(T * B, {gate_count} * n)
     dWb = np.matmul(flat.T, X1)  # dW, and in the column of x's ones, db
     dW, db = dWb[:, :m], dWb[:, m].copy()
-    dU = np.matmul(flat.T, H[:-1].reshape(T * B, n))
+    dU = np.matmul(flat.T, H[:-1].reshape(T * B, {h_width}))
     grads = {{}}
     for index, k in enumerate(GATES):
         rows = slice(index * n, (index + 1) * n)
         grads["W_" + k], grads["U_" + k], grads["b_" + k] = dW[rows], dU[rows], db[rows]
-{peephole_gradients}
+{peephole_gradients}{projection_gradient}
     grads["x"] = np.matmul(flat, W).reshape(T, B, m)
     grads["h0"] = dh_next
     grads["c0"] = dc_next
@@ -745,6 +745,51 @@ def _prepare(params, x, h0, c0):
     return p, x, h0, c0
 """
 
+#: A projected cell's _prepare: h0 has q (proj_size) components, c0 n.
+_PREPARE_PROJECTED = _PREPARE.replace(
+    """    zeros = np.zeros((B, n), x.dtype)
+    h0 = zeros if h0 is None else _array(h0, x.dtype, (B, n), "h0")
+    c0 = zeros if c0 is None else _array(c0, x.dtype, (B, n), "c0")""",
+    """    q = p["W_hr"].shape[0]
+    h0 = np.zeros((B, q), x.dtype) if h0 is None else _array(h0, x.dtype, (B, q), "h0")
+    c0 = np.zeros((B, n), x.dtype) if c0 is None else _array(c0, x.dtype, (B, n), "c0")""",
+)
+
+#: The template's parts that differ with a projection h = W_hr m (proj_size q): (without, with).
+_PROJECTION_PARTS = {
+    "shapes_args": ("hidden, input", "hidden, input, proj"),
+    "shapes_doc": ("", " (and the projection size: proj_size)"),
+    "forward_sizes": ("    n = h0.shape[1]", "    n, q = c0.shape[1], h0.shape[1]"),
+    "h_width": ("n", "q"),
+    "projection_setup": (
+        "",
+        "    # h = W_hr m: the element-wise step writes m = o * s into M[t], then one GEMM\n"
+        "    M = np.empty((T, B, n), dtype)\n"
+        '    WhrT = np.ascontiguousarray(p["W_hr"].T)\n',
+    ),
+    "backward_sizes": (
+        "    n = H.shape[2]",
+        '    n, q = G.shape[2] // len(GATES), H.shape[2]\n    M, Whr = cache["M"], cache["Whr"]',
+    ),
+    "dh_next": (
+        "    dh_next = np.zeros((B, n), dtype) if dhT is None else "
+        '_array(dhT, dtype, (B, n), "dhT").copy()',
+        "    dh_next = np.zeros((B, q), dtype) if dhT is None else "
+        '_array(dhT, dtype, (B, q), "dhT").copy()\n'
+        "    DH = np.empty((T, B, q), dtype)  # dL/dh_t in total, for dW_hr",
+    ),
+    "backward_dh": (
+        "        np.add(dy[t], dh_next, out=dh)",
+        "        np.add(dy[t], dh_next, out=DH[t])\n"
+        "        np.matmul(DH[t], Whr, out=dh)  # dm = W_hr^T dh: the element-wise step's dh",
+    ),
+    "projection_gradient": (
+        "",
+        "\n    # dW_hr = sum over steps and batch of dh m^T\n"
+        '    grads["W_hr"] = np.matmul(DH.reshape(T * B, q).T, M.reshape(T * B, n))',
+    ),
+}
+
 
 def _peephole_gradient_lines(plan: _Plan) -> list[str]:
     s = plan.cell.symbols
@@ -762,17 +807,21 @@ def _peephole_gradient_lines(plan: _Plan) -> list[str]:
     return lines
 
 
-def _parameter_lines(plan: _Plan) -> tuple[str, list[str], str]:
+def _parameter_lines(plan: _Plan, projection: bool = False) -> tuple[str, list[str], str]:
     """Shapes, the conversion of given parameters to vector form, and the gradients' keys."""
     vector_shapes = []
+    recurrent = "(hidden, proj)" if projection else "(hidden, hidden)"
     for name in plan.cell.parameters:
-        shape = {"W": "(hidden, input)", "U": "(hidden, hidden)"}.get(name[0], "(hidden,)")
+        shape = {"W": "(hidden, input)", "U": recurrent}.get(name[0], "(hidden,)")
         vector_shapes.append(f'        "{name}": {shape},')
+    if projection:
+        vector_shapes.append('        "W_hr": (proj, hidden),')
     if plan.kind == "vector":
         shapes = "\n".join(["    return {", *vector_shapes, "    }"])
+        sizes = 'n, m, np.shape(p["W_hr"])[0] if p["W_hr"].ndim else 0' if projection else "n, m"
         convert = [
             "    p = {k: _array(v, dtype, np.shape(v), k) for k, v in params.items()}",
-            "    for k, v in shapes(n, m).items():",
+            f"    for k, v in shapes({sizes}).items():",
             "        if p[k].shape != v:",
             '            raise ValueError(f"{k} has shape {p[k].shape}, expected {v}")',
             "    return p",
@@ -816,7 +865,9 @@ def _parameter_lines(plan: _Plan) -> tuple[str, list[str], str]:
     return shapes, convert, "_scalar_gradients(grads)"
 
 
-def generate_numpy(variant: Variant | str | None = None, *, kind: str = "vector") -> str:
+def generate_numpy(
+    variant: Variant | str | None = None, *, kind: str = "vector", projection: bool = False
+) -> str:
     """The source of a NumPy module computing the cell's forward and backward pass.
 
     Parameters
@@ -827,6 +878,12 @@ def generate_numpy(variant: Variant | str | None = None, *, kind: str = "vector"
     kind
         ``"vector"`` (any hidden and input size), ``"scalar"`` or ``"tied"`` (the
         spec's cell: parameters ``w_k``, ``b_k`` as scalars, sizes 1).
+    projection
+        A vector cell with projections (PyTorch's ``proj_size``; see
+        :class:`~symlstm.cell.Cell`): the parameters gain ``W_hr`` (proj, hidden), U_k is
+        (hidden, proj), h0, y and h_T have proj components. The element-wise step writes
+        m = o ⊙ tanh(c); one more GEMM per step gives h = W_hr m, and one more per step
+        backward dm = W_hrᵀ dh; dW_hr is one GEMM over all steps.
 
     >>> source = generate_numpy("peephole")
     >>> "import numpy as np" in source and "import sympy" not in source
@@ -839,8 +896,12 @@ def generate_numpy(variant: Variant | str | None = None, *, kind: str = "vector"
     if kind not in GENERATED_KINDS:
         known = ", ".join(GENERATED_KINDS)
         raise UnknownNameError(f"unknown kind {kind!r} for generated code; known: {known}")
+    if not isinstance(projection, bool):
+        raise ParameterError(f"projection must be true or false, not {projection!r}")
+    if projection and kind != "vector":
+        raise ParameterError(f"a {kind} cell has no projection (proj_size is for vector cells)")
     variant = _as_variant(variant)
-    return _generate(variant, kind)
+    return _generate(variant, kind, projection)
 
 
 def _as_variant(variant: Variant | str | None) -> Variant:
@@ -854,18 +915,35 @@ def _as_variant(variant: Variant | str | None) -> Variant:
 
 
 @functools.lru_cache(maxsize=64)
-def _generate(variant: Variant, kind: str) -> str:
+def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
     from symlstm import __version__
 
     plan = _Plan(variant, kind)
     forward_printer = InPlaceNumPyPrinter(_symbol_names(plan, backward=False))
     body, widths = _forward_lines(plan, forward_printer)
-    states = {"c_prev": "C[t]", "c": "C[t + 1]", "s": "S[t]", "h": "H[t + 1]"}
+    # With a projection the element-wise h is m = o ⊙ s (M[t]); h = W_hr m is a GEMM.
+    states = {
+        "c_prev": "C[t]",
+        "c": "C[t + 1]",
+        "s": "S[t]",
+        "h": "M[t]" if projection else "H[t + 1]",
+    }
     forward = _bind(plan, body, {"a": "", **states}) + body
+    if projection:
+        vector = Cell("vector", variant, proj_size=1)
+        if vector.equations()[-1].rhs != sympy.MatMul(
+            vector.parameters["W_hr"], vector.symbols["m"]
+        ):
+            raise SymLSTMError("the generated module computes a projected cell's h as W_hr m")
+        forward += ["# h = W_hr m", "np.matmul(M[t], WhrT, out=H[t + 1])"]
     backward_printer = InPlaceNumPyPrinter(_symbol_names(plan, backward=True))
     body, shared = _backward_lines(plan, backward_printer)
     backward = _bind(plan, body, {"a": "", "dz": "dz_", **states}) + body
-    shapes, convert, untie = _parameter_lines(plan)
+    shapes, convert, untie = _parameter_lines(plan, projection)
+    parts = {key: pair[projection] for key, pair in _PROJECTION_PARTS.items()}
+    cache_z = [f'    cache["Z_{k}"] = Z_{k}' for k in plan.cached_z]
+    if projection:
+        cache_z += ['    cache["M"], cache["Whr"] = M, p["W_hr"]']
 
     def temporaries(printer: InPlaceNumPyPrinter, extra: list[str] = ()) -> str:
         buffers = [f"_t{k}" for k in range(printer.temporaries)] + [f"_{s}" for s in extra]
@@ -889,10 +967,10 @@ def _generate(variant: Variant, kind: str) -> str:
         version=__version__,
         equations="\n".join(equations),
         gates=_tuple(g.name for g in plan.gates),
-        parameters=_tuple(plan.parameter_names),
+        parameters=_tuple((*plan.parameter_names, *(("W_hr",) if projection else ()))),
         gate_count=len(plan.gates),
         shapes=shapes,
-        prepare=_PREPARE
+        prepare=(_PREPARE_PROJECTED if projection else _PREPARE)
         if kind == "vector"
         else _PREPARE.replace(
             'n = np.shape(params["U_" + GATES[0]])[0] if "U_" + GATES[0] in params else 1', "n = 1"
@@ -907,7 +985,7 @@ def _generate(variant: Variant, kind: str) -> str:
             f"    Z_{k} = np.empty((T, B, n), dtype)  # z_{k}, read by backward"
             for k in plan.cached_z
         ),
-        cache_z="\n".join(f'    cache["Z_{k}"] = Z_{k}' for k in plan.cached_z),
+        cache_z="\n".join(cache_z),
         cached_read="\n".join(
             f'    {k} = cache["{k}"]'
             for k in ("C", "S", *(f"Z_{z}" for z in plan.cached_z))
@@ -923,6 +1001,7 @@ def _generate(variant: Variant, kind: str) -> str:
         peephole_gradients=textwrap.indent("\n".join(_peephole_gradient_lines(plan)), " " * 4),
         untie=untie,
         untied_parameters="\n".join(convert),
+        **parts,
     )
 
 
@@ -947,14 +1026,16 @@ def _variant_text(variant: Variant) -> str:
     return ",".join(words)
 
 
-def numpy_module(variant: Variant | str | None = None, *, kind: str = "vector") -> types.ModuleType:
-    """The generated module, compiled and ready to call (one per variant and kind).
+def numpy_module(
+    variant: Variant | str | None = None, *, kind: str = "vector", projection: bool = False
+) -> types.ModuleType:
+    """The generated module, compiled and ready to call (one per variant, kind and projection).
 
     >>> mod = numpy_module(kind="tied")
     >>> mod.PARAMETERS
     ('w_i', 'b_i', 'w_f', 'b_f', 'w_g', 'b_g', 'w_o', 'b_o')
     """
-    source = generate_numpy(variant, kind=kind)
+    source = generate_numpy(variant, kind=kind, projection=projection)
     return _compile(source, kind)
 
 

@@ -21,7 +21,7 @@ from symlstm.audit import load_claims
 from symlstm.cell import Variant
 from symlstm.cli import main
 from symlstm.codegen import GENERATED_KINDS, InPlaceNumPyPrinter, generate_numpy, numpy_module
-from symlstm.errors import UnknownNameError
+from symlstm.errors import ParameterError, UnknownNameError
 from symlstm.examples import load_example
 
 from lstm_reference import VARIANTS, vector_trace
@@ -435,26 +435,44 @@ def _cases():
         )
 
 
-@pytest.mark.parametrize(("kind", "name", "dtype", "n", "m", "T", "B"), list(_cases()))
+def _projected_cases():
+    """Cells with projections (PyTorch's proj_size q < n), small and quick."""
+    for name, dtype, n, m, q, T, B in (
+        ("textbook", np.float64, 7, 5, 3, 12, 3),
+        ("textbook", np.float32, 7, 5, 3, 12, 3),
+        ("peephole", np.float32, 6, 4, 2, 9, 2),
+        ("coupled", np.float64, 5, 3, 4, 8, 2),
+    ):
+        yield pytest.param(
+            "vector", name, dtype, n, m, T, B, q, id=f"proj-{name}-{np.dtype(dtype).name}-q{q}"
+        )
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "dtype", "n", "m", "T", "B", "q"),
+    [*(pytest.param(*c.values, None, id=c.id) for c in _cases()), *_projected_cases()],
+)
 def test_forward_and_backward_within_the_ulp_bound_of_the_certified_reference(
-    kind, name, dtype, n, m, T, B
+    kind, name, dtype, n, m, T, B, q
 ):
     from symlstm.cell import Cell
     from symlstm.reference import normwise_ulps, reference, vector_form
 
     variant = Variant(**VARIANTS[name])
-    mod = numpy_module(variant, kind=kind)
+    mod = numpy_module(variant, kind=kind, projection=q is not None)
     rng = np.random.default_rng([n, m, T, B])
-    shapes = mod.shapes(n, m)
+    shapes = mod.shapes(n, m) if q is None else mod.shapes(n, m, q)
     params = {k: (rng.normal(size=s) / np.sqrt(n + m)).astype(dtype) for k, s in shapes.items()}
+    p = n if q is None else q  # the components of h
     x = rng.normal(size=(T, B, m)).astype(dtype)
-    h0, c0 = (rng.normal(size=(B, n)).astype(dtype) for _ in range(2))
-    dy = rng.normal(size=(T, B, n)).astype(dtype)
-    dhT, dcT = (rng.normal(size=(B, n)).astype(dtype) for _ in range(2))
+    h0, c0 = rng.normal(size=(B, p)).astype(dtype), rng.normal(size=(B, n)).astype(dtype)
+    dy = rng.normal(size=(T, B, p)).astype(dtype)
+    dhT, dcT = rng.normal(size=(B, p)).astype(dtype), rng.normal(size=(B, n)).astype(dtype)
     y, h_T, c_T, cache = mod.forward(params, x, h0, c0)
     grads = mod.backward(params, cache, dy, dhT, dcT)
     if kind == "vector":
-        cell, exact_params = Cell("vector", variant, hidden_size=n, input_size=m), params
+        cell = Cell("vector", variant, hidden_size=n, input_size=m, proj_size=q)
+        exact_params = params
     else:
         cell, exact_params = vector_form(Cell(kind, variant), params)
     ref = reference(cell, exact_params, x, h0, c0, dy=dy, dhT=dhT, dcT=dcT)
@@ -475,6 +493,33 @@ def test_forward_and_backward_within_the_ulp_bound_of_the_certified_reference(
     }
     report = {k: normwise_ulps(pairs, np.dtype(dtype)) for k, pairs in groups.items()}
     assert max(report.values()) <= NORMWISE_ULP_BOUND, report
+
+
+def test_projected_module_source_and_errors(tmp_path):
+    source = generate_numpy("peephole", projection=True)
+    assert "np.matmul(M[t], WhrT, out=H[t + 1])" in source
+    assert 'grads["W_hr"] = np.matmul(DH.reshape(T * B, q).T, M.reshape(T * B, n))' in source
+    assert "W_hr" not in generate_numpy("peephole")
+    mod = numpy_module(projection=True)
+    assert mod.PARAMETERS[-1] == "W_hr" and mod.shapes(4, 3, 2)["U_o"] == (4, 2)
+    rng = np.random.default_rng(3)
+    params = {k: rng.normal(size=s) for k, s in mod.shapes(4, 3, 2).items()}
+    x = rng.normal(size=(2, 1, 3))
+    with pytest.raises(ValueError, match=r"h0 has shape \(1, 4\), expected \(1, 2\)"):
+        mod.forward(params, x, np.zeros((1, 4)))
+    with pytest.raises(ValueError, match=r"W_hr has shape \(2, 3\), expected \(2, 4\)"):
+        mod.forward({**params, "W_hr": np.zeros((2, 3))}, x)
+    with pytest.raises(ParameterError, match="a tied cell has no projection"):
+        generate_numpy(kind="tied", projection=True)
+    if shutil.which("ruff") is not None:
+        (tmp_path / "projected.py").write_text(source)
+        for command in (["ruff", "check"], ["ruff", "format", "--check"]):
+            done = subprocess.run(
+                [*command, "--no-cache", "--isolated", "--line-length", "100", str(tmp_path)],
+                capture_output=True,
+                text=True,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
 
 
 # -- a real framework ----------------------------------------------------------------------------
