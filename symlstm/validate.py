@@ -804,10 +804,10 @@ class _Candidate:
 
 
 @functools.lru_cache(maxsize=128)  # the clip search's grid, and then some
-def _module(variant: Variant):
+def _module(variant: Variant, projection: bool = False):
     from symlstm.codegen import numpy_module
 
-    return numpy_module(variant)
+    return numpy_module(variant, projection=projection)
 
 
 def _float64(value: np.ndarray) -> np.ndarray:
@@ -816,7 +816,7 @@ def _float64(value: np.ndarray) -> np.ndarray:
 
 def _forward64(case: _Case, candidate: _Candidate) -> dict[str, np.ndarray]:
     """The candidate's outputs in float64, in the layout's time order."""
-    module = _module(candidate.variant)
+    module = _module(candidate.variant, "W_hr" in candidate.params)
     params = {k: _float64(candidate.params[k]) for k in module.PARAMETERS}
     x = _float64(case.x[::-1] if case.reverse else case.x)
     h0 = None if candidate.h0 is None else _float64(candidate.h0)

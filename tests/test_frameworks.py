@@ -441,3 +441,22 @@ def test_keras_bidirectional_lstm_is_within_the_bound(dtype, monkeypatch):
         variant, params = to_canonical("keras_bidirectional", arrays, direction=direction)
         ref = reference(Cell("vector", variant, hidden_size=n, input_size=m), params, inputs)
         assert normwise_ulps([(ref.y, outputs)], dtype) <= NORMWISE_ULP_BOUND, direction
+
+
+def test_validate_diagnoses_a_projected_lstm_with_a_wrong_gate_order():
+    from symlstm.validate import validate
+
+    torch.manual_seed(23)
+    lstm = torch.nn.LSTM(M_, N_, proj_size=P_, dtype=torch.float64)
+    x = torch.randn(6, 2, M_, dtype=torch.float64)
+    with torch.no_grad():
+        y, (h_T, c_T) = lstm(x)
+    weights = _state_dict(lstm)
+    rows = weights["weight_ih_l0"].reshape(4, N_, M_)  # the claim packs f and g swapped
+    spoiled = dict(weights, weight_ih_l0=rows[[0, 2, 1, 3]].reshape(4 * N_, M_))
+    for k in ("weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+        spoiled[k] = weights[k].reshape(4, N_, -1)[[0, 2, 1, 3]].reshape(weights[k].shape)
+    outputs = {"y": y.numpy(), "h_T": h_T.numpy(), "c_T": c_T.numpy()}
+    report = validate("torch", spoiled, {"x": x.numpy()}, outputs)
+    assert report.verdict == "fail"
+    assert report.diagnosis and "order i, g, f, o" in report.diagnosis[0].fix, report.diagnosis
