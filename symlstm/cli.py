@@ -6,7 +6,7 @@
     A document's claimed numbers against certified recomputation (default: the spec's).
 ``symlstm equations``
     The cell's equations for a kind, variant and notation.
-``symlstm codegen numpy [--variant V] [--kind K] [-o FILE]``
+``symlstm codegen numpy [--variant V] [--kind K] [--projection] [-o FILE]``
     A self-contained NumPy module (forward and backward) printed from the equations.
 ``symlstm validate --layout L --weights W.npz --inputs X.npz --outputs Y.npz [--grads G.npz]``
     Another implementation's numbers against the certified reference, with a diagnosis;
@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     cg.add_argument("target", choices=("numpy",), help="what to generate: numpy")
     cg.add_argument("--kind", choices=("vector", "scalar", "tied"), default="vector")
     cg.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
+    cg.add_argument(
+        "--projection",
+        action="store_true",
+        help="a vector cell with projections (PyTorch's proj_size): h = W_hr (o ⊙ tanh c)",
+    )
     cg.add_argument("-o", "--output", help="write the module to this file (default: stdout)")
 
     va = sub.add_parser(
@@ -316,7 +321,9 @@ def _codegen(args: argparse.Namespace) -> int:
     from symlstm.cell import Variant
     from symlstm.codegen import generate_numpy
 
-    source = generate_numpy(Variant.parse(args.variant), kind=args.kind)
+    if args.projection and args.kind != "vector":
+        raise _UsageError("symlstm codegen: --projection needs --kind vector")
+    source = generate_numpy(Variant.parse(args.variant), kind=args.kind, projection=args.projection)
     if args.output is None:
         print(source, end="")
         return EXIT_OK

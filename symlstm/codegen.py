@@ -960,6 +960,7 @@ def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
     peepholes = "\n".join(f'    {n} = p["{n}"]' for n in plan.cell.parameters if n[0] == "p")
     args = "" if variant == Variant() else f" --variant '{_variant_text(variant)}'"
     args += "" if kind == "vector" else f" --kind {kind}"
+    args += " --projection" if projection else ""
     return _TEMPLATE.format(
         label=variant.label(),
         kind=kind,
@@ -1019,6 +1020,8 @@ def _variant_text(variant: Variant) -> str:
     words += {"coupled": ["coupled"], "none": ["no-forget"]}.get(variant.forget_gate, [])
     if variant.forget_bias != 0:
         words.append(f"forget-bias={variant.forget_bias}")
+    if variant.clip is not None:
+        words.append(f"clip={variant.clip}")
     for key in ("gate", "candidate", "output"):
         value = getattr(variant, f"{key}_activation")
         if value != Variant.__dataclass_fields__[f"{key}_activation"].default:

@@ -394,12 +394,30 @@ def test_cli_writes_a_module_that_runs(tmp_path, capsys):
     assert "PARAMETERS = (" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--variant", "peephole,clip=3/2,gate=hard_sigmoid"],
+        ["--variant", "coupled,forget-bias=0", "--projection"],
+        ["--kind", "tied", "--variant", "clip=1/4"],
+    ],
+)
+def test_the_header_names_the_command_that_printed_it(capsys, argv):
+    assert main(["codegen", "numpy", *argv]) == 0
+    source = capsys.readouterr().out
+    command = next(line.split() for line in source.splitlines() if "symlstm codegen" in line)
+    assert main([arg.strip("'") for arg in command[1:]]) == 0
+    assert capsys.readouterr().out == source  # the header's command prints the same module
+
+
 def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert main(["codegen", "numpy", "--variant", "bogus"]) == 2
     assert "unknown variant 'bogus'" in capsys.readouterr().err
     assert main(["codegen", "numpy", "-o", str(tmp_path / "no" / "such" / "dir.py")]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert main(["codegen", "torch"]) == 2
+    assert main(["codegen", "numpy", "--kind", "tied", "--projection"]) == 2
+    assert "--projection needs --kind vector" in capsys.readouterr().err
 
 
 # -- the ULP cross-check against the certified (ball arithmetic) reference ----------------------
