@@ -263,6 +263,25 @@ class Layout:
         return (dirs, *dims) if self.direction_axis else dims
 
 
+def _torch_arrays(suffix: str) -> tuple[Packed, ...]:
+    """PyTorch's arrays, named with ``suffix`` (nn.LSTM: ``_l{layer}{suffix}``): two biases."""
+    return (
+        Packed(f"weight_ih{suffix}", ("W",)),
+        Packed(f"weight_hh{suffix}", ("U",)),
+        Packed(f"bias_ih{suffix}", ("b",), optional=True),
+        Packed(f"bias_hh{suffix}", ("b",), optional=True),
+    )
+
+
+def _keras_arrays(prefix: str) -> tuple[Packed, ...]:
+    """Keras 3's LSTM arrays, named with ``prefix`` (Bidirectional: ``{direction}/``)."""
+    return (
+        Packed(f"{prefix}kernel", ("W",)),
+        Packed(f"{prefix}recurrent_kernel", ("U",)),
+        Packed(f"{prefix}bias", ("b",), optional=True),
+    )
+
+
 def _canonical_arrays() -> tuple[Packed, ...]:
     arrays = []
     for k in GATES:
@@ -279,12 +298,7 @@ LAYOUTS: dict[str, Layout] = {
         Layout(
             name="torch",
             gates=("i", "f", "g", "o"),
-            arrays=(
-                Packed("weight_ih_l{layer}{suffix}", ("W",)),
-                Packed("weight_hh_l{layer}{suffix}", ("U",)),
-                Packed("bias_ih_l{layer}{suffix}", ("b",), optional=True),
-                Packed("bias_hh_l{layer}{suffix}", ("b",), optional=True),
-            ),
+            arrays=_torch_arrays("_l{layer}{suffix}"),
             layered=True,
             reverse_suffix="_reverse",
             projection="weight_hr_l{layer}{suffix}",
@@ -292,12 +306,7 @@ LAYOUTS: dict[str, Layout] = {
         Layout(
             name="torch_cell",
             gates=("i", "f", "g", "o"),
-            arrays=(
-                Packed("weight_ih", ("W",)),
-                Packed("weight_hh", ("U",)),
-                Packed("bias_ih", ("b",), optional=True),
-                Packed("bias_hh", ("b",), optional=True),
-            ),
+            arrays=_torch_arrays(""),
         ),
         # Keras 3 LSTM: kernel (m, 4n), recurrent_kernel (n, 4n), bias (4n); c is the candidate.
         Layout(
@@ -305,11 +314,7 @@ LAYOUTS: dict[str, Layout] = {
             gates=("i", "f", "c", "o"),
             candidate="c",
             gate_axis="columns",
-            arrays=(
-                Packed("kernel", ("W",)),
-                Packed("recurrent_kernel", ("U",)),
-                Packed("bias", ("b",), optional=True),
-            ),
+            arrays=_keras_arrays(""),
         ),
         # Keras 3 Bidirectional(LSTM): the same arrays under the wrapper's forward_layer and
         # backward_layer (which runs on the time-reversed input).
@@ -318,11 +323,7 @@ LAYOUTS: dict[str, Layout] = {
             gates=("i", "f", "c", "o"),
             candidate="c",
             gate_axis="columns",
-            arrays=(
-                Packed("{direction}/kernel", ("W",)),
-                Packed("{direction}/recurrent_kernel", ("U",)),
-                Packed("{direction}/bias", ("b",), optional=True),
-            ),
+            arrays=_keras_arrays("{direction}/"),
             direction_names=("forward_layer", "backward_layer"),
         ),
         # TF1 LSTMCell: one kernel (m + n, 4n) of input rows then recurrent rows; j is the

@@ -379,16 +379,22 @@ def test_onnx_runtime_clip_and_input_forget_are_within_the_bound(case):
 # -- Keras 3 with the torch backend -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_keras_lstm_is_within_the_bound(dtype, monkeypatch):
+@pytest.fixture
+def keras(monkeypatch):
+    """Keras 3 on the torch backend (chosen when keras is first imported)."""
     import os
     import sys
 
-    if "keras" not in sys.modules:  # the backend is chosen when keras is first imported
+    if "keras" not in sys.modules:
         monkeypatch.setitem(os.environ, "KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras", reason="the keras extra: pip install '.[keras]'")
     if keras.backend.backend() != "torch":
         pytest.skip(f"keras was imported with the {keras.backend.backend()} backend")
+    return keras
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_keras_lstm_is_within_the_bound(dtype, keras):
     rng = np.random.default_rng(6)
     T, B, n, m = 15, 3, 5, 4
     layer = keras.layers.LSTM(
@@ -410,15 +416,7 @@ def test_keras_lstm_is_within_the_bound(dtype, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_keras_bidirectional_lstm_is_within_the_bound(dtype, monkeypatch):
-    import os
-    import sys
-
-    if "keras" not in sys.modules:  # the backend is chosen when keras is first imported
-        monkeypatch.setitem(os.environ, "KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras", reason="the keras extra: pip install '.[keras]'")
-    if keras.backend.backend() != "torch":
-        pytest.skip(f"keras was imported with the {keras.backend.backend()} backend")
+def test_keras_bidirectional_lstm_is_within_the_bound(dtype, keras):
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(8)
     T, B, n, m = 12, 3, 8, 5
