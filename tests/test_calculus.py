@@ -223,20 +223,24 @@ def test_initial_state_and_input_gradients():
             _agree(grads.x[t], _central(run_x, {"xs": list(xs)}, "xs", t))
 
 
+def _random_parameters(cell: Cell, rng: random.Random) -> dict:
+    """Short random decimals for every parameter of a sized vector cell, as nested lists."""
+    params = {}
+    for name in cell.parameters:
+        rows, *cols = cell.shape(name)
+        if cols:
+            params[name] = [[_random_decimal(rng) for _ in range(cols[0])] for _ in range(rows)]
+        else:
+            params[name] = [_random_decimal(rng) for _ in range(rows)]
+    return params
+
+
 @pytest.mark.parametrize("variant", ["textbook", "peephole", "coupled"])
 def test_vector_cells_match_central_differences(variant):
     rng = random.Random(variant)
     n, m, steps = 4, 3, 3
     cell = Cell("vector", hidden_size=n, input_size=m, **VARIANTS[variant])
-    params = {}
-    for name in cell.parameters:
-        shape = cell.shape(name)
-        if len(shape) == 2:
-            params[name] = [
-                [_random_decimal(rng) for _ in range(shape[1])] for _ in range(shape[0])
-            ]
-        else:
-            params[name] = [_random_decimal(rng) for _ in range(shape[0])]
+    params = _random_parameters(cell, rng)
     xs = [[_random_decimal(rng, 2) for _ in range(m)] for _ in range(steps)]
     h0, c0 = [_random_decimal(rng) for _ in range(n)], [_random_decimal(rng) for _ in range(n)]
     grads = backprop(cell, params, xs, h0, c0, method="mpmath", dps=70)
@@ -274,15 +278,7 @@ def test_projected_vector_cells_match_central_differences(variant):
     rng = random.Random(f"proj-{variant}")
     n, m, proj, steps = 3, 2, 2, 3
     cell = Cell("vector", hidden_size=n, input_size=m, proj_size=proj, **VARIANTS[variant])
-    params = {}
-    for name in cell.parameters:
-        shape = cell.shape(name)
-        if len(shape) == 2:
-            params[name] = [
-                [_random_decimal(rng) for _ in range(shape[1])] for _ in range(shape[0])
-            ]
-        else:
-            params[name] = [_random_decimal(rng) for _ in range(shape[0])]
+    params = _random_parameters(cell, rng)
     xs = [[_random_decimal(rng, 2) for _ in range(m)] for _ in range(steps)]
     h0, c0 = [_random_decimal(rng) for _ in range(proj)], [_random_decimal(rng) for _ in range(n)]
     targets = [[_random_decimal(rng) for _ in range(proj)] for _ in range(steps)]

@@ -227,16 +227,23 @@ def test_torch_lstm_with_projections_is_within_the_bound(dtype):
             assert normwise_ulps(pairs, np_dtype) <= NORMWISE_ULP_BOUND, (layer, direction)
 
 
-@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
-def test_torch_autograd_gradients_with_projections_are_within_the_bound(dtype):
-    torch.manual_seed(21)
+def _projected_run(seed: int, dtype):
+    """A torch.nn.LSTM with proj_size, run forward and backward on a random loss sum(y·dy):
+    lstm, x, h0, c0, dy, y, (h_T, c_T), with x, h0 and c0 holding their gradients."""
+    torch.manual_seed(seed)
     lstm = torch.nn.LSTM(M_, N_, proj_size=P_, dtype=dtype)
     x = torch.randn(T_, B_, M_, dtype=dtype, requires_grad=True)
     h0 = torch.randn(1, B_, P_, dtype=dtype, requires_grad=True)
     c0 = torch.randn(1, B_, N_, dtype=dtype, requires_grad=True)
     dy = torch.randn(T_, B_, P_, dtype=dtype)
-    y, _ = lstm(x, (h0, c0))
+    y, final = lstm(x, (h0, c0))
     (y * dy).sum().backward()
+    return lstm, x, h0, c0, dy, y, final
+
+
+@pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
+def test_torch_autograd_gradients_with_projections_are_within_the_bound(dtype):
+    lstm, x, h0, c0, dy, y, _ = _projected_run(21, dtype)
     grads = {k: p.grad.numpy() for k, p in lstm.named_parameters()}
     state = [a.detach().numpy() for a in (x, h0[0], c0[0])]
     ref = _torch_reference(_state_dict(lstm), *state, dy=dy.numpy())
@@ -256,14 +263,7 @@ def test_torch_autograd_gradients_with_projections_are_within_the_bound(dtype):
 def test_validate_passes_torch_with_projections(dtype):
     from symlstm.validate import validate
 
-    torch.manual_seed(22)
-    lstm = torch.nn.LSTM(M_, N_, proj_size=P_, dtype=dtype)
-    x = torch.randn(T_, B_, M_, dtype=dtype, requires_grad=True)
-    h0 = torch.randn(1, B_, P_, dtype=dtype, requires_grad=True)
-    c0 = torch.randn(1, B_, N_, dtype=dtype, requires_grad=True)
-    dy = torch.randn(T_, B_, P_, dtype=dtype)
-    y, (h_T, c_T) = lstm(x, (h0, c0))
-    (y * dy).sum().backward()
+    lstm, x, h0, c0, dy, y, (h_T, c_T) = _projected_run(22, dtype)
     weights = _state_dict(lstm)
     inputs = {"x": x.detach().numpy(), "h0": h0.detach().numpy(), "c0": c0.detach().numpy()}
     outputs = {k: v.detach().numpy() for k, v in (("y", y), ("h_T", h_T), ("c_T", c_T))}
