@@ -408,6 +408,8 @@ def test_keras_lstm_is_within_the_bound(dtype, keras):
     )
     arrays = {w.name: keras.ops.convert_to_numpy(w.value) for w in layer.weights}
     variant, params = to_canonical("keras", arrays)
+    # unit_forget_bias (Keras' default) is an initializer: its 1s are in the bias array.
+    assert variant.forget_bias == 0 and np.all(params["b_f"] == 1) and np.all(params["b_i"] == 0)
     ref = reference(Cell("vector", variant, hidden_size=n, input_size=m), params, x, h0, c0)
     np_dtype = np.dtype(dtype)
     assert _normwise(ref.y, y.transpose(1, 0, 2), np_dtype) <= NORMWISE_ULP_BOUND
