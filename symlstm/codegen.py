@@ -949,14 +949,7 @@ def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
         buffers = [f"_t{k}" for k in range(printer.temporaries)] + [f"_{s}" for s in extra]
         return "\n".join(f"    {b} = np.empty((B, n), dtype)" for b in buffers)
 
-    equations = []
-    for eq in plan.cell.equations():
-        rhs = eq.rhs.doit()
-        lhs = str(eq.lhs)
-        if lhs.startswith("z_"):
-            k = lhs[2:]
-            rhs = Symbol(f"a_{k}") + next(g.extra for g in plan.gates if g.name == k)
-        equations.append(f"    {lhs} = {sympy.sstr(rhs)}")
+    equations = _equation_lines(plan)
     peepholes = "\n".join(f'    {n} = p["{n}"]' for n in plan.cell.parameters if n[0] == "p")
     args = "" if variant == Variant() else f" --variant '{_variant_text(variant)}'"
     args += "" if kind == "vector" else f" --kind {kind}"
@@ -1004,6 +997,19 @@ def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
         untied_parameters="\n".join(convert),
         **parts,
     )
+
+
+def _equation_lines(plan: _Plan) -> list[str]:
+    """The step's equations for a module's docstring, z_k as a_k (the affine part) + extras."""
+    equations = []
+    for eq in plan.cell.equations():
+        rhs = eq.rhs.doit()
+        lhs = str(eq.lhs)
+        if lhs.startswith("z_"):
+            k = lhs[2:]
+            rhs = Symbol(f"a_{k}") + next(g.extra for g in plan.gates if g.name == k)
+        equations.append(f"    {lhs} = {sympy.sstr(rhs)}")
+    return equations
 
 
 def _tuple(names: Iterable[str]) -> str:
