@@ -8,6 +8,8 @@
     The cell's equations for a kind, variant and notation.
 ``symlstm codegen numpy [--variant V] [--kind K] [--projection] [-o FILE]``
     A self-contained NumPy module (forward and backward) printed from the equations.
+``symlstm codegen torch [--variant V] [--projection] [-o FILE]``
+    A self-contained PyTorch module (forward; gradients by autograd), vector cells.
 ``symlstm validate --layout L --weights W.npz --inputs X.npz --outputs Y.npz [--grads G.npz]``
     Another implementation's numbers against the certified reference, with a diagnosis;
     exits 0 when they pass, 1 when they fail.
@@ -149,7 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--standalone", action="store_true", help="with latex: a whole document")
 
     cg = sub.add_parser("codegen", help="generate code for the cell's forward and backward pass")
-    cg.add_argument("target", choices=("numpy",), help="what to generate: numpy")
+    cg.add_argument(
+        "target",
+        choices=("numpy", "torch"),
+        help="what to generate: numpy (forward and backward), torch (forward; vector cells)",
+    )
     cg.add_argument("--kind", choices=("vector", "scalar", "tied"), default="vector")
     cg.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
     cg.add_argument(
@@ -319,11 +325,23 @@ def _derive(args: argparse.Namespace) -> int:
 
 def _codegen(args: argparse.Namespace) -> int:
     from symlstm.cell import Variant
-    from symlstm.codegen import generate_numpy
 
+    if args.target == "torch" and args.kind != "vector":
+        raise _UsageError(
+            f"symlstm codegen torch: the torch module is for vector cells (--kind vector), "
+            f"not --kind {args.kind}"
+        )
     if args.projection and args.kind != "vector":
         raise _UsageError("symlstm codegen: --projection needs --kind vector")
-    source = generate_numpy(Variant.parse(args.variant), kind=args.kind, projection=args.projection)
+    variant = Variant.parse(args.variant)
+    if args.target == "torch":
+        from symlstm.codegen_torch import generate_torch
+
+        source = generate_torch(variant, projection=args.projection)
+    else:
+        from symlstm.codegen import generate_numpy
+
+        source = generate_numpy(variant, kind=args.kind, projection=args.projection)
     if args.output is None:
         print(source, end="")
         return EXIT_OK

@@ -415,7 +415,7 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert "unknown variant 'bogus'" in capsys.readouterr().err
     assert main(["codegen", "numpy", "-o", str(tmp_path / "no" / "such" / "dir.py")]) == 2
     assert "cannot write" in capsys.readouterr().err
-    assert main(["codegen", "torch"]) == 2
+    assert main(["codegen", "jax"]) == 2
     assert main(["codegen", "numpy", "--kind", "tied", "--projection"]) == 2
     assert "--projection needs --kind vector" in capsys.readouterr().err
 
