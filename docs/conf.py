@@ -180,9 +180,11 @@ def _render_backprop():
 
 def _render_generated_code():
     from symlstm.codegen import generate_numpy
+    from symlstm.codegen_torch import generate_torch
 
     _write_generated("lstm_textbook.py", generate_numpy())
     _write_generated("lstm_peephole.py", generate_numpy("peephole"))
+    _write_generated("lstm_torch_peephole.py", generate_torch("peephole"))
 
 
 def _setup_worked(app):
