@@ -441,6 +441,12 @@ def test_keras_bidirectional_lstm_is_within_the_bound(dtype, keras):
         variant, params = to_canonical("keras_bidirectional", arrays, direction=direction)
         ref = reference(Cell("vector", variant, hidden_size=n, input_size=m), params, inputs)
         assert normwise_ulps([(ref.y, outputs)], dtype) <= NORMWISE_ULP_BOUND, direction
+    # symlstm.validate reads the (T, B, 2n) outputs of both directions the same way.
+    from symlstm.validate import validate
+
+    for direction in ("forward", "reverse"):
+        report = validate("keras_bidirectional", arrays, {"x": x}, {"y": y}, direction=direction)
+        assert report.passed, report.to_text()
 
 
 def test_validate_diagnoses_a_projected_lstm_with_a_wrong_gate_order():
