@@ -128,8 +128,6 @@ class Layout:
     attributes
         Whether the layout reads a node's attributes besides its arrays (``"onnx"``:
         ``clip``, ``input_forget``, ``activations``; see :func:`onnx_variant`); None if not.
-    unsupported
-        ``(name, why)`` for arrays that belong to the framework but are not handled yet.
     projection
         The name template of the optional projection matrix W_hr (p, n) of an LSTM with
         projections (PyTorch's ``proj_size``: ``weight_hr_l{layer}{suffix}``), stored as
@@ -148,7 +146,6 @@ class Layout:
     direction_names: tuple[str, str] | None = None
     forget_bias: float | None = None
     attributes: Literal["onnx"] | None = None
-    unsupported: tuple[tuple[str, str], ...] = ()
     projection: str | None = None
 
     def __post_init__(self) -> None:
@@ -649,9 +646,6 @@ def _select(layout: Layout, arrays: Mapping[str, Any], layer: int, direction: st
     if layout.projection is not None:
         patterns.append(layout._pattern(layout.projection))
     for key in arrays:
-        for template, why in layout.unsupported:
-            if layout._pattern(template).fullmatch(key):
-                raise ParameterError(f"{key}: {why} is not supported yet ({layout.name})")
         if not any(p.fullmatch(key) for p in patterns):
             expected = ", ".join(layout.names(layer=layer, direction=direction))
             raise UnknownNameError(
@@ -781,8 +775,8 @@ def to_canonical(
     UnknownNameError
         For an unknown layout, direction or array name.
     ParameterError
-        For missing arrays, an unsupported array, a forget bias the layout cannot have,
-        or attributes for a layout without any.
+        For missing arrays, a forget bias the layout cannot have, or attributes for a
+        layout without any.
     ShapeError
         For an array of the wrong shape; the message names it and the expected shape.
 
