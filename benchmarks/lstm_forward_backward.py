@@ -73,6 +73,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 # Benchmark the package in this source tree (installed or not): put the repository root first.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -211,30 +212,29 @@ def numpy_runner(module, p: Problem) -> Callable[[], tuple]:
 # --- GEMM-only ---------------------------------------------------------------------------
 
 
-def gemm_runner(p: Problem, seed: int) -> Callable[[], tuple]:
-    """Exactly the LSTM's matrix products at its shapes, into preallocated outputs."""
+def gemm_runner(p: Problem, seed: int, lib: Any = np) -> Callable[[], tuple]:
+    """Exactly the LSTM's matrix products at its shapes, into preallocated outputs, with
+    ``lib`` (NumPy, or torch for its BLAS: the same calls exist in both)."""
+    array = np.asarray if lib is np else lib.from_numpy
     steps, batch, m = p.x.shape
     n = p.h0.shape[1]
-    W, U = stacked(p.params, "W"), stacked(p.params, "U")
-    X = p.x.reshape(steps * batch, m)
+    W, U = array(stacked(p.params, "W")), array(stacked(p.params, "U"))
+    X = array(p.x).reshape(steps * batch, m)
     rng = np.random.default_rng(seed + 1)  # stand-ins for dZ and h_{t−1}, made beforehand
-    dZ = rng.standard_normal((steps, batch, 4 * n)).astype(p.x.dtype)
-    H = rng.standard_normal((steps, batch, n)).astype(p.x.dtype)
+    dZ = array(rng.standard_normal((steps, batch, 4 * n)).astype(p.x.dtype))
+    H = array(rng.standard_normal((steps, batch, n)).astype(p.x.dtype))
 
     def run():
-        zx = np.empty((steps * batch, 4 * n), dtype=X.dtype)
-        rec = np.empty((batch, 4 * n), dtype=X.dtype)
-        dh = np.empty((batch, n), dtype=X.dtype)
-        np.matmul(X, W.T, out=zx)
+        zx = lib.empty((steps * batch, 4 * n), dtype=X.dtype)
+        rec = lib.empty((batch, 4 * n), dtype=X.dtype)
+        dh = lib.empty((batch, n), dtype=X.dtype)
+        lib.matmul(X, W.T, out=zx)
         for t in range(steps):
-            np.matmul(H[t], U.T, out=rec)
+            lib.matmul(H[t], U.T, out=rec)
         for t in reversed(range(steps)):
-            np.matmul(dZ[t], U, out=dh)
+            lib.matmul(dZ[t], U, out=dh)
         dz = dZ.reshape(steps * batch, 4 * n)
-        dW = np.matmul(dz.T, X)
-        dU = np.matmul(dz.T, H.reshape(steps * batch, n))
-        dX = np.matmul(dz, W)
-        return zx, dW, dU, dX
+        return zx, dz.T @ X, dz.T @ H.reshape(steps * batch, n), dz @ W
 
     return run
 
@@ -266,34 +266,6 @@ def torch_runner(p: Problem, threads: int) -> Callable[[], dict]:
         y, (h_T, c_T) = lstm(x, (h0, c0))
         y.sum().backward()
         return {"lstm": lstm, "x": x, "h0": h0, "c0": c0, "y": y, "h_T": h_T, "c_T": c_T}
-
-    return run
-
-
-def torch_gemm_runner(p: Problem, threads: int, seed: int) -> Callable[[], tuple]:
-    """gemm_runner's products with torch.matmul: the GEMMs at the speed of torch's BLAS."""
-    import torch
-
-    torch.set_num_threads(threads)
-    steps, batch, m = p.x.shape
-    n = p.h0.shape[1]
-    W, U = torch.from_numpy(stacked(p.params, "W")), torch.from_numpy(stacked(p.params, "U"))
-    X = torch.from_numpy(p.x).reshape(steps * batch, m)
-    rng = np.random.default_rng(seed + 1)
-    dZ = torch.from_numpy(rng.standard_normal((steps, batch, 4 * n)).astype(p.x.dtype))
-    H = torch.from_numpy(rng.standard_normal((steps, batch, n)).astype(p.x.dtype))
-
-    def run():
-        zx = torch.empty((steps * batch, 4 * n), dtype=X.dtype)
-        rec = torch.empty((batch, 4 * n), dtype=X.dtype)
-        dh = torch.empty((batch, n), dtype=X.dtype)
-        torch.matmul(X, W.T, out=zx)
-        for t in range(steps):
-            torch.matmul(H[t], U.T, out=rec)
-        for t in reversed(range(steps)):
-            torch.matmul(dZ[t], U, out=dh)
-        dz = dZ.reshape(steps * batch, 4 * n)
-        return zx, dz.T @ X, dz.T @ H.reshape(steps * batch, n), dz @ W
 
     return run
 
@@ -735,11 +707,13 @@ def main(argv: list[str] | None = None) -> int:
     torch_time = None
     notes = []
     if torch_note is None:
+        import torch
+
         blas = torch_version.split("BLAS: ")[1].rstrip(")")
         times = best_times(
             {
-                "torch": torch_runner(p, threads),
-                "torch_gemm": torch_gemm_runner(p, threads, args.seed),
+                "torch": torch_runner(p, threads),  # sets torch's threads for both
+                "torch_gemm": gemm_runner(p, args.seed, torch),
             },
             args.repeat,
         )
