@@ -91,6 +91,7 @@ def _json_object(text: str) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     from symlstm.cell import KINDS
+    from symlstm.layouts import LAYOUTS
     from symlstm.render.summary import FORMATS
     from symlstm.symbols import NOTATIONS
 
@@ -170,9 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check another implementation's numbers against the certified reference",
         description="Exit status: 0 the numbers pass, 1 they fail, 2 bad input.",
     )
-    va.add_argument(
-        "--layout", required=True, help="torch, torch_cell, keras, tf1, onnx, canonical"
-    )
+    va.add_argument("--layout", required=True, help=", ".join(LAYOUTS))
     va.add_argument("--weights", required=True, help=".npz of the weights, by the layout's names")
     va.add_argument("--inputs", required=True, help=".npz with x (T, B, input), optional h0, c0")
     va.add_argument(
