@@ -720,14 +720,18 @@ def _array(value, dtype, shape, name):
 
 
 def _parameters(params, dtype, m, n):
+{parameter_check}{untied_parameters}
+'''
+
+#: A generated module's check of the parameters' names (NumPy's and torch's alike).
+_PARAMETER_CHECK = """\
     missing = [k for k in PARAMETERS if k not in params]
     if missing:
-        raise KeyError(f"missing parameters: {{', '.join(missing)}}")
+        raise KeyError(f"missing parameters: {', '.join(missing)}")
     unknown = [k for k in params if k not in PARAMETERS]
     if unknown:
-        raise KeyError(f"unknown parameters: {{', '.join(unknown)}}; known: {{PARAMETERS}}")
-{untied_parameters}
-'''
+        raise KeyError(f"unknown parameters: {', '.join(unknown)}; known: {PARAMETERS}")
+"""
 
 _PREPARE = """\
 def _prepare(params, x, h0, c0):
@@ -951,17 +955,15 @@ def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
 
     equations = _equation_lines(plan)
     peepholes = "\n".join(f'    {n} = p["{n}"]' for n in plan.cell.parameters if n[0] == "p")
-    args = "" if variant == Variant() else f" --variant '{_variant_text(variant)}'"
-    args += "" if kind == "vector" else f" --kind {kind}"
-    args += " --projection" if projection else ""
     return _TEMPLATE.format(
         label=variant.label(),
         kind=kind,
-        args=args,
+        args=_command_arguments(variant, kind, projection),
         version=__version__,
         equations="\n".join(equations),
         gates=_tuple(g.name for g in plan.gates),
-        parameters=_tuple((*plan.parameter_names, *(("W_hr",) if projection else ()))),
+        parameters=_tuple(_parameter_names(plan, projection)),
+        parameter_check=_PARAMETER_CHECK,
         gate_count=len(plan.gates),
         shapes=shapes,
         prepare=(_PREPARE_PROJECTED if projection else _PREPARE)
@@ -1017,6 +1019,18 @@ def _tuple(names: Iterable[str]) -> str:
     items = [f'"{n}"' for n in names]
     one_line = "(" + ", ".join(items) + ")"
     return one_line if len(one_line) < 80 else "(\n" + "".join(f"    {i},\n" for i in items) + ")"
+
+
+def _command_arguments(variant: Variant, kind: str = "vector", projection: bool = False) -> str:
+    """The ``symlstm codegen`` options that print a module for these settings again."""
+    args = "" if variant == Variant() else f" --variant '{_variant_text(variant)}'"
+    args += "" if kind == "vector" else f" --kind {kind}"
+    return args + (" --projection" if projection else "")
+
+
+def _parameter_names(plan: _Plan, projection: bool = False) -> tuple[str, ...]:
+    """A generated module's PARAMETERS: the cell's, then W_hr for a projected cell."""
+    return (*plan.parameter_names, *(("W_hr",) if projection else ()))
 
 
 def _variant_text(variant: Variant) -> str:

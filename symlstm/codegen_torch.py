@@ -47,14 +47,16 @@ from sympy.printing.pytorch import TorchPrinter
 
 from symlstm.cell import Cell, Variant
 from symlstm.codegen import (
+    _PARAMETER_CHECK,
     _PROJECTION_PARTS,
     _as_variant,
+    _command_arguments,
     _equation_lines,
     _literal,
     _parameter_lines,
+    _parameter_names,
     _Plan,
     _tuple,
-    _variant_text,
 )
 from symlstm.errors import ParameterError, SymLSTMError
 
@@ -245,15 +247,14 @@ def _generate(variant: Variant, projection: bool) -> str:
     peepholes = [f'    {n} = p["{n}"]' for n in plan.cell.parameters if n.startswith("p_")]
     if projection:
         peepholes.append('    WhrT = p["W_hr"].t()')
-    args = "" if variant == Variant() else f" --variant '{_variant_text(variant)}'"
-    args += " --projection" if projection else ""
     return _TEMPLATE.format(
         version=__version__,
         label=variant.label(),
-        args=args,
+        args=_command_arguments(variant, projection=projection),
         equations="\n".join(_equation_lines(plan)),
         gates=_tuple(gates),
-        parameters=_tuple((*plan.parameter_names, *(("W_hr",) if projection else ()))),
+        parameters=_tuple(_parameter_names(plan, projection)),
+        parameter_check=_PARAMETER_CHECK,
         shapes_args=parts["shapes_args"],
         shapes_doc=parts["shapes_doc"],
         shapes=shapes,
@@ -312,13 +313,7 @@ def _prepare(params, x, h0, c0):
         raise TypeError(f"x must be float32 or float64, not {{x.dtype}}")
     if x.dim() != 3:
         raise ValueError(f"x must be (T, batch, input), not of shape {{tuple(x.shape)}}")
-    missing = [k for k in PARAMETERS if k not in params]
-    if missing:
-        raise KeyError(f"missing parameters: {{', '.join(missing)}}")
-    unknown = [k for k in params if k not in PARAMETERS]
-    if unknown:
-        raise KeyError(f"unknown parameters: {{', '.join(unknown)}}; known: {{PARAMETERS}}")
-{sizes}
+{parameter_check}{sizes}
     p = {{k: _tensor(params[k], x, v, k) for k, v in shapes(*sizes).items()}}
     B = x.shape[1]
     h0 = x.new_zeros((B, {h_width})) if h0 is None else _tensor(h0, x, (B, {h_width}), "h0")
