@@ -1165,8 +1165,9 @@ def _attempt_certified(
             balls[name] = values
         if predict and "y" in part:
             got = min(accuracy[name] for name in part)
-            if _next_precision(prec, bits, got, factor) is not None:
-                return balls, accuracy, None, _next_precision(prec, bits, got, factor)
+            retry = _next_precision(prec, bits, got, factor)
+            if retry is not None:
+                return balls, accuracy, None, retry
         factor = 1
     return balls, accuracy, None, None
 
