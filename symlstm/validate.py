@@ -605,7 +605,7 @@ def _bias_parts(layout: Layout, names: tuple[str, ...], n: int) -> list[tuple[st
     for packed, name in zip(layout.arrays, names, strict=True):
         if packed.is_matrix or "b" not in packed.parts:
             continue
-        width = len(packed.gates or layout.gates) * n
+        width = len(layout._array_gates(packed)) * n
         out += [
             (name, slice(j * width, (j + 1) * width))
             for j, part in enumerate(packed.parts)
