@@ -653,12 +653,11 @@ def forward(params, x, h0=None, c0=None):
     C[0] = c0
     H[0] = h0
 {projection_setup}{cached_z}
-    UT = np.ascontiguousarray(U.T)
     r = np.empty((B, {gate_count} * n), dtype)
 {forward_temporaries}
     for t in range(T):
         a = G[t]
-        np.matmul(H[t], UT, out=r)
+        np.matmul(H[t], U.T, out=r)
         a += r
 {forward_body}
     cache = {{"X1": X1, "W": W, "U": U, "G": G, "C": C, "H": H, "S": S, "fresh": True}}
@@ -695,9 +694,12 @@ def backward(params, cache, dy, dhT=None, dcT=None):
         np.matmul(dz, U, out=dh_next)
         dc_next, dc_prev = dc_prev, dc_next
     flat = dZ.reshape(T * B, {gate_count} * n)
-    dWb = np.matmul(flat.T, X1)  # dW, and in the column of x's ones, db
+    # The weight gradients over all steps as X1^T dZ and H^T dZ, whose transposes are dW
+    # (db in the column of x's ones) and dU: OpenBLAS runs these a quarter faster than
+    # dZ^T X1 and dZ^T H. The gradients are views of them.
+    dWb = np.matmul(X1.T, flat).T
     dW, db = dWb[:, :m], dWb[:, m].copy()
-    dU = np.matmul(flat.T, H[:-1].reshape(T * B, {h_width}))
+    dU = np.matmul(H[:-1].reshape(T * B, {h_width}).T, flat).T
     grads = {{}}
     for index, k in enumerate(GATES):
         rows = slice(index * n, (index + 1) * n)
@@ -790,7 +792,7 @@ _PROJECTION_PARTS = {
     "projection_gradient": (
         "",
         "\n    # dW_hr = sum over steps and batch of dh m^T\n"
-        '    grads["W_hr"] = np.matmul(DH.reshape(T * B, q).T, M.reshape(T * B, n))',
+        '    grads["W_hr"] = np.matmul(M.reshape(T * B, n).T, DH.reshape(T * B, q)).T',
     ),
 }
 

@@ -516,7 +516,7 @@ def test_forward_and_backward_within_the_ulp_bound_of_the_certified_reference(
 def test_projected_module_source_and_errors(tmp_path):
     source = generate_numpy("peephole", projection=True)
     assert "np.matmul(M[t], WhrT, out=H[t + 1])" in source
-    assert 'grads["W_hr"] = np.matmul(DH.reshape(T * B, q).T, M.reshape(T * B, n))' in source
+    assert 'grads["W_hr"] = np.matmul(M.reshape(T * B, n).T, DH.reshape(T * B, q)).T' in source
     assert "W_hr" not in generate_numpy("peephole")
     mod = numpy_module(projection=True)
     assert mod.PARAMETERS[-1] == "W_hr" and mod.shapes(4, 3, 2)["U_o"] == (4, 2)
