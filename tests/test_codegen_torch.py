@@ -170,6 +170,15 @@ def test_errors_are_clear():
     assert tuple(y.shape) == (0, 2, 3) and not h_T.any() and not c_T.any()
 
 
+def test_without_torch_the_module_asks_for_the_extra(monkeypatch):
+    from symlstm import codegen_torch
+    from symlstm.reference import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'symlstm\[torch\]'"):
+        codegen_torch._compile.__wrapped__(generate_torch())  # past the cache of compiled ones
+    assert "import torch" in generate_torch()  # printing the source needs no torch
+
 def test_the_printer_fails_loudly_on_an_unknown_function():
     import sympy
 
