@@ -730,8 +730,9 @@ def validate(
         are read batch-major, as the node has them.
     tolerance
         The normwise tolerance in ULPs for every tensor; None for
-        :func:`tolerance_ulps` of T and the sums' lengths (forward: input + hidden + 1;
-        gradients: also 4·hidden and T·batch).
+        :func:`tolerance_ulps` of T and the sums' lengths (forward: input + hidden + 1,
+        with a projection the larger of input + proj_size + 1 and hidden; gradients: also
+        4·hidden and T·batch).
     diagnosis
         Run :func:`diagnose`: None (the default) when the outputs fail.
     progress
@@ -786,8 +787,11 @@ def validate(
 
 
 def _output_tolerance(case: _Case) -> float:
+    # A pre-activation sums input + (h's width) + 1 products, one more with peepholes; a
+    # projection's h = W_hr m sums hidden of them.
     s = case.sizes
-    return tolerance_ulps(s["T"], s["input"] + s["hidden"] + 1 + int(case.variant.peephole))
+    terms = s["input"] + case.out + 1 + int(case.variant.peephole)
+    return tolerance_ulps(s["T"], max(terms, s["hidden"] if "proj" in s else 0))
 
 
 # -- diagnosis ----------------------------------------------------------------------------------

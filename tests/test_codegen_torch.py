@@ -179,6 +179,7 @@ def test_without_torch_the_module_asks_for_the_extra(monkeypatch):
         codegen_torch._compile.__wrapped__(generate_torch())  # past the cache of compiled ones
     assert "import torch" in generate_torch()  # printing the source needs no torch
 
+
 def test_the_printer_fails_loudly_on_an_unknown_function():
     import sympy
 
