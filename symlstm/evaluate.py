@@ -42,6 +42,7 @@ import sympy
 from mpmath.libmp import to_rational
 from sympy import Abs, Max, Min, exp, tanh
 
+from symlstm import intervals
 from symlstm.cell import Cell
 from symlstm.errors import PrecisionError, RangeError, SymLSTMError, UnknownNameError
 from symlstm.exact import FLOAT64_MAX
@@ -236,14 +237,6 @@ class _IntervalArithmetic(_Arithmetic):
             return self._from_fraction(a.exact**n)
         return Enclosure(a.interval**n)
 
-    def _monotone(self, f: Callable, a: Enclosure) -> Enclosure:
-        """f increasing: evaluate it on each endpoint (a point interval) and join."""
-        iv = self.iv
-        a_lo, a_hi = _endpoints(a.interval)
-        lo = _endpoints(f(iv.mpf(a_lo)))[0]
-        hi = _endpoints(f(iv.mpf(a_hi)))[1]
-        return Enclosure(iv.mpf([lo, hi]))
-
     def function(self, name, a, *params):
         iv = self.iv
         if name in _EXACT_AT_ZERO and a.exact == 0:
@@ -272,10 +265,9 @@ class _IntervalArithmetic(_Arithmetic):
                 return self._from_fraction(Fraction((lo > 0) - (hi < 0)))
             raise Undecided
         if name == "sigmoid":
-            return self._monotone(lambda x: 1 / (1 + iv.exp(-x)), a)
+            return Enclosure(intervals.sigmoid(a.interval))
         if name == "tanh":
-            # expm1 keeps the relative accuracy of tanh near 0.
-            return self._monotone(lambda x: iv.expm1(2 * x) / (iv.expm1(2 * x) + 2), a)
+            return Enclosure(intervals.tanh(a.interval))
         if name == "exp":
             return Enclosure(iv.exp(a.interval))
         raise SymLSTMError(f"no interval form of {name}")
@@ -284,8 +276,7 @@ class _IntervalArithmetic(_Arithmetic):
         pick = max if name == "max" else min
         if a.exact is not None and b.exact is not None:
             return self._from_fraction(pick(a.exact, b.exact))
-        (a_lo, a_hi), (b_lo, b_hi) = _endpoints(a.interval), _endpoints(b.interval)
-        return Enclosure(self.iv.mpf([pick(a_lo, b_lo), pick(a_hi, b_hi)]))
+        return Enclosure(intervals.extremum(pick, a.interval, b.interval))
 
     def magnitude(self, a):
         return max(abs(a.lo), abs(a.hi))

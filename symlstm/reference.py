@@ -45,6 +45,7 @@ import numpy as np
 import sympy
 from sympy import Abs, Heaviside, Max, Min, Piecewise, exp, sign, tanh
 
+from symlstm import intervals
 from symlstm.calculus import adjoint_symbol, backward_step
 from symlstm.cell import Cell, Variant
 from symlstm.errors import (
@@ -413,7 +414,8 @@ class _IntervalBackend(_Backend):
         self.max = self._extremum(max)
         self.min = self._extremum(min)
         self.exp = self._monotone(iv.exp)
-        self.sigmoid = self._monotone(lambda z: 1 / (1 + iv.exp(-z)))
+        self.sigmoid = self._monotone(intervals.sigmoid_point)
+        self.tanh = self._monotone(intervals.tanh_point)
 
     def precision(self) -> int:
         return self.iv.prec
@@ -443,43 +445,22 @@ class _IntervalBackend(_Backend):
         lo, hi = a._mpi_
         return not self.is_finite(a) and not (lo == hi and lo in self._nan)
 
-    def _endpoints(self, a: Any) -> tuple[Any, Any]:
-        make = self.iv.make_mpf
-        lo, hi = a._mpi_
-        return make((lo, lo)), make((hi, hi))
-
     def _monotone(self, f: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """An increasing function on intervals, from enclosures of it at the two ends."""
 
         def apply(a: Any) -> Any:
-            if self._is_nan(a):
-                return self.nan()
-            lo, hi = self._endpoints(a)
-            return self.iv.make_mpf((f(lo)._mpi_[0], f(hi)._mpi_[1]))
+            return self.nan() if self._is_nan(a) else intervals.monotone(f, a)
 
         return apply
-
-    def tanh(self, a: Any) -> Any:
-        return self._monotone(self._tanh_point)(a)
-
-    def _tanh_point(self, e: Any) -> Any:
-        """tanh at a point interval, from expm1 of a non-positive argument (no overflow,
-        full relative accuracy near 0)."""
-        negative = e < 0
-        t = self.iv.expm1(2 * e if negative else -2 * e)  # in [-1, 0]
-        return t / (2 + t) if negative else -t / (2 + t)
 
     def abs(self, a: Any) -> Any:
         return self.nan() if self._is_nan(a) else abs(a)
 
     def _extremum(self, pick: Callable[..., Any]) -> Callable[[Any, Any], Any]:
-        make = self.iv.make_mpf
-
         def apply(a: Any, b: Any) -> Any:
             if self._is_nan(a) or self._is_nan(b):
                 return self.nan()
-            (a_lo, a_hi), (b_lo, b_hi) = self._endpoints(a), self._endpoints(b)
-            return make((pick(a_lo, b_lo)._mpi_[0], pick(a_hi, b_hi)._mpi_[1]))
+            return intervals.extremum(pick, a, b)
 
         return apply
 
