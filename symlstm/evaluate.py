@@ -410,7 +410,7 @@ class Trace:
             raise PrecisionError("enclose() needs an interval trace of a scalar cell")
         step = self.steps[t - 1]
         env = {sym: step[name] for name, sym in self.cell.symbols.items() if name in step}
-        with _interval_precision(self.precision):
+        with intervals.working_precision(self.precision):
             return evaluate_expression(expr, env, _IntervalArithmetic())
 
     def rounded(
@@ -580,7 +580,7 @@ def evaluate(
         return Trace(cell, method, dps, steps)
     check_dps(prec, what="prec")
     arith = _IntervalArithmetic()
-    with _interval_precision(prec):
+    with intervals.working_precision(prec):
         steps = _run(
             cell,
             exact_params,
@@ -641,17 +641,6 @@ def certify(
 
 
 @contextlib.contextmanager
-def _interval_precision(prec: int):
-    # mpmath.iv has no workprec: scope the change by hand.
-    saved = mpmath.iv.prec
-    mpmath.iv.prec = prec
-    try:
-        yield
-    finally:
-        mpmath.iv.prec = saved
-
-
-@contextlib.contextmanager
 def numeric_context(method: str, *, dps: int = 15, prec: int = 64):
     """The arithmetic of an evaluation method, with its precision in force while inside.
 
@@ -668,7 +657,7 @@ def numeric_context(method: str, *, dps: int = 15, prec: int = 64):
         with mpmath.workdps(check_dps(dps)):
             yield _MpArithmetic()
     else:
-        with _interval_precision(check_dps(prec, what="prec")):
+        with intervals.working_precision(check_dps(prec, what="prec")):
             yield _IntervalArithmetic()
 
 

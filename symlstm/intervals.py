@@ -14,14 +14,41 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import mpmath
 
-__all__ = ["extremum", "monotone", "point_ends", "sigmoid", "sigmoid_point", "tanh", "tanh_point"]
+__all__ = [
+    "extremum",
+    "monotone",
+    "point_ends",
+    "sigmoid",
+    "sigmoid_point",
+    "tanh",
+    "tanh_point",
+    "working_precision",
+]
 
 iv = mpmath.iv
+
+
+@contextlib.contextmanager
+def working_precision(bits: int) -> Iterator[None]:
+    """mpmath.iv's working precision set to ``bits`` for a ``with`` block, then restored
+    (mpmath.iv has no workprec of its own).
+
+    >>> with working_precision(200):
+    ...     mpmath.iv.prec
+    200
+    """
+    saved = iv.prec
+    iv.prec = bits
+    try:
+        yield
+    finally:
+        iv.prec = saved
 
 
 def point_ends(a: Any) -> tuple[Any, Any]:

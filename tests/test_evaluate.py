@@ -25,6 +25,7 @@ from symlstm.errors import (
 )
 from symlstm.evaluate import METHODS, Enclosure, Trace, certify, check_dps, evaluate, places_for
 from symlstm.functions import sigmoid
+from symlstm.intervals import working_precision
 from symlstm.rounding import Undecided
 
 from lstm_reference import (
@@ -519,14 +520,10 @@ def test_enclosure_endpoints_keep_sign_and_bits():
     exact = Enclosure(iv.mpf(1) / 3, Fraction(1, 3))
     assert exact.lo == exact.hi == Fraction(1, 3)
     assert exact.round(significant=5) == "0.33333"
-    saved = iv.prec
-    iv.prec = 200
-    try:
+    with working_precision(200):
         fine = Enclosure(iv.mpf(1) / 3)
         assert fine.lo < Fraction(1, 3) < fine.hi
         assert fine.hi - fine.lo < Fraction(1, 2**195)
-    finally:
-        iv.prec = saved
 
 
 def test_enclosure_of_infinity_is_a_range_error():

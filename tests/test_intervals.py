@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import mpmath
 import pytest
 
@@ -11,16 +9,6 @@ from symlstm import intervals
 
 iv = mpmath.iv
 ENDS = ["-800", "-30", "-1.5", "-1e-20", "0", "3e-30", "0.25", "2", "40", "900"]
-
-
-@contextlib.contextmanager
-def _iv_prec(bits: int):
-    """mpmath.iv's working precision for a while (its context has no workprec)."""
-    saved, iv.prec = iv.prec, bits
-    try:
-        yield
-    finally:
-        iv.prec = saved
 
 
 def _exact(name: str, x: str) -> mpmath.mpf:
@@ -44,7 +32,7 @@ def _relative_width(interval) -> mpmath.mpf:
 @pytest.mark.parametrize("prec", [53, 113])
 def test_point_values_are_enclosed_tightly(name, prec):
     function = getattr(intervals, name)
-    with _iv_prec(prec):
+    with intervals.working_precision(prec):
         for x in ENDS:
             got = function(iv.mpf(x))
             assert _contains(got, _exact(name, x)), (name, x)
@@ -77,8 +65,16 @@ def test_extremum_picks_end_by_end():
 
 
 def test_point_ends_keep_every_bit():
-    with _iv_prec(200):
+    with intervals.working_precision(200):
         third = iv.mpf(1) / 3
-    with _iv_prec(53):  # mpmath.iv.mpf(end) would round to 53 bits here
+    with intervals.working_precision(53):  # mpmath.iv.mpf(end) would round to 53 bits here
         lo, hi = intervals.point_ends(third)
     assert lo._mpi_[0] == third._mpi_[0] and hi._mpi_[1] == third._mpi_[1]
+
+
+def test_working_precision_is_scoped_and_restored_on_error():
+    before = iv.prec
+    with pytest.raises(ZeroDivisionError), intervals.working_precision(300):
+        assert iv.prec == 300
+        1 / 0  # noqa: B018
+    assert iv.prec == before
