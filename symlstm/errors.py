@@ -12,13 +12,16 @@ True
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
     "DataFileError",
     "ExampleFileError",
+    "ExpressionError",
     "ParameterError",
     "PrecisionError",
     "RangeError",
     "ShapeError",
     "SymLSTMError",
+    "UndefinedError",
     "UnknownNameError",
 ]
 
@@ -60,3 +63,15 @@ class ExampleFileError(SymLSTMError, ValueError):
 class DataFileError(SymLSTMError, ValueError):
     """A file of arrays (weights, inputs, outputs, gradients) cannot be read or does not fit:
     not an .npz, corrupted, an array missing or unknown, a wrong shape or dtype."""
+
+
+class ArgumentError(SymLSTMError, TypeError):
+    """An argument of a Python call has the wrong type (``places="3"``, ``Variant.parse(None)``)."""
+
+
+class ExpressionError(SymLSTMError, ValueError):
+    """A loss or claim quantity is malformed or beyond the limits on its size."""
+
+
+class UndefinedError(ExpressionError):
+    """An expression is undefined, infinite, NaN or complex where it is evaluated."""
