@@ -63,3 +63,31 @@ def test_projected_cell_prints_its_projection():
     backward = render_backward(cell, fmt="text")
     assert "δm_t = W_hrᵀ·δh_t" in backward and "δW_hr = δh_t·m_tᵀ" in backward
     assert text(cell.equations()[-2], notation="canonical") == "m_t = o_t ⊙ s_t"
+
+
+def test_relations_print_with_their_own_symbols():
+    from sympy import And, Eq, Ge, Gt, Le, Lt, Ne, Or, Piecewise, Symbol
+
+    z, y = Symbol("u"), Symbol("y")
+    relations = [Eq(z, 1), Ne(z, 1), Le(z, 1), Lt(z, 1), Ge(z, 1), Gt(z, 1)]
+    assert [text(r) for r in relations] == [
+        "u = 1", "u ≠ 1", "u ≤ 1", "u < 1", "u ≥ 1", "u > 1",
+    ]  # fmt: skip
+    assert [latex(r) for r in relations] == [
+        "u = 1", r"u \neq 1", r"u \leq 1", "u < 1", r"u \geq 1", "u > 1",
+    ]  # fmt: skip
+    assert text(Or(And(z > -1, z <= 1), Eq(y, 0))) == "y = 0 ∨ (u ≤ 1 ∧ u > -1)"
+    piece = Piecewise((Rational(1, 5), (z > Rational(-5, 2)) & (z < Rational(5, 2))), (0, True))
+    assert text(piece) == "{1/5 if u > -5/2 ∧ u < 5/2; 0 otherwise}"
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
+def test_hard_sigmoid_derivative_prints_its_inequalities(fmt):
+    from symlstm.render.gradients import render_backward
+
+    out = render_backward(Cell("vector", gate_activation="hard_sigmoid"), fmt=fmt)
+    if fmt == "text":
+        assert "δz_o,t = δo_t ⊙ {1/5 if z_o,t > -5/2 ∧ z_o,t < 5/2; 0 otherwise}" in out
+        assert " = -5/2" not in out and "Piecewise" not in out
+    else:
+        assert r"z_{o,t} > - \frac{5}{2} \wedge z_{o,t} < \frac{5}{2}" in out

@@ -207,8 +207,45 @@ class LSTMTextPrinter(_ElementwiseBodies, StrPrinter):
     def _print_OneMatrix(self, expr):
         return "1"
 
-    def _print_Relational(self, expr):
-        return f"{self._print(expr.lhs)} = {self._print(expr.rhs)}"
+    def _relation(self, expr: sympy.core.relational.Relational, symbol: str) -> str:
+        """``lhs symbol rhs``, each side parenthesised only where it binds looser than a
+        relation (a relation inside a relation)."""
+        level = PRECEDENCE["Relational"]
+        return f"{self.parenthesize(expr.lhs, level)} {symbol} {self.parenthesize(expr.rhs, level)}"
+
+    def _print_Equality(self, expr):
+        return self._relation(expr, "=")
+
+    def _print_Unequality(self, expr):
+        return self._relation(expr, "≠")
+
+    def _print_LessThan(self, expr):
+        return self._relation(expr, "≤")
+
+    def _print_StrictLessThan(self, expr):
+        return self._relation(expr, "<")
+
+    def _print_GreaterThan(self, expr):
+        return self._relation(expr, "≥")
+
+    def _print_StrictGreaterThan(self, expr):
+        return self._relation(expr, ">")
+
+    def _print_And(self, expr):
+        return self.stringify(expr.args, " ∧ ", PRECEDENCE["And"])
+
+    def _print_Or(self, expr):
+        return self.stringify(expr.args, " ∨ ", PRECEDENCE["And"])  # (a ∧ b) ∨ c
+
+    def _print_Piecewise(self, expr):
+        # {1/5 if z > -5/2 ∧ z < 5/2; 0 otherwise}: the text form of LaTeX's cases
+        pieces = [
+            f"{self._print(value)} otherwise"
+            if condition == sympy.true
+            else f"{self._print(value)} if {self._print(condition)}"
+            for value, condition in expr.args
+        ]
+        return "{" + "; ".join(pieces) + "}"
 
 
 def latex(expr: sympy.Basic, *, notation: str | Notation = "canonical", **settings: Any) -> str:
