@@ -80,6 +80,19 @@ def test_digits_and_hand_mode(capsys):
     assert "Step t = 3 (exact values, correctly rounded):" in out
 
 
+@pytest.mark.parametrize(
+    ("fmt", "row"),
+    [
+        ("text", "  h_t             =  (0.319, 0.023)"),
+        ("markdown", "| $h_{t}$ | (0.150, 0.115) | (0.319, 0.023) |"),
+        ("latex", r"$h_{t}$ & $(0.150, 0.115)$ & $(0.319, 0.023)$ \\"),
+    ],
+)
+def test_compact_vector_example(capsys, fmt, row):
+    status, out, err = run(capsys, "example", "vector-demo", "--compact", "--format", fmt)
+    assert status == 0 and err == "" and row in out.splitlines()
+
+
 def test_latex_and_equations(capsys):
     _, out, _ = run(capsys, "example", "--format", "latex")
     assert r"\begin{align*}" in out and r"\tilde{C}_{t} &= \tanh\left(" in out

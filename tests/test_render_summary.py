@@ -33,7 +33,7 @@ def test_markdown_and_latex_tables(seed_step):
     md = render_summary(ex, trace, "markdown")
     assert "| $h_{t}$ | 0.276 |" in md and md.count("$$") == 2
     tex = render_summary(ex, trace, "latex")
-    assert r"$\tilde{C}_{t}$ & 0.336 \\" in tex and r"\begin{tabular}{lr}" in tex
+    assert r"$\tilde{C}_{t}$ & $0.336$ \\" in tex and r"\begin{tabular}{lr}" in tex
 
 
 def test_json_contract(seed_step):
@@ -50,3 +50,37 @@ def test_unknown_format(seed_step):
         render_summary(ex, trace, "pdf")
     with pytest.raises(UnknownNameError):
         render_equations(Cell("tied"), fmt="json")
+
+
+@pytest.fixture(scope="module")
+def vector_demo():
+    ex = load_example("vector-demo")
+    return ex, ex.certify()
+
+
+def test_vector_cells_in_every_format(vector_demo):
+    ex, trace = vector_demo
+    h1, g2 = trace.decimals[0]["h"], trace.decimals[1]["g"]
+    assert len(h1) == 2 and any(v.startswith("-") for v in g2)  # the cells shown below
+    out = render_summary(ex, trace, "text")
+    assert f"  h_t             =  ({h1[0]}, {h1[1]})" in out.splitlines()
+    assert f"  g_t             = ({g2[0]}, {g2[1]})" in out.splitlines()
+    md = render_summary(ex, trace, "markdown")
+    assert f"| $h_{{t}}$ | ({h1[0]}, {h1[1]}) |" in md
+    assert f" | $({g2[0]}, {g2[1]})$ |" in md  # math, for the minus sign
+    tex = render_summary(ex, trace, "latex")
+    assert f"$h_{{t}}$ & $({h1[0]}, {h1[1]})$ & " in tex
+    assert f" & $({g2[0]}, {g2[1]})$ \\\\" in tex
+    assert "'" not in out + md + tex  # no Python tuple reprs
+
+
+def test_long_vectors_are_elided_in_latex_and_markdown(vector_demo):
+    from dataclasses import replace
+
+    ex, trace = vector_demo
+    long = tuple(f"0.{k}" for k in range(1, 10))
+    decimals = tuple({**row, "h": long} for row in trace.decimals)
+    trace = replace(trace, decimals=decimals)
+    assert "(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)" in render_summary(ex, trace, "text")
+    assert "| (0.1, 0.2, …, 0.8, 0.9) |" in render_summary(ex, trace, "markdown")
+    assert r"$(0.1, 0.2, \ldots, 0.8, 0.9)$" in render_summary(ex, trace, "latex")

@@ -56,8 +56,41 @@ def render_equations(cell: Cell, *, notation: str = "canonical", fmt: str = "lat
     return f"$$\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n$$"
 
 
-def _show(value: Any) -> str:
-    return f"({', '.join(value)})" if isinstance(value, tuple) else value
+#: Vectors longer than this are shown in the LaTeX and Markdown tables with their middle
+#: elided (the text lists every entry; the JSON has them all).
+MAX_SHOWN = 6
+
+
+def _flat(value: Any) -> list[str]:
+    """The entries of a decimal value: a string, or a (nested) tuple of strings."""
+    if isinstance(value, tuple):
+        return [entry for part in value for entry in _flat(part)]
+    return [value]
+
+
+def _show(value: Any, fmt: str = "text") -> str:
+    """A decimal value as a table cell: ``0.276`` or, for a vector, ``(0.150, 0.115)``.
+
+    In LaTeX the cell is math (so ``-0.629`` gets a real minus sign) and a vector longer
+    than :data:`MAX_SHOWN` keeps its first and last entries around ``\\ldots``; in
+    Markdown the same, with math only where a minus sign needs it.
+
+    >>> _show(("0.454", "-0.629"))
+    '(0.454, -0.629)'
+    >>> _show(("0.454", "-0.629"), "latex")
+    '$(0.454, -0.629)$'
+    >>> _show(tuple(str(k) for k in range(9)), "markdown")
+    '(0, 1, …, 7, 8)'
+    >>> print(_show(tuple(str(-k) for k in range(9)), "markdown"))
+    $(0, -1, \\ldots, -7, -8)$
+    """
+    entries = _flat(value)
+    math = fmt == "latex" or (fmt == "markdown" and any("-" in e for e in entries))
+    if fmt != "text" and len(entries) > MAX_SHOWN:
+        half = (MAX_SHOWN - 1) // 2
+        entries = [*entries[:half], r"\ldots" if math else "…", *entries[-half:]]
+    shown = f"({', '.join(entries)})" if isinstance(value, tuple) else value
+    return f"${shown}$" if math else shown
 
 
 def summary_data(example: Example, trace: Trace) -> dict[str, Any]:
@@ -109,7 +142,9 @@ def render_summary(example: Example, trace: Trace, fmt: str = "text") -> str:
         ]
         for t, row in enumerate(trace.decimals, start=1):
             lines.append(f"Step t = {t} ({mode}):")
-            lines += [f"  {note.text.get(n, n):<15} = {row[n]:>6}" for n in names if n in row]
+            shown = {n: _show(row[n]) for n in names if n in row}
+            width = max(6, *map(len, shown.values()))
+            lines += [f"  {note.text.get(n, n):<15} = {v:>{width}}" for n, v in shown.items()]
         return "\n".join(lines)
     eq = render_equations(example.cell, notation=example.notation, fmt=fmt)
     head = "| quantity | " + " | ".join(f"t = {t}" for t in range(1, len(trace) + 1)) + " |"
@@ -117,14 +152,16 @@ def render_summary(example: Example, trace: Trace, fmt: str = "text") -> str:
         rule = "|---|" + "---|" * len(trace)
         rows = [
             f"| ${note.latex.get(n, n)}$ | "
-            + " | ".join(_show(r[n]) for r in trace.decimals)
+            + " | ".join(_show(r[n], fmt) for r in trace.decimals)
             + " |"
             for n in names
         ]
         return "\n".join([f"## {title}", "", eq, "", f"Values ({mode}):", "", head, rule, *rows])
     cols = "l" + "r" * len(trace)
     rows = [
-        f"${note.latex.get(n, n)}$ & " + " & ".join(_show(r[n]) for r in trace.decimals) + r" \\"
+        f"${note.latex.get(n, n)}$ & "
+        + " & ".join(_show(r[n], fmt) for r in trace.decimals)
+        + r" \\"
         for n in names
     ]
     heading = "quantity & " + " & ".join(f"$t = {t}$" for t in range(1, len(trace) + 1)) + r" \\"
