@@ -65,6 +65,7 @@ __all__ = [
     "check_dps",
     "evaluate",
     "evaluate_expression",
+    "hand_rounds_terms",
     "numeric_context",
     "places_for",
 ]
@@ -467,6 +468,7 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
         "h_prev": bind(cell, "h_prev", h0, convert),
         "c_prev": bind(cell, "c_prev", c0, convert),
     }
+    rounds_terms = {q: hand_rounds_terms(cell, q) for q in cell.quantities}
     steps = []
     for t, x in enumerate(xs, start=1):
         env.update(bind(cell, "x", x, convert))
@@ -474,14 +476,18 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
             env.update(part)
         values: dict[str, list] = {}
         for a in program:
-            v = (
-                a.expr.xreplace(env)
-                if method == "exact"
-                else evaluate_expression(a.expr, env, arith)
-            )
+            hand = places_for(hand_places, a.quantity)
+            if method == "exact":
+                v = a.expr.xreplace(env)
+            elif hand is not None and rounds_terms[a.quantity]:
+                # A person writes each product down rounded, then adds what is written.
+                terms = [evaluate_expression(term, env, arith) for term in a.expr.args]
+                rounded = [arith.const(sympy.Rational(v.round(places=hand))) for v in terms]
+                v = functools.reduce(arith.add, rounded)
+            else:
+                v = evaluate_expression(a.expr, env, arith)
             if arith is not None and a.quantity.startswith("z_"):
                 _check_range(arith, v, a.quantity, t)
-            hand = places_for(hand_places, a.quantity)
             if hand is not None:
                 v = arith.const(sympy.Rational(v.round(places=hand)))
             env[a.target] = v
@@ -498,6 +504,34 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
             for prev, new in (("h_prev", "h"), ("c_prev", "c"))
         }
     return tuple(steps)
+
+
+def hand_rounds_terms(cell: Cell, quantity: str) -> bool:
+    """Whether hand calculation rounds each term of ``quantity``'s sum before adding them.
+
+    A worked example writes the terms of a scalar cell's state update as numbers of
+    their own (C_t = 0.62 × 0.4 + 0.603 × 0.336 = 0.248 + 0.203 = 0.451), so a
+    person adds the rounded terms; a pre-activation is written as one sum
+    (σ(0.7 × 0.2 + 0.7 × 0.5) = σ(0.49)) and a vector cell's update as one vector, so
+    those are rounded once, as a whole. Worked examples show term values exactly
+    where this is true, so both follow one rule.
+
+    >>> cell = Cell("tied")
+    >>> hand_rounds_terms(cell, "c"), hand_rounds_terms(cell, "z_f"), hand_rounds_terms(cell, "h")
+    (True, False, False)
+    """
+    if cell.is_vector or quantity.startswith("z_") or quantity not in cell.quantities:
+        return False
+    rhs = {str(eq.lhs): eq.rhs for eq in cell.equations()}[quantity]
+    return isinstance(rhs, sympy.Add) and not all(_written(term) for term in rhs.args)
+
+
+def _written(term: sympy.Expr) -> bool:
+    """A term that is already a number or a quantity's value, maybe negated: nothing to
+    compute (the coupled gate's 1 − i_t)."""
+    if term.could_extract_minus_sign():
+        term = -term
+    return term.is_Symbol or term.is_Number
 
 
 def _pairs(cell: Cell, prev: str, new: str):

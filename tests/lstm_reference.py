@@ -225,7 +225,8 @@ def scalar_trace(
                 v["f"] = keep("f", m(1))
             v["z_g"] = pre("g", x, h, None)
             v["g"] = keep("g", activation(cand, v["z_g"]))
-            v["c"] = keep("c", v["f"] * c + v["i"] * v["g"])
+            # A hand calculation writes each product down rounded, then adds them.
+            v["c"] = keep("c", keep("c", v["f"] * c) + keep("c", v["i"] * v["g"]))
             v["z_o"] = pre("o", x, h, v["c"])
             v["o"] = keep("o", activation(gate, v["z_o"]))
             v["s"] = keep("s", activation(out, v["c"]))

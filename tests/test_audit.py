@@ -12,6 +12,7 @@ import pytest
 from symlstm.audit import audit, load_claims, parse_quantity
 from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
 from symlstm.examples import load_example
+from symlstm.render.worked import worked_example
 
 from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, scalar_trace
 
@@ -61,14 +62,17 @@ def test_every_spec_claim_holds_and_matches_the_reference(spec_report):
     assert spec_report.all_hold
 
 
-def test_hand_mode_differs_from_exact_on_the_sequence_third_step(spec_report):
-    # Rounding to the table's 2 places at every step drifts: C_3 becomes 0.30, h_3 0.19.
+def test_hand_mode_is_the_worked_examples_arithmetic_on_the_sequence_third_step(spec_report):
+    # Hand calculation adds the rounded products a worked example shows (issue 13):
+    # C_3 = 0.61 × 0.15 + 0.6 × 0.34 = 0.09 + 0.20 = 0.29, h_3 = 0.65 × 0.28 = 0.18.
     third = [
         r for r in spec_report.results if r.claim.example == "seed-sequence" and r.claim.t == 3
     ]
     by_quantity = {r.claim.quantity: r for r in third}
-    assert by_quantity["c"].hand.rounded == "0.30" and not by_quantity["c"].hand.correct
-    assert by_quantity["h"].hand.rounded == "0.19" and by_quantity["c"].modes == ["exact"]
+    assert by_quantity["c"].hand.rounded == "0.29" and by_quantity["c"].hand.correct
+    assert by_quantity["h"].hand.rounded == "0.18" and by_quantity["c"].modes == ["exact", "hand"]
+    worked = worked_example(load_example("seed-sequence"), mode="hand").text()
+    assert "= 0.61 × 0.15 + 0.6 × 0.34 = 0.09 + 0.20 = 0.29" in worked
 
 
 def test_exact_values_have_ten_certified_digits(spec_report):

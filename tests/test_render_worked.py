@@ -94,10 +94,15 @@ def test_modes_differ_and_the_example_says_so():
     hand = worked_example(load_example("seed-sequence"), mode="hand")
     hand_ref = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
     assert [r["c"] for r in hand.summary] == [rounded(s["c"], 2) for s in hand_ref]
-    assert hand.summary[2]["c"] == "0.30" and exact.summary[2]["c"] == "0.29"
-    assert (3, "c", "0.29", "0.30") in exact.differences
-    assert "C_t at t = 3: 0.29 here, 0.30 by hand calculation" in exact.text()
-    assert "(exact value: 0.29)" in hand.text()
+    # Hand calculation adds the rounded products it shows: 0.09 + 0.20 = 0.29 (issue 13).
+    assert hand.summary[2]["c"] == "0.29" and exact.summary[2]["c"] == "0.29"
+    assert "C_t = f_t·C_{t-1} + i_t·C̃_t = 0.61 × 0.15 + 0.6 × 0.34 = 0.09 + 0.20 = 0.29" in (
+        hand.text()
+    )
+    # The candidate differs: tanh(0.5 × 0.03 + 0.5 × 0.4) = tanh(0.22) by hand.
+    assert (2, "g", "0.21", "0.22") in exact.differences
+    assert "C̃_t at t = 2: 0.21 here, 0.22 by hand calculation" in exact.text()
+    assert "tanh(0.22) = 0.22   (exact value: 0.21)" in hand.text()
 
 
 def test_wrong_claims_are_marked(tmp_path):

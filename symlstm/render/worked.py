@@ -9,12 +9,14 @@ as :class:`Shown` atoms. Every digit comes from a certified trace.
 
 >>> from symlstm.examples import load_example
 >>> worked = worked_example(load_example("seed-step"))
->>> print(worked.text().splitlines()[5])
+>>> print(worked.text().splitlines()[6])
 f_t = σ(W_f·h_{t-1} + W_f·x_t) = σ(0.7 × 0.2 + 0.7 × 0.5) = σ(0.49)
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,9 +27,10 @@ from sympy import Add, ImmutableMatrix, MatAdd, Mul, Symbol
 from sympy.printing.precedence import PRECEDENCE
 
 from symlstm.errors import UnknownNameError
-from symlstm.evaluate import Enclosure, Trace
+from symlstm.evaluate import Enclosure, Trace, hand_rounds_terms
 from symlstm.examples import Example
 from symlstm.functions import hard_sigmoid, sigmoid
+from symlstm.render.check import APPROX, EQUAL, link_holds
 from symlstm.render.printers import LSTMLatexPrinter, LSTMTextPrinter
 from symlstm.rounding import round_places, with_increasing_precision
 from symlstm.symbols import Notation
@@ -48,6 +51,12 @@ NARRATION: Mapping[str, str] = {
 }
 #: Matrices larger than this (rows or columns) are shown with their middle elided.
 MAX_SHOWN = 6
+#: A LaTeX row wider than this many visible characters puts each link on a row of its own
+#: (a 2 cm-margin page holds about 90 characters of display math).
+LATEX_ROW_WIDTH = 80
+#: A LaTeX table wider than this many visible characters is split into blocks of columns.
+LATEX_TABLE_WIDTH = 70
+_LATEX_RELATION = {EQUAL: "=", APPROX: r"\approx"}
 
 
 class Shown(Symbol):
@@ -102,7 +111,36 @@ def shown_decimal(enc: Enclosure, places: int) -> str:
 def substitute_shown(expr: sympy.Basic, mapping: Mapping) -> sympy.Basic:
     """Put displayed numbers in for symbols, keeping the expression's structure as written."""
     with sympy.evaluate(False):
-        return expr.xreplace(mapping)
+        return signed(expr.xreplace(mapping))
+
+
+def signed(expr: sympy.Basic) -> sympy.Basic:
+    """Negative numbers added in a sum written as subtractions, the way a textbook does:
+    ``0.25 - 0.2``, not ``0.25 + -0.2``.
+
+    >>> from symlstm.render.printers import latex
+    >>> latex(signed(Add(Shown("0.25"), Shown("-0.2"), evaluate=False)))
+    '0.25 - 0.2'
+    """
+    if (
+        not isinstance(expr, sympy.Basic)
+        or not expr.args
+        or isinstance(expr, Shown | sympy.MatrixBase)
+        or getattr(expr, "is_Matrix", False)
+    ):
+        return expr  # matrices print their entries as they are
+    with sympy.evaluate(False):
+        args = [signed(a) for a in expr.args]
+        if isinstance(expr, Add):
+            args = [args[0]] + [_minus(a) for a in args[1:]]
+            return Add(*args, evaluate=False)
+        return expr.func(*args)
+
+
+def _minus(term: sympy.Basic) -> sympy.Basic:
+    if isinstance(term, Shown) and term.name.startswith("-"):
+        return Mul(sympy.S.NegativeOne, Shown(term.name[1:]), evaluate=False)
+    return term
 
 
 @dataclass(frozen=True)
@@ -165,11 +203,18 @@ class WorkedExample:
 
     def _line_latex(self, line: Line, printer: LSTMLatexPrinter) -> str:
         lhs, parts = _chain(printer, line)
-        # Matrices are wide: one link of the chain a row.
-        link = " \\\\\n&= " if self.example.cell.is_vector else " = "
-        text = f"{lhs} &= " + link.join(parts)
+        if not parts:
+            return f"{lhs}"
+        # Matrices are wide, and so are long sums: then one link of the chain a row.
+        wide = self.example.cell.is_vector or (
+            _visible_width(lhs) + sum(_visible_width(p) + 3 for _, p in parts) > LATEX_ROW_WIDTH
+        )
+        text = f"{lhs} &{_LATEX_RELATION[parts[0][0]]} {parts[0][1]}"
+        for rel, part in parts[1:]:
+            sep = " \\\\\n&" if wide else " "
+            text += f"{sep}{_LATEX_RELATION[rel]} {part}"
         if line.note:
-            text += rf" && \text{{{_latex_text(line.note)}}}"
+            text += rf" && {_latex_note(line.note)}"
         return text
 
     def _summary_columns(self) -> list[str]:
@@ -180,6 +225,9 @@ class WorkedExample:
         """A LaTeX fragment of ``align*`` environments (or a whole document)."""
         printer = self._latex_printer()
         out: list[str] = []
+        if self._source():
+            out.append(rf"\noindent\textit{{Source:}} {_latex_prose(self._source())}\par")
+        out.append(rf"\noindent {_latex_prose(self._mode_sentence())}\par")
         for t, stages in zip(self._numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out.append(rf"\subsection*{{Time step $t = {t}$}}")
@@ -189,8 +237,8 @@ class WorkedExample:
                 rows = " \\\\\n".join(self._line_latex(line, printer) for line in stage.lines)
                 out.append(f"\\begin{{align*}}\n{rows}\n\\end{{align*}}")
         out.append(self._latex_summary(printer))
-        if self.differences:
-            out.append(_latex_text(self._differences_text()))
+        for note in self._notes():
+            out.append(rf"\par\medskip\noindent {_latex_prose(note)}\par")
         body = "\n".join(out)
         if not standalone:
             return body
@@ -200,34 +248,59 @@ class WorkedExample:
 
     def _latex_summary(self, printer: LSTMLatexPrinter) -> str:
         cols = self._summary_columns()
-        head = " & ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols)
-        rows = []
         labels = self.row_labels_latex or [_latex_text(x) for x in self._labels()]
-        for t, (label, row) in enumerate(zip(labels, self.summary, strict=True), 1):
-            cells = []
-            for q in cols:
-                mark = r"$^{\dagger}$" if (t, q) in self.marks else ""
-                cells.append(_latex_matrix_text(row[q]) + mark)
-            rows.append(f"{label} & " + " & ".join(cells) + r" \\")
-        notes = [
-            rf"\par\noindent $^{{\dagger}}$ {_latex_text(note)}" for note in self.marks.values()
-        ]
-        title = rf"\paragraph{{{self.summary_title}}}" if self.narration else ""
-        table = "\n".join(
-            [
-                rf"\begin{{tabular}}{{r{'r' * len(cols)}}}",
-                f"{self.row_heading} & {head} \\\\",
-                r"\hline",
-                *rows,
-                r"\end{tabular}",
+        cells = {
+            q: [
+                _latex_number(row[q]) + (r"$^{\dagger}$" if (t, q) in self.marks else "")
+                for t, row in enumerate(self.summary, 1)
             ]
+            for q in cols
+        }
+        heads = {q: f"${printer.doprint(self._symbol(q))}$" for q in cols}
+        # A wide table is set as several narrower ones, each with the row labels.
+        blocks: list[list[str]] = [[]]
+        width = max(_visible_width(x) for x in [self.row_heading, *labels])
+        used = width
+        for q in cols:
+            w = max(_visible_width(x) for x in [heads[q], *cells[q]]) + 2
+            if blocks[-1] and used + w > LATEX_TABLE_WIDTH:
+                blocks.append([])
+                used = width
+            blocks[-1].append(q)
+            used += w
+        tables = []
+        for block in blocks:
+            rows = [
+                f"{label} & " + " & ".join(cells[q][k] for q in block) + r" \\"
+                for k, label in enumerate(labels)
+            ]
+            tables.append(
+                "\n".join(
+                    [
+                        rf"\begin{{tabular}}{{r{'r' * len(block)}}}",
+                        f"{self.row_heading} & " + " & ".join(heads[q] for q in block) + r" \\",
+                        r"\hline",
+                        *rows,
+                        r"\end{tabular}",
+                    ]
+                )
+            )
+        notes = [
+            rf"\par\noindent $^{{\dagger}}$ {_latex_prose(note)}" for note in self.marks.values()
+        ]
+        title = (
+            rf"\par\medskip\noindent\textbf{{{self.summary_title}}}\par" if self.narration else ""
         )
+        table = "\\begin{center}\n" + "\n\\par\\medskip\n".join(tables) + "\n\\end{center}"
         return "\n".join(filter(None, [title, table, *notes]))
 
     def markdown(self) -> str:
         """Markdown with ``$$`` display math (GitHub, MyST and Jupyter render it)."""
         printer = self._latex_printer()
         out: list[str] = [f"## {self._title()}", ""]
+        if self._source():
+            out += [f"*Source:* {self._source()}", ""]
+        out += [self._mode_sentence(), ""]
         for t, stages in zip(self._numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out += [f"### Time step t = {t}", ""]
@@ -242,18 +315,23 @@ class WorkedExample:
         out.append(f"| {self.row_heading} | {heads} |")
         out.append("|---|" + "---|" * len(cols))
         for t, (label, row) in enumerate(zip(self._labels(), self.summary, strict=True), 1):
-            cells = [row[q] + (" †" if (t, q) in self.marks else "") for q in cols]
+            cells = [
+                _markdown_number(row[q]) + (" †" if (t, q) in self.marks else "") for q in cols
+            ]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         out += [""] + [f"† {note}" for note in self.marks.values()]
-        if self.differences:
-            out += ["", self._differences_text()]
+        for note in self._notes():
+            out += ["", note]
         return "\n".join(out).rstrip() + "\n"
 
     def text(self) -> str:
         """Plain Unicode text."""
         printer = LSTMTextPrinter({"notation": self.notation})
         title = self._title()
-        out = [title, "=" * len(title), self._mode_sentence(), ""]
+        out = [title, "=" * len(title)]
+        if self._source():
+            out.append(f"Source: {self._source()}")
+        out += [self._mode_sentence(), ""]
         for t, stages in zip(self._numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out += [f"Time step t = {t}", "-" * 16]
@@ -263,7 +341,8 @@ class WorkedExample:
                 for line in stage.lines:
                     lhs, parts = _chain(printer, line)
                     note = f"   ({line.note})" if line.note else ""
-                    out.append(f"{lhs} = {' = '.join(parts)}{note}")
+                    links = "".join(f" {rel} {part}" for rel, part in parts)
+                    out.append(f"{lhs}{links}{note}")
                 out.append("")
         cols = self._summary_columns()
         names = [printer.doprint(self._symbol(q)) for q in cols]
@@ -275,8 +354,8 @@ class WorkedExample:
             cells = [row[q] + ("†" if (t, q) in self.marks else "") for q in cols]
             out.append(f"{label:>3} " + "".join(f"{c:>{width}}" for c in cells))
         out += [f"† {note}" for note in self.marks.values()]
-        if self.differences:
-            out += ["", self._differences_text()]
+        for note in self._notes():
+            out += ["", note]
         return "\n".join(out).rstrip() + "\n"
 
     def _repr_latex_(self) -> str:
@@ -288,6 +367,38 @@ class WorkedExample:
     def _symbol(self, name: str) -> sympy.Basic:
         cell = self.example.cell
         return cell.symbols.get(name, cell.parameters.get(name))
+
+    def _has_approx(self) -> bool:
+        return any(
+            APPROX in _relations(line)
+            for stages in self.steps
+            for stage in stages
+            for line in stage.lines
+        )
+
+    def _approx_text(self) -> str:
+        """What ≈ means, said once at the end of an example that uses it."""
+        if self.mode == "hand":
+            return (
+                "≈ marks a result that rounds to 0 at the places shown but is not exactly 0; "
+                "every = holds for the numbers shown."
+            )
+        return (
+            "≈ marks a result that is the exact value correctly rounded where the rounded "
+            "numbers shown on its left give a different last digit (or a value shown as 0 "
+            "that is not exactly 0); every = holds for the numbers shown. Hand calculation "
+            "(--hand) makes every line exact arithmetic on the numbers shown."
+        )
+
+    def _notes(self) -> list[str]:
+        """The closing notes: where the modes differ, and what ≈ means."""
+        notes = [self._differences_text()] if self.differences else []
+        if self._has_approx():
+            notes.append(self._approx_text())
+        return notes
+
+    def _source(self) -> str:
+        return self.example.source.strip()
 
     def _mode_sentence(self) -> str:
         if self.mode == "hand":
@@ -307,11 +418,35 @@ class WorkedExample:
         return f"Where the two rounding modes differ: {items}."
 
 
-def _chain(printer: Any, line: Line) -> tuple[str, list[str]]:
-    """The printed sides of a line, without a first link that repeats the left-hand side."""
+def _chain(printer: Any, line: Line) -> tuple[str, list[tuple[str, str]]]:
+    """The printed sides of a line with the relation before each link (``=`` or ``≈``),
+    without a link that repeats the one before it."""
     lhs, parts = printer.doprint(line.lhs), [printer.doprint(e) for e in line.chain]
-    kept = [p for k, p in enumerate(parts) if p != (parts[k - 1] if k else lhs)]
+    relations = _relations(line)
+    kept = [
+        (rel, p)
+        for k, (rel, p) in enumerate(zip(relations, parts, strict=True))
+        if p != (parts[k - 1] if k else lhs)
+    ]
     return lhs, kept
+
+
+_TEXT_PRINTERS: dict[str, LSTMTextPrinter] = {}
+
+
+def _relations(line: Line) -> list[str]:
+    """``=`` before each link of a line where the numbers shown make it true, else ``≈``.
+
+    Checked by :func:`symlstm.render.check.link_holds` on the text form: a result is
+    what its left side gives from the numbers shown, rounded to the places it is shown
+    to (and a result shown as 0 is exactly 0).
+    """
+    printer = _TEXT_PRINTERS.setdefault("canonical", LSTMTextPrinter({"notation": "canonical"}))
+    texts = [printer.doprint(e) for e in (line.lhs, *line.chain)]
+    return [
+        APPROX if link_holds(left, right) is False else EQUAL
+        for left, right in itertools.pairwise(texts)
+    ]
 
 
 def _latex_text(text: str) -> str:
@@ -320,8 +455,63 @@ def _latex_text(text: str) -> str:
     return escape_latex(text)
 
 
-def _latex_matrix_text(text: str) -> str:
-    return f"${text}$" if text.startswith("(") else text
+def _latex_number(text: str) -> str:
+    """A table entry as LaTeX: numbers and tuples of them in math, for a real minus sign."""
+    return f"${text}$" if text.startswith(("(", "-")) else text
+
+
+def _markdown_number(text: str) -> str:
+    """A Markdown table entry: a negative number or a tuple in math, for a real minus sign."""
+    return f"${text}$" if "-" in text else text
+
+
+def _latex_prose(text: str) -> str:
+    """Prose with numbers in it as LaTeX: the numbers in math (−0.24 with a real minus),
+    ≈ as \\approx, the rest escaped."""
+    out, pos = [], 0
+    for m in re.finditer(r"-?\d+(?:\.\d+)?|≈", text):
+        out.append(_latex_text(text[pos : m.start()]))
+        token = m.group()
+        out.append(r"$\approx$" if token == "≈" else f"${token}$")
+        pos = m.end()
+    out.append(_latex_text(text[pos:]))
+    return "".join(out)
+
+
+def _latex_note(note: str) -> str:
+    """A line's note after ``&&`` (in math): its words in ``\\text``, its numbers as math,
+    so a minus sign is a real one (and no ``$`` inside ``\\text``, which MathJax does not
+    read).
+
+    >>> _latex_note("exact value: -0.21")
+    '\\text{exact value: }-0.21'
+    """
+    out, pos = [], 0
+    for m in re.finditer(r"-?\d+(?:\.\d+)?", note):
+        if note[pos : m.start()]:
+            out.append(rf"\text{{{_latex_text(note[pos : m.start()])}}}")
+        out.append(m.group())
+        pos = m.end()
+    if note[pos:]:
+        out.append(rf"\text{{{_latex_text(note[pos:])}}}")
+    return "".join(out)
+
+
+def _visible_width(tex: str) -> int:
+    """About how many characters wide a LaTeX expression prints (commands and braces not
+    counted, a matrix as its widest row, ``\\frac`` as its wider part)."""
+    tex = re.sub(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", _matrix_width, tex, flags=re.S)
+    tex = re.sub(r"\\(left|right)(.)", r"\2", tex)
+    tex = re.sub(r"\\(times|cdot|odot|approx|sigma|tanh|tilde|delta|cdots|vdots|ddots)\b", "x", tex)
+    tex = re.sub(r"\\[a-zA-Z]+", "", tex)
+    tex = re.sub(r"[{}_^]", "", tex)
+    return len(tex)
+
+
+def _matrix_width(m: re.Match) -> str:
+    rows = m.group(1).split("\\\\")
+    widest = max(sum(_visible_width(c) + 2 for c in row.split("&")) for row in rows)
+    return "x" * (widest + 2)
 
 
 # -- building ---------------------------------------------------------------------
@@ -468,14 +658,15 @@ class _Builder:
         return Stage(quantity, NARRATION.get(quantity, quantity), tuple(lines))
 
     def term_values(self, formula: sympy.Basic, t: int, quantity: str) -> sympy.Basic | None:
-        """0.248 + 0.203: each product of a sum, rounded at the quantity's places."""
-        if not isinstance(formula, Add | MatAdd) or self.cell.is_vector:
+        """0.248 + 0.203: each product of a sum, rounded at the quantity's places; shown
+        exactly where hand calculation rounds them (one rule for both)."""
+        if not isinstance(formula, Add) or not hand_rounds_terms(self.cell, quantity):
             return None
         texts = [
             self.decimal(self.trace.enclose(term, t), self.places(quantity))
             for term in formula.args
         ]
-        return Add(*(Shown(s) for s in texts), evaluate=False)
+        return signed(Add(*(Shown(s) for s in texts), evaluate=False))
 
     def steps(self) -> list[list[Stage]]:
         order = [q for q in ("f", "i", "g", "c", "o", "h") if q in self.cell.quantities]
@@ -534,8 +725,11 @@ def _has_matrix_symbol(expr: sympy.Basic, sym: sympy.Basic) -> bool:
 def _expanded(evaluated: sympy.Basic) -> sympy.Basic | None:
     """The definition of the activation at its argument, where one helps: 1/(1 + e^{−z})."""
     if isinstance(evaluated, sigmoid) and isinstance(evaluated.args[0], Shown):
+        z = evaluated.args[0]
         with sympy.evaluate(False):
-            return 1 / (1 + sympy.exp(-evaluated.args[0]))
+            # e^{0.36} for z = −0.36, not e^{− −0.36}
+            power = Shown(z.name[1:]) if z.name.startswith("-") else -z
+            return 1 / (1 + sympy.exp(power))
     if isinstance(evaluated, hard_sigmoid) and isinstance(evaluated.args[0], Shown):
         with sympy.evaluate(False):
             return sympy.Max(

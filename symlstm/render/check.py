@@ -1,0 +1,703 @@
+"""Check a rendered worked example: is every ``=`` between numbers true of the numbers shown?
+
+A worked example is worth printing only if a reader with a calculator gets what the
+page says. This module reads a rendered example back (plain text, Markdown or
+LaTeX), finds every chain of numeric expressions (``0.62 × 0.4 + 0.603 × 0.336 =
+0.248 + 0.203 = 0.451``) and checks each link from the numbers printed in it:
+
+* a number on the right must be what the expression on its left gives, computed
+  exactly from the numbers shown there and rounded half up to the places the
+  right-hand number is written to; a right-hand number shown as 0 must be exactly 0;
+* where both sides have the same shape (a sum of as many terms, σ of something),
+  the parts are checked pairwise: ``σ(0.7 × 0.2 + 0.7 × 0.5) = σ(0.49)``;
+* otherwise the two sides must be the same number: a definition such as
+  ``σ(0.49) = 1/(1 + exp(-0.49))``.
+
+σ, tanh and exp are evaluated in certified interval arithmetic (the precision is
+raised until each rounding is decided), so a verdict is never an artefact of
+binary floating point. A link written ``≈`` (``\\approx``) is not a claim of
+equality and is not counted as false. Links with elided entries (⋯) cannot be
+checked and are reported as such.
+
+>>> link_holds("0.62 × 0.4 + 0.603 × 0.336", "0.248 + 0.203")
+True
+>>> link_holds("0.61 × 0.15 + 0.6 × 0.34", "0.09 + 0.20"), link_holds("0.09 + 0.20", "0.30")
+(True, False)
+>>> report = check_rendered("C_t = 0.09 + 0.20 = 0.30\\nf_t = 1/(1 + exp(-0.49)) = 0.62")
+>>> [(c.left, c.right) for c in report.false_links]
+[('0.09 + 0.20', '0.30')]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy
+
+from symlstm.errors import PrecisionError, SymLSTMError, UnknownNameError
+from symlstm.functions import hard_sigmoid, sigmoid
+from symlstm.rounding import Undecided, round_places, stated_places, with_increasing_precision
+
+__all__ = ["CheckReport", "LinkCheck", "check_rendered", "link_holds"]
+
+FORMATS: tuple[str, ...] = ("text", "markdown", "latex")
+EQUAL, APPROX = "=", "≈"
+#: Largest working precision (bits) spent on one link before it is called unverifiable.
+MAX_CHECK_PREC = 2048
+#: Largest integer exponent a checked power may have (worked examples print squares).
+MAX_EXPONENT = 64
+
+
+class _Unverifiable(Exception):
+    """The link cannot be checked from what is shown (elided entries, unknown notation)."""
+
+
+# -- parsing ------------------------------------------------------------------------
+
+_FUNCTIONS = {
+    "σ_hard": lambda a: hard_sigmoid(a),
+    "σ": sigmoid,
+    "tanh": sympy.tanh,
+    "exp": sympy.exp,
+    "max": sympy.Max,
+    "min": sympy.Min,
+    "Abs": sympy.Abs,
+}
+_TOKEN = re.compile(
+    r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<func>σ_hard|σ|tanh|exp|max|min|Abs)(?=\()"
+    r"|(?P<op>[-+×·⊙/^()\[\];,|])|(?P<elided>[⋯⋮⋱])|(?P<other>\S))"
+)
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A parsed numeric expression: kind, payload and children."""
+
+    kind: str  # num, add, mul, matmul, hadamard, div, pow, call, mat
+    children: tuple[_Node, ...] = ()
+    value: Fraction | None = None  # num
+    places: int = 0  # num: the places it is written to
+    name: str = ""  # call: the function's name
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            break
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "other":
+            return [("other", m.group(kind))]
+        out.append((kind, m.group(kind)))
+    return out
+
+
+class _Parser:
+    """Recursive descent over the numeric grammar the package's printers write."""
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens, self.pos = tokens, 0
+        self.depth = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, text: str | None = None) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None or (text is not None and tok[1] != text):
+            raise SyntaxError(f"expected {text or 'more'}")
+        self.pos += 1
+        return tok
+
+    def parse(self) -> _Node:
+        node = self.sum()
+        if self.peek() is not None:
+            raise SyntaxError("trailing text")
+        return node
+
+    def sum(self) -> _Node:
+        terms = [self.product()]
+        while (tok := self.peek()) is not None and tok[1] in "+-":
+            self.take()
+            term = self.product()
+            terms.append(_negate(term) if tok[1] == "-" else term)
+        return terms[0] if len(terms) == 1 else _Node("add", tuple(terms))
+
+    _PRODUCT_OPS = {"×": "mul", "·": "matmul", "⊙": "hadamard", "/": "div"}
+
+    def product(self) -> _Node:
+        node = self.unary()
+        while True:
+            tok = self.peek()
+            if tok is not None and tok[1] in self._PRODUCT_OPS:
+                self.take()
+                kind = self._PRODUCT_OPS[tok[1]]
+            elif tok is not None and (tok[0] in ("number", "func") or tok[1] in "([|"):
+                kind = "matmul"  # juxtaposition: LaTeX's matrix products
+            else:
+                return node
+            right = self.unary()
+            if kind == node.kind and kind in ("mul", "hadamard"):
+                node = _Node(kind, (*node.children, right))
+            else:
+                node = _Node(kind, (node, right))
+
+    def unary(self) -> _Node:
+        tok = self.peek()
+        if tok is not None and tok[1] == "-":
+            self.take()
+            return _negate(self.unary())
+        if tok is not None and tok[1] == "+":
+            self.take()
+            return self.unary()
+        return self.power()
+
+    def power(self) -> _Node:
+        base = self.atom()
+        if (tok := self.peek()) is not None and tok[1] == "^":
+            self.take()
+            return _Node("pow", (base, self.unary()))
+        return base
+
+    def atom(self) -> _Node:
+        self.depth += 1
+        if self.depth > 200:
+            raise SyntaxError("nested too deeply")
+        try:
+            kind, text = self.take()
+            if kind == "number":
+                return _Node("num", value=Fraction(text), places=stated_places(text))
+            if kind == "elided":
+                raise _Unverifiable("elided entries")
+            if kind == "func":
+                self.take("(")
+                args = [self.sum()]
+                while self.peek() == ("op", ","):
+                    self.take()
+                    args.append(self.sum())
+                self.take(")")
+                return _Node("call", tuple(args), name=text)
+            if text == "(":
+                node = self.sum()
+                self.take(")")
+                return node
+            if text == "|":
+                node = self.sum()
+                self.take("|")
+                return _Node("call", (node,), name="Abs")
+            if text == "[":
+                return self.matrix()
+            raise SyntaxError(f"unexpected {text!r}")
+        finally:
+            self.depth -= 1
+
+    def matrix(self) -> _Node:
+        rows: list[tuple[_Node, ...]] = []
+        row = [self.sum()]
+        while True:
+            _, text = self.take()
+            if text == ",":
+                row.append(self.sum())
+            elif text in ";]":
+                rows.append(tuple(row))
+                if text == "]":
+                    break
+                row = [self.sum()]
+            else:
+                raise SyntaxError(f"unexpected {text!r} in a matrix")
+        if len({len(r) for r in rows}) != 1:
+            raise SyntaxError("ragged matrix")
+        return _Node("mat", tuple(_Node("row", r) for r in rows))
+
+
+def _negate(node: _Node) -> _Node:
+    if node.kind == "num":
+        return _Node("num", value=-node.value, places=node.places)
+    return _Node("mul", (_Node("num", value=Fraction(-1)), node))
+
+
+def parse_numeric(text: str) -> _Node | None:
+    """The expression a link shows, if it is made of numbers only; None otherwise.
+
+    >>> parse_numeric("0.7 × 0.2 + 0.7 × 0.5").kind
+    'add'
+    >>> parse_numeric("W_f·h_{t-1}") is None
+    True
+    """
+    tokens = _tokens(text)
+    if not tokens or any(kind == "other" for kind, _ in tokens):
+        return None
+    if any(kind == "elided" for kind, _ in tokens):
+        return _Node("elided")
+    try:
+        return _Parser(tokens).parse()
+    except (SyntaxError, _Unverifiable):
+        return None
+
+
+# -- values -------------------------------------------------------------------------
+
+
+def _scalar(node: _Node) -> sympy.Expr:
+    """The exact SymPy expression of a scalar node (unevaluated: no work done here)."""
+    if node.kind == "num":
+        return sympy.Rational(node.value.numerator, node.value.denominator)
+    raise _Unverifiable(node.kind)
+
+
+def _value(node: _Node) -> sympy.Expr | list[list[sympy.Expr]]:
+    """A node's exact value as a SymPy expression, or a matrix of them (lists of rows)."""
+    kind = node.kind
+    if kind == "num":
+        return _scalar(node)
+    if kind == "elided":
+        raise _Unverifiable("elided entries")
+    if kind == "mat":
+        rows = [[_value(c) for c in row.children] for row in node.children]
+        if any(isinstance(v, list) for r in rows for v in r):
+            raise _Unverifiable("nested matrix")
+        return rows
+    args = [_value(c) for c in node.children]
+    with sympy.evaluate(False):
+        if kind == "add":
+            return _elementwise(lambda *xs: sympy.Add(*xs), args)
+        if kind in ("mul", "hadamard"):
+            return _elementwise(lambda *xs: sympy.Mul(*xs), args)
+        if kind == "div":
+            return _elementwise(lambda a, b: sympy.Mul(a, sympy.Pow(b, -1)), args)
+        if kind == "pow":
+            base, exponent = args
+            if isinstance(exponent, list) or not exponent.is_Integer:
+                raise _Unverifiable("a power that is not a small integer")
+            if abs(int(exponent)) > MAX_EXPONENT:
+                raise _Unverifiable("a power too large to check")
+            return _elementwise(lambda a: sympy.Pow(a, exponent), [base])
+        if kind == "matmul":
+            a, b = args
+            if isinstance(a, list) and isinstance(b, list):
+                if len(a[0]) != len(b):
+                    raise _Unverifiable("matrix shapes do not fit")
+                return [
+                    [
+                        sympy.Add(*(a[r][k] * b[k][c] for k in range(len(b))))
+                        for c in range(len(b[0]))
+                    ]
+                    for r in range(len(a))
+                ]
+            return _elementwise(lambda x, y: sympy.Mul(x, y), args)
+        if kind == "call":
+            func = _FUNCTIONS[node.name]
+            return _elementwise(lambda *xs: func(*xs), args)
+    raise _Unverifiable(kind)
+
+
+def _elementwise(fn, args: list) -> sympy.Expr | list[list[sympy.Expr]]:
+    shapes = {(len(a), len(a[0])) for a in args if isinstance(a, list)}
+    if not shapes:
+        return fn(*args)
+    if len(shapes) > 1:
+        raise _Unverifiable("matrix shapes do not fit")
+    rows, cols = shapes.pop()
+    return [
+        [fn(*(a[r][c] if isinstance(a, list) else a for a in args)) for c in range(cols)]
+        for r in range(rows)
+    ]
+
+
+def _entries(value) -> list[sympy.Expr]:
+    return [v for row in value for v in row] if isinstance(value, list) else [value]
+
+
+def _enclose(expr: sympy.Expr, prec: int):
+    from symlstm.evaluate import evaluate_expression, numeric_context
+
+    with numeric_context("interval", prec=prec) as arith:
+        try:
+            return evaluate_expression(expr, {}, arith)
+        except ZeroDivisionError:
+            raise _Unverifiable("division by zero") from None
+
+
+def _holds(left: _Node, right: _Node, prec: int) -> bool:
+    if right.kind == "num" or (
+        right.kind == "mat" and all(c.kind == "num" for r in right.children for c in r.children)
+    ):
+        if left.kind == right.kind == "num":
+            return left.value == right.value
+        values = _entries(_value(left))
+        shown = [right] if right.kind == "num" else [c for r in right.children for c in r.children]
+        if len(values) != len(shown):
+            return False
+        return all(_rounds_to(v, s, prec) for v, s in zip(values, shown, strict=True))
+    same_shape = (
+        left.kind == right.kind
+        and left.name == right.name
+        and len(left.children) == len(right.children)
+        and left.kind not in ("num", "mat")
+    )
+    if same_shape:
+        return all(_holds(a, b, prec) for a, b in zip(left.children, right.children, strict=True))
+    if left.kind == right.kind == "mat" and len(left.children) == len(right.children):
+        pairs = [
+            zip(a.children, b.children, strict=True)
+            for a, b in zip(left.children, right.children, strict=True)
+            if len(a.children) == len(b.children)
+        ]
+        if len(pairs) == len(left.children):
+            return all(_holds(a, b, prec) for row in pairs for a, b in row)
+    return _same_number(_value(left), _value(right), prec)
+
+
+def _rounds_to(expr: sympy.Expr, shown: _Node, prec: int) -> bool:
+    enc = _enclose(expr, prec)
+    if shown.value == 0:
+        if enc.exact is not None:
+            return enc.exact == 0
+        if enc.lo > 0 or enc.hi < 0:
+            return False
+        raise Undecided  # a transcendental value is never exactly 0 unless the trace says so
+    return enc.round(places=shown.places) == round_places(shown.value, shown.places)
+
+
+def _same_number(a, b, prec: int) -> bool:
+    xs, ys = _entries(a), _entries(b)
+    if len(xs) != len(ys):
+        return False
+    for x, y in zip(xs, ys, strict=True):
+        ex, ey = _enclose(x, prec), _enclose(y, prec)
+        if ex.exact is not None and ey.exact is not None:
+            if ex.exact != ey.exact:
+                return False
+        elif ex.hi < ey.lo or ey.hi < ex.lo:
+            return False
+        elif prec < 256:
+            raise Undecided  # overlapping at low precision: look closer before saying equal
+    return True
+
+
+def _link_verdict(left: _Node, right: _Node) -> bool | None:
+    try:
+        return with_increasing_precision(
+            lambda prec: _holds(left, right, prec), max_prec=MAX_CHECK_PREC, what="a link"
+        )
+    except (_Unverifiable, PrecisionError, SymLSTMError, ZeroDivisionError, OverflowError):
+        return None
+
+
+def link_holds(left: str, right: str) -> bool | None:
+    """Whether ``left = right`` is true of the numbers shown (text notation).
+
+    None when either side is not made of numbers only, or cannot be checked
+    (elided entries, an undecidable rounding).
+
+    >>> link_holds("1/(1 + exp(-0.49))", "0.62"), link_holds("σ(0.49)", "1/(1 + exp(-0.49))")
+    (True, True)
+    >>> link_holds("1 × 0.652", "0.6525")
+    False
+    """
+    a, b = parse_numeric(left), parse_numeric(right)
+    if a is None or b is None or "elided" in (a.kind, b.kind):
+        return None
+    return _link_verdict(a, b)
+
+
+# -- reading rendered output ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """One checked link ``left relation right`` of a rendered example."""
+
+    line: int  # 1-based line of the rendered text where the right-hand side is
+    left: str
+    relation: str  # "=" or "≈"
+    right: str
+    holds: bool | None  # None: cannot be checked from what is shown
+
+    @property
+    def false(self) -> bool:
+        """An ``=`` that the numbers shown contradict."""
+        return self.relation == EQUAL and self.holds is False
+
+
+@dataclass
+class CheckReport:
+    """Every numeric link found in a rendered example, with its verdict."""
+
+    links: list[LinkCheck] = field(default_factory=list)
+
+    @property
+    def false_links(self) -> list[LinkCheck]:
+        return [c for c in self.links if c.false]
+
+    @property
+    def unverified(self) -> list[LinkCheck]:
+        return [c for c in self.links if c.holds is None]
+
+    @property
+    def ok(self) -> bool:
+        """No false ``=``."""
+        return not self.false_links
+
+    def summary(self) -> str:
+        """One line: how many links were checked, how many are false or unverifiable."""
+        checked = sum(c.holds is not None for c in self.links)
+        return (
+            f"{len(self.links)} numeric links: {checked} checked, "
+            f"{len(self.false_links)} false '=', {len(self.unverified)} not checkable"
+        )
+
+
+# Each rendered line becomes a list of (relation, text) parts; the first part has no
+# relation. Notes are dropped.
+
+
+def _split_top(text: str, separators: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Split at separators outside brackets: [("", first), (sep, part), …]."""
+    parts: list[tuple[str, str]] = []
+    depth, start, rel, k = 0, 0, "", 0
+    while k < len(text):
+        ch = text[k]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0:
+            for sep in separators:
+                if text.startswith(sep, k):
+                    parts.append((rel, text[start:k].strip()))
+                    rel, start = sep.strip(), k + len(sep)
+                    k += len(sep) - 1
+                    break
+        k += 1
+    parts.append((rel, text[start:].strip()))
+    return parts
+
+
+_TEXT_NOTE = re.compile(r"\s{3}\([^()]*(?:\([^()]*\)[^()]*)*\)\s*$")
+
+
+def _text_chains(text: str) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = _TEXT_NOTE.sub("", line)
+        if " = " not in line and " ≈ " not in line:
+            continue
+        yield number, _split_top(line, (" = ", " ≈ "))
+
+
+# LaTeX → the text grammar. Only what the package's printers write needs to be read.
+_LATEX_WORDS = [
+    (r"\left(", "("),
+    (r"\right)", ")"),
+    (r"\left[", "["),
+    (r"\right]", "]"),
+    (r"\left|", "|"),
+    (r"\right|", "|"),
+    (r"\times", "×"),
+    (r"\cdot", "·"),
+    (r"\odot", "⊙"),
+    (r"\sigma_{\mathrm{hard}}", "σ_hard"),
+    (r"\sigma", "σ"),
+    (r"\tanh", "tanh"),
+    (r"\exp", "exp"),
+    (r"\max", "max"),
+    (r"\min", "min"),
+    (r"\cdots", "⋯"),
+    (r"\vdots", "⋮"),
+    (r"\ddots", "⋱"),
+    (r"\approx", " ≈ "),
+    (r"\,", " "),
+    (r"\;", " "),
+    (r"\!", ""),
+    (r"\quad", " "),
+    (r"\qquad", " "),
+]
+
+
+def _latex_to_text(tex: str) -> str:
+    """One LaTeX expression in the text grammar (matrices as [a, b; c, d])."""
+    out: list[str] = []
+    k = 0
+    matrix_depth = 0
+    while k < len(tex):
+        if tex.startswith(r"\begin{bmatrix}", k):
+            out.append("[")
+            matrix_depth += 1
+            k += len(r"\begin{bmatrix}")
+            continue
+        if tex.startswith(r"\end{bmatrix}", k):
+            out.append("]")
+            matrix_depth -= 1
+            k += len(r"\end{bmatrix}")
+            continue
+        if tex.startswith(r"\frac{", k):
+            num, k = _braced(tex, k + len(r"\frac"))
+            den, k = _braced(tex, k)
+            out.append(f"(({_latex_to_text(num)})/({_latex_to_text(den)}))")
+            continue
+        if tex.startswith("e^{", k) and (k == 0 or not tex[k - 1].isalpha()):
+            arg, k = _braced(tex, k + 2)
+            out.append(f"exp({_latex_to_text(arg)})")
+            continue
+        if tex.startswith("^{", k):
+            arg, k = _braced(tex, k + 1)
+            out.append(f"^({_latex_to_text(arg)})")
+            continue
+        if matrix_depth and tex.startswith("\\\\", k):
+            out.append(";")
+            k += 2
+            continue
+        if matrix_depth and tex[k] == "&":
+            out.append(",")
+            k += 1
+            continue
+        for word, replacement in _LATEX_WORDS:
+            if tex.startswith(word, k) and not (
+                word[-1].isalpha() and k + len(word) < len(tex) and tex[k + len(word)].isalpha()
+            ):
+                out.append(replacement)
+                k += len(word)
+                break
+        else:
+            ch = tex[k]
+            out.append({"{": "(", "}": ")"}.get(ch, ch))
+            k += 1
+    return "".join(out)
+
+
+def _braced(tex: str, k: int) -> tuple[str, int]:
+    """The text of the brace group starting at tex[k] == '{', and the index after it."""
+    if k >= len(tex) or tex[k] != "{":
+        raise SyntaxError("expected {")
+    depth = 0
+    for j in range(k, len(tex)):
+        if tex[j] == "{":
+            depth += 1
+        elif tex[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return tex[k + 1 : j], j + 1
+    raise SyntaxError("unbalanced braces")
+
+
+_ENVIRONMENT = re.compile(r"\\begin\{(align\*|aligned)\}(.*?)\\end\{\1\}", re.S)
+
+
+def _latex_rows(body: str) -> list[str]:
+    """Split an align body at its row breaks (``\\\\`` outside matrices and braces)."""
+    rows, depth, start, k = [], 0, 0, 0
+    while k < len(body):
+        if body.startswith(r"\begin{", k):
+            depth += 1
+        elif body.startswith(r"\end{", k):
+            depth -= 1
+        elif depth == 0 and body.startswith("\\\\", k):
+            rows.append(body[start:k])
+            start = k + 2
+            k += 2
+            continue
+        k += 1
+    rows.append(body[start:])
+    return rows
+
+
+def _split_alignment(row: str) -> tuple[str, str]:
+    """A row's left-hand side and the rest, split at the first ``&`` outside matrices."""
+    depth = 0
+    for k, ch in enumerate(row):
+        if row.startswith(r"\begin{", k):
+            depth += 1
+        elif row.startswith(r"\end{", k):
+            depth -= 1
+        elif ch == "&" and depth == 0:
+            return row[:k], row[k + 1 :]
+    return "", row
+
+
+def _latex_chains(text: str) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    for env in _ENVIRONMENT.finditer(text):
+        first_line = text.count("\n", 0, env.start(2)) + 1
+        offset = 0
+        chain: list[tuple[str, str]] = []
+        chain_line = first_line
+        for row in _latex_rows(env.group(2)):
+            line = first_line + offset
+            offset += row.count("\n")
+            row = row.split("&&")[0]  # notes sit after &&
+            row = re.sub(r"\\text\{[^{}]*\}", "", row)
+            lhs, rest = _split_alignment(row)
+            converted = _latex_to_text(lhs).strip()
+            parts = _split_top(_latex_to_text(rest), (" ≈ ", "="))
+            if not converted and chain:  # a continuation row: &= …
+                chain += [(r, p) for r, p in parts if p]
+                continue
+            if chain:
+                yield chain_line, chain
+            chain_line = line + row.strip("\n").count("\n")
+            chain = [("", converted)] + [(r, p) for r, p in parts if p]
+        if chain:
+            yield chain_line, chain
+
+
+def _markdown_chains(text: str) -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    # Display math in $$ … $$ holds aligned environments, read as LaTeX.
+    yield from _latex_chains(text)
+
+
+def check_rendered(rendered: str, fmt: str = "text") -> CheckReport:
+    """Check every ``=`` between numbers in a rendered worked example.
+
+    Parameters
+    ----------
+    rendered
+        The output of :meth:`WorkedExample.text`, ``.markdown()`` or ``.latex()``
+        (or ``symlstm example`` / ``symlstm grad``).
+    fmt
+        ``"text"``, ``"markdown"`` or ``"latex"``.
+
+    Returns
+    -------
+    CheckReport
+        Every link between two numeric expressions; ``report.false_links`` lists the
+        ``=`` that the numbers shown contradict.
+
+    Lines of the same quantity continue one chain (``f_t = … = σ(0.49)`` then
+    ``f_t = 1/(1 + exp(-0.49)) = 0.62``).
+
+    >>> check_rendered("x = 0.1 + 0.2 = 0.3", "text").ok
+    True
+    """
+    if fmt not in FORMATS:
+        raise UnknownNameError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    chains = {
+        "text": _text_chains,
+        "markdown": _markdown_chains,
+        "latex": _latex_chains,
+    }[fmt](rendered)
+    report = CheckReport()
+    previous: tuple[str, tuple[str, _Node] | None] | None = None
+    for number, parts in chains:
+        lhs = parts[0][1]
+        numeric = [(rel, text, parse_numeric(text)) for rel, text in parts]
+        last: tuple[str, _Node] | None = None
+        if previous is not None and previous[0] == lhs and numeric[0][2] is None:
+            last = previous[1]  # the same quantity's chain goes on from the line above
+        for k, (rel, text, node) in enumerate(numeric):
+            if node is None:
+                if k:  # a symbolic link breaks the chain; a symbolic left-hand side does not
+                    last = None
+                continue
+            if last is not None and rel:
+                verdict = (
+                    None if "elided" in (last[1].kind, node.kind) else _link_verdict(last[1], node)
+                )
+                report.links.append(LinkCheck(number, last[0], rel, text, verdict))
+            last = (text, node)
+        previous = (lhs, last)
+    return report
