@@ -23,16 +23,19 @@ A claim *holds* when it is the correct rounding in at least one mode.
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import sympy
 
-from symlstm.errors import ExampleFileError, UnknownNameError
-from symlstm.evaluate import Trace, evaluate
+from symlstm.errors import ArgumentError, ExampleFileError, SymLSTMError
+from symlstm.evaluate import Trace, evaluate, numeric_context
 from symlstm.examples import (
     Example,
     builtin_path,
@@ -40,6 +43,7 @@ from symlstm.examples import (
     parse_example,
     read_data_file,
 )
+from symlstm.expressions import elide, evaluate_checked, parse_expression
 from symlstm.functions import sigmoid
 from symlstm.rounding import round_places, stated_places, with_increasing_precision
 
@@ -48,8 +52,10 @@ __all__ = ["AuditReport", "Claim", "ClaimResult", "ModeResult", "audit", "load_c
 #: Significant digits of the certified value shown beside each claim.
 VALUE_DIGITS = 10
 _CLAIM_KEYS = {"where", "line", "example", "t", "quantity", "claimed", "note"}
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_TOKENS = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+\.?\d*|\.\d+|\*\*|[-+*/()]|\s+")
+_NUMBER = re.compile(r"^[+-]?(?:\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+#: A claimed number's longest text, and its largest decimal exponent.
+_MAX_CLAIMED_CHARS = 1000
+_MAX_CLAIMED_EXPONENT = 400
 _FUNCTIONS = {"tanh": sympy.tanh, "sigmoid": sigmoid, "exp": sympy.exp}
 
 
@@ -64,6 +70,8 @@ class Claim:
     claimed: str
     line: int | None = None
     note: str = ""
+    #: The claims file and the claim's number in it (``"claims.toml: claim 3"``), for messages.
+    source: str = field(default="", compare=False)
 
     @property
     def places(self) -> int:
@@ -175,32 +183,82 @@ class AuditReport:
         return "\n".join(lines)
 
 
+def _whole_number(value: Any) -> int | None:
+    """``value`` as an int if it is a whole number (an int, or a JSON number read as
+    ``Decimal("3")``), else None; booleans, text, NaN and fractions are not."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    finite = isinstance(value, Decimal | float) and math.isfinite(value)
+    if finite and abs(value) < 10**18 and value == int(value):
+        return int(value)
+    return None
+
+
 def _claim(entry: Any, k: int, origin: str) -> Claim:
-    where = f"{origin}: claim {k + 1}"
+    label = f"{origin}: claim {k + 1}"
     if not isinstance(entry, dict):
-        raise ExampleFileError(f"{where} must be a table/object")
+        raise ExampleFileError(f"{label} must be a table/object, not {type(entry).__name__}")
+    given_where = entry.get("where")
+    if given_where is not None and not isinstance(given_where, str):
+        raise ExampleFileError(f"{label}: where must be text, not {_shown(given_where)}")
+    if isinstance(given_where, str) and given_where:
+        label = f"{label} ({elide(given_where)[1:-1]})"
     unknown = sorted(set(entry) - _CLAIM_KEYS)
     if unknown:
-        raise ExampleFileError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        raise ExampleFileError(f"{label}: unknown key(s) {', '.join(map(str, unknown))}")
     for key in ("example", "t", "quantity", "claimed"):
         if key not in entry:
-            raise ExampleFileError(f"{where}: missing {key!r}")
-    claimed = str(entry["claimed"]).strip()
-    if not _NUMBER.match(claimed):
-        raise ExampleFileError(f"{where}: claimed {claimed!r} is not a decimal number")
-    t = entry["t"]
-    if isinstance(t, bool) or int(t) != t or int(t) < 1:
-        raise ExampleFileError(f"{where}: t must be a step number >= 1, not {t!r}")
+            raise ExampleFileError(f"{label}: missing {key!r}")
+    for key in ("example", "quantity"):
+        if not isinstance(entry[key], str) or not entry[key].strip():
+            raise ExampleFileError(
+                f"{label}: {key} must be non-empty text, not {_shown(entry[key])}"
+            )
+    raw = entry["claimed"]
+    if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal | float):
+        raise ExampleFileError(f"{label}: claimed must be a decimal number, not {_shown(raw)}")
+    claimed = str(raw).strip()
+    if len(claimed) > _MAX_CLAIMED_CHARS or not _NUMBER.match(claimed):
+        raise ExampleFileError(f"{label}: claimed {_shown(claimed)} is not a decimal number")
+    exponent = _NUMBER.match(claimed).group(2)
+    if exponent and (len(exponent) > 6 or abs(int(exponent[1:])) > _MAX_CLAIMED_EXPONENT):
+        raise ExampleFileError(
+            f"{label}: claimed {_shown(claimed)} has an exponent beyond ±{_MAX_CLAIMED_EXPONENT}"
+        )
+    t = _whole_number(entry["t"])
+    if t is None or t < 1:
+        raise ExampleFileError(f"{label}: t must be a step number >= 1, not {_shown(entry['t'])}")
     line = entry.get("line")
+    if line is not None:
+        line = _whole_number(line)
+        if line is None or line < 1:
+            raise ExampleFileError(
+                f"{label}: line must be a line number >= 1, not {_shown(entry['line'])}"
+            )
+    note = entry.get("note", "")
+    if not isinstance(note, str):
+        raise ExampleFileError(f"{label}: note must be text, not {_shown(note)}")
     return Claim(
-        where=str(entry.get("where", where)),
-        example=str(entry["example"]),
-        t=int(t),
-        quantity=str(entry["quantity"]),
+        where=given_where if isinstance(given_where, str) and given_where else label,
+        example=entry["example"].strip(),
+        t=t,
+        quantity=entry["quantity"],
         claimed=claimed,
-        line=int(line) if line is not None else None,
-        note=str(entry.get("note", "")),
+        line=line,
+        note=note,
+        source=label,
     )
+
+
+def _shown(value: Any) -> str:
+    """A value from a claims file for a message: its type when it is not a plain value."""
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, str | int | float | Decimal) and not isinstance(value, bool):
+        return elide(str(value))
+    return f"{elide(repr(value))} ({type(value).__name__})"
 
 
 @dataclass(frozen=True)
@@ -219,16 +277,23 @@ def load_claims(path: str | Path | None = None) -> ClaimsDocument:
     ExampleFileError
         If the file cannot be read or a claim is malformed.
     """
+    if path is not None and not isinstance(path, str | os.PathLike):
+        raise ArgumentError(f"path must be a path or None, not {type(path).__name__}")
     if path is None:
         data, origin, base = read_data_file(builtin_path("seed-claims")), "seed-claims", None
     else:
         data, origin, base = read_data_file(Path(path)), str(path), Path(path).parent
+    if not isinstance(data, dict):
+        raise ExampleFileError(f"{origin}: must be a table/object with a list of [[claims]]")
     entries = data.get("claims")
     if not isinstance(entries, list) or not entries:
         raise ExampleFileError(f"{origin}: needs a non-empty list of [[claims]]")
+    for key in ("title", "source"):
+        if not isinstance(data.get(key, ""), str):
+            raise ExampleFileError(f"{origin}: {key} must be text, not {_shown(data[key])}")
     return ClaimsDocument(
-        title=str(data.get("title", origin)),
-        source=str(data.get("source", "")),
+        title=data.get("title", origin),
+        source=data.get("source", ""),
         claims=[_claim(e, k, origin) for k, e in enumerate(entries)],
         base=base,
     )
@@ -237,33 +302,42 @@ def load_claims(path: str | Path | None = None) -> ClaimsDocument:
 def parse_quantity(text: str, example: Example) -> sympy.Expr:
     """Parse a claim's quantity: a name of the step, or arithmetic of names and numbers.
 
+    The functions ``tanh``, ``sigmoid`` and ``exp`` may be used; the text is read by
+    :func:`symlstm.expressions.parse_expression`, within its limits (length, nesting,
+    whole-number powers up to 64, …), and a quantity that is undefined everywhere
+    (``h/0``) is refused.
+
     >>> str(parse_quantity("100*c", load_example("seed-step")))
     '100*c'
     >>> parse_quantity("__import__('os')", load_example("seed-step"))
     Traceback (most recent call last):
     ...
-    symlstm.errors.UnknownNameError: quantity "__import__('os')": unknown name '__import__'; ...
+    symlstm.errors.ExpressionError: the quantity "__import__('os')": unexpected character "'"
+    >>> parse_quantity("h/0", load_example("seed-step"))
+    Traceback (most recent call last):
+    ...
+    symlstm.errors.UndefinedError: the quantity 'h/0' is undefined (division by zero: 0 is 0)
     """
-    cell = example.cell
-    names = dict(cell.symbols)
-    pos = 0
-    for m in _TOKENS.finditer(text):
-        if m.start() != pos:
-            break
-        token = m.group()
-        is_name = token[0].isalpha() or token[0] == "_"
-        if is_name and token not in names and token not in _FUNCTIONS:
-            raise UnknownNameError(
-                f"quantity {text!r}: unknown name {token!r}; known: {', '.join(names)}, "
-                f"{', '.join(_FUNCTIONS)}"
-            )
-        pos = m.end()
-    if pos != len(text):
-        raise UnknownNameError(f"quantity {text!r}: unexpected text at {text[pos:]!r}")
-    try:
-        return sympy.sympify(text, locals={**names, **_FUNCTIONS}, rational=True)
-    except (sympy.SympifyError, SyntaxError, TypeError) as err:
-        raise UnknownNameError(f"quantity {text!r} does not parse: {err}") from None
+    if not isinstance(example, Example):
+        raise ArgumentError(f"example must be an Example, not {type(example).__name__}")
+    return parse_expression(
+        text, symbols=dict(example.cell.symbols), functions=_FUNCTIONS, what="the quantity"
+    )
+
+
+def _enclose_checked(trace: Trace, expr: sympy.Expr, claim: Claim, hand: bool) -> Any:
+    """The claim's quantity at its step of an interval trace, refused where undefined."""
+    step = trace.steps[claim.t - 1]
+    env = {sym: step[name] for name, sym in trace.cell.symbols.items() if name in step}
+    mode = "in hand-calculation mode" if hand else "at the example's values"
+    with numeric_context("interval", prec=trace.precision) as arith:
+        return evaluate_checked(
+            expr,
+            env,
+            arith,
+            what=f"{claim.source or claim.where}: the quantity",
+            where=f"{mode} (step {claim.t})",
+        )
 
 
 def _check_step(claim: Claim, example: Example) -> None:
@@ -291,7 +365,7 @@ def _mode_results(
         )
         out = []
         for claim, expr in claims:
-            enc = trace.enclose(expr, claim.t)
+            enc = _enclose_checked(trace, expr, claim, hand)
             rounded = enc.round(places=claim.places)
             value = enc.round(significant=VALUE_DIGITS) if enc.lo != 0 or enc.hi != 0 else "0"
             out.append(ModeResult(value, rounded, rounded == _normalise(claim.claimed)))
@@ -314,6 +388,10 @@ def audit(claims: ClaimsDocument | str | Path | None = None) -> AuditReport:
         A :class:`ClaimsDocument`, the path of a claims file, or None for the
         spec's own claims.
     """
+    if claims is not None and not isinstance(claims, ClaimsDocument | str | os.PathLike):
+        raise ArgumentError(
+            f"claims must be a ClaimsDocument, a path or None, not {type(claims).__name__}"
+        )
     doc = claims if isinstance(claims, ClaimsDocument) else load_claims(claims)
     examples: dict[str, Example] = {}
     groups: dict[str, list[tuple[int, Claim, sympy.Expr]]] = {}
@@ -322,9 +400,11 @@ def audit(claims: ClaimsDocument | str | Path | None = None) -> AuditReport:
             examples[claim.example] = _resolve_example(claim.example, doc.base)
         example = examples[claim.example]
         _check_step(claim, example)
-        groups.setdefault(claim.example, []).append(
-            (k, claim, parse_quantity(claim.quantity, example))
-        )
+        try:
+            expr = parse_quantity(claim.quantity, example)
+        except SymLSTMError as err:
+            raise type(err)(f"{claim.source or claim.where}: {err}") from None
+        groups.setdefault(claim.example, []).append((k, claim, expr))
     results: dict[int, ClaimResult] = {}
     for name, items in groups.items():
         pairs = [(c, e) for _, c, e in items]

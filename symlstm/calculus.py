@@ -28,7 +28,6 @@ Eq(dg, dc*i)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -53,8 +52,15 @@ from sympy import (
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symlstm.cell import Cell
-from symlstm.errors import ParameterError, ShapeError, SymLSTMError, UnknownNameError
+from symlstm.errors import (
+    ArgumentError,
+    ParameterError,
+    ShapeError,
+    SymLSTMError,
+    UnknownNameError,
+)
 from symlstm.evaluate import bind, check_dps, evaluate, evaluate_expression, numeric_context
+from symlstm.expressions import check_expression, elide, evaluate_checked, parse_expression
 from symlstm.functions import sigmoid
 from symlstm.params import exact_value, parameters
 from symlstm.rounding import MAX_PREC, with_increasing_precision
@@ -270,6 +276,8 @@ def backward_step(cell: Cell) -> BackwardStep:
 # -- losses ------------------------------------------------------------------------------
 
 LOSSES: tuple[str, ...] = ("sum_h", "h_T", "mse")
+#: The functions a loss expression may call.
+_LOSS_FUNCTIONS = {"exp": sympy.exp, "log": sympy.log, "tanh": sympy.tanh, "sigmoid": sigmoid}
 
 
 @dataclass(frozen=True)
@@ -300,9 +308,28 @@ class Loss:
         targets: Any = None,
         cell: Cell | None = None,
     ) -> Loss:
-        """Validate a loss given by name or expression for a sequence of ``steps``."""
+        """Validate a loss given by name or expression for a sequence of ``steps``.
+
+        An expression (text or SymPy) is read by :func:`symlstm.expressions.parse_expression`
+        within its limits, and refused if undefined everywhere (``1/(h_1 - h_1)``).
+
+        >>> Loss.make("h_2**2 - 3*h_1", steps=2).expression
+        -3*h_1 + h_2**2
+        >>> Loss.make("log(h_1 - h_1)", steps=2)
+        Traceback (most recent call last):
+        ...
+        symlstm.errors.UndefinedError: the loss 'log(h_1 - h_1)' is undefined (logarithm of 0)
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ArgumentError(f"steps must be a positive integer, not {steps!r}")
         if isinstance(loss, Loss):
             return loss
+        if (
+            loss == "mse"
+            and targets is not None
+            and (isinstance(targets, str | bytes) or not hasattr(targets, "__len__"))
+        ):
+            raise ArgumentError(f"targets must be a sequence, one per step, not {targets!r}")
         if isinstance(loss, str) and loss in LOSSES:
             if loss == "mse":
                 if targets is None:
@@ -322,23 +349,21 @@ class Loss:
                 raise ParameterError(f"the {loss} loss takes no targets")
             return cls(loss)
         if isinstance(loss, str):
-            allowed = {f"h_{t}": Symbol(f"h_{t}", real=True) for t in range(1, steps + 1)}
-            if not re.fullmatch(r"[\sA-Za-z_0-9.+\-*/()]*", loss):
-                raise UnknownNameError(f"loss {loss!r}: unexpected characters")
-            names = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", loss))
-            unknown = names - set(allowed) - {"exp", "log", "tanh", "sigmoid"}
-            if unknown:
-                raise UnknownNameError(
-                    f"unknown loss {loss!r}: not one of {', '.join(LOSSES)}, and as an "
-                    f"expression it names unknown symbol(s) {', '.join(sorted(unknown))}; "
-                    f"known: {', '.join(allowed)}"
+            if cell is not None and cell.is_vector:
+                raise ParameterError(
+                    f"the loss {elide(loss)}: a loss expression needs a scalar cell "
+                    f"(symbols h_1 … h_T); known losses: {', '.join(LOSSES)}"
                 )
+            allowed = {f"h_{t}": Symbol(f"h_{t}", real=True) for t in range(1, steps + 1)}
             try:
-                expr = sympy.sympify(loss, locals={**allowed, "sigmoid": sigmoid}, rational=True)
-            except (sympy.SympifyError, SyntaxError, TypeError) as err:
-                raise UnknownNameError(f"loss {loss!r} does not parse: {err}") from None
-            return cls.make(expr, steps=steps, cell=cell)
+                expr = parse_expression(
+                    loss, symbols=allowed, functions=_LOSS_FUNCTIONS, what="the loss"
+                )
+            except UnknownNameError as err:
+                raise UnknownNameError(f"{err}; or a named loss: {', '.join(LOSSES)}") from None
+            return cls(str(expr), expression=expr)
         if isinstance(loss, sympy.Expr):
+            check_expression(loss, what="the loss")
             if cell is not None and cell.is_vector:
                 raise ParameterError("a loss expression needs a scalar cell (symbols h_1 … h_T)")
             allowed = {Symbol(f"h_{t}", real=True) for t in range(1, steps + 1)}
@@ -385,7 +410,28 @@ class Loss:
             )
         partial = sympy.diff(self.expression, Symbol(f"h_{t}", real=True))
         env = {Symbol(f"h_{s}", real=True): h[s - 1] for s in range(1, steps + 1)}
-        return evaluate_expression(partial, env, arith)
+        return evaluate_checked(partial, env, arith, what=f"∂L/∂h_{t} of the loss {self.name}:")
+
+    def check(self, h: list[Any], arith: Any) -> None:
+        """Refuse a loss expression that is undefined or not finite at the outputs ``h``.
+
+        Raises :class:`~symlstm.errors.UndefinedError` (a division by zero, the
+        logarithm of a number that is not positive) or :class:`~symlstm.errors.RangeError`
+        (beyond float64's range); with interval values, :class:`~symlstm.rounding.Undecided`
+        where the precision does not decide it yet.
+
+        >>> from symlstm.evaluate import numeric_context
+        >>> loss = Loss.make("log(h_1 - h_2)", steps=2)
+        >>> with numeric_context("mpmath") as arith:
+        ...     loss.check([arith.const(sympy.Integer(1)), arith.const(sympy.Integer(1))], arith)
+        Traceback (most recent call last):
+        ...
+        symlstm.errors.UndefinedError: the loss log(h_1 - h_2) is undefined (logarithm of 0: ...
+        """
+        if self.expression is None:
+            return
+        env = {Symbol(f"h_{s}", real=True): v for s, v in enumerate(h, start=1)}
+        evaluate_checked(self.expression, env, arith, what="the loss")
 
     def symbolic(self, hs: list[sympy.Expr], ys: list[sympy.Expr]) -> sympy.Expr:
         """The loss as an expression of the outputs (scalar cells; ``ys`` symbolic targets)."""
@@ -506,6 +552,8 @@ def backprop(
         for t in range(steps, 0, -1):
             for name, value in trace.steps[t - 1].items():
                 env.update(bind(cell, name, value, lambda v: v))
+            if t == steps:
+                the_loss.check(hs, arith)
             direct = the_loss.direct(t, hs, arith, steps, n)
             carry_from_next = carry_h
             env.update(_bind_adjoint(cell, "h", _plus(arith, direct, carry_h)))

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import time
 from pathlib import Path
 
 import mpmath
 import pytest
 
 from symlstm.audit import audit, load_claims, parse_quantity
-from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
+from symlstm.errors import (
+    ArgumentError,
+    ExampleFileError,
+    ExpressionError,
+    SymLSTMError,
+    UndefinedError,
+    UnknownNameError,
+)
 from symlstm.examples import load_example
 from symlstm.render.worked import worked_example
 
@@ -247,3 +256,164 @@ def test_missing_claims_file():
 def test_quantities_are_parsed_safely(text):
     with pytest.raises(SymLSTMError):
         parse_quantity(text, load_example("seed-step"))
+
+
+# -- typed claim fields, bounded quantities, nothing undefined (issue 18) ---------------------
+
+GOOD_CLAIM = '[[claims]]\nexample = "seed-step"\nt = 1\nquantity = "f"\nclaimed = "0.62"\n'
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ('t = "abc"', "t must be a step number >= 1, not 'abc'"),
+        ("t = [1]", r"t must be a step number >= 1, not '\[1\]' \(list\)"),
+        ("t = {a = 1}", r"t must be a step number >= 1, not .* \(dict\)"),
+        ("t = 1.5", "t must be a step number"),
+        ("t = 0", "t must be a step number >= 1, not '0'"),
+        ("t = true", "t must be a step number >= 1, not 'True'"),
+        ('t = 1\nline = "abc"', "line must be a line number >= 1, not 'abc'"),
+        ("t = 1\nline = -3", "line must be a line number"),
+        ("t = 1\nwhere = 3", "where must be text"),
+        ("t = 1\nnote = [1]", "note must be text"),
+    ],
+)
+def test_wrongly_typed_claim_fields_name_the_file_and_claim(tmp_path, fields, match):
+    text = (
+        GOOD_CLAIM
+        + '[[claims]]\nexample = "seed-step"\nquantity = "h"\nclaimed = "0.276"\n'
+        + fields
+        + "\n"
+    )
+    path = _write(tmp_path, "claims.toml", text)
+    with pytest.raises(ExampleFileError, match=match) as info:
+        audit(path)
+    assert str(info.value).startswith(f"{path}: claim 2")
+
+
+@pytest.mark.parametrize(
+    ("claim", "match"),
+    [
+        ({"t": None}, "t must be a step number >= 1, not null"),
+        ({"t": "1"}, "t must be a step number >= 1, not '1'"),
+        ({"quantity": 3}, "quantity must be non-empty text, not '3'"),
+        ({"quantity": " "}, "quantity must be non-empty text"),
+        ({"example": ["seed-step"]}, "example must be non-empty text"),
+        ({"claimed": True}, "claimed must be a decimal number, not 'True'"),
+        ({"claimed": [0.62]}, "claimed must be a decimal number"),
+        ({"claimed": "abc"}, "claimed 'abc' is not a decimal number"),
+        ({"claimed": "0.6\u0662"}, "is not a decimal number"),
+        ({"claimed": "1e999999999"}, "claimed '1e999999999' has an exponent beyond ±400"),
+        ({"claimed": "1" * 5000}, r"claimed '1111111111.*\(5000 characters\)"),
+    ],
+)
+def test_wrongly_typed_json_claims_are_refused(tmp_path, claim, match):
+    entry = {"where": "my table", "example": "seed-step", "t": 1, "quantity": "f"}
+    entry["claimed"] = "0.62"
+    entry.update(claim)
+    path = _write(tmp_path, "c.json", json.dumps({"claims": [entry]}))
+    start = time.perf_counter()
+    with pytest.raises(ExampleFileError, match=match) as info:
+        audit(path)
+    assert time.perf_counter() - start < 2
+    assert str(info.value).startswith(f"{path}: claim 1 (my table): ")
+    assert len(str(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("quantity", "error", "match"),
+    [
+        ("tanh", ExpressionError, r"the quantity 'tanh': the function tanh needs an argument"),
+        ("h/0", UndefinedError, r"the quantity 'h/0' is undefined \(division by zero: 0 is 0\)"),
+        ("log(h)", UnknownNameError, "unknown name 'log'"),
+        ("h**0.5", ExpressionError, "exponent must be a whole number"),
+        ("c\\no\\ns(h)", ExpressionError, r"a control character \(U\+000A\) at position 2"),
+        ("h*\u0663", ExpressionError, "the non-ASCII character"),
+    ],
+)
+def test_a_bad_quantity_names_the_file_and_claim(tmp_path, quantity, error, match):
+    text = GOOD_CLAIM + (
+        f'[[claims]]\nwhere = "§5 h"\nexample = "seed-step"\nt = 1\nquantity = "{quantity}"\n'
+        'claimed = "0.276"\n'
+    )
+    path = _write(tmp_path, "claims.toml", text)
+    with pytest.raises(error, match=match) as info:
+        audit(path)
+    assert str(info.value).startswith(f"{path}: claim 2 (§5 h): the quantity ")
+
+
+def test_a_quantity_undefined_at_the_values_is_refused(tmp_path):
+    """seed-sequence starts from h_0 = 0: 1/h_prev at t = 1 divides by zero."""
+    text = '[[claims]]\nexample = "seed-sequence"\nt = 1\nquantity = "1/h_prev"\nclaimed = "1"\n'
+    path = _write(tmp_path, "claims.toml", text)
+    with pytest.raises(UndefinedError) as info:
+        audit(path)
+    assert str(info.value) == (
+        f"{path}: claim 1: the quantity 1/h_prev is undefined (division by zero: h_prev is 0) "
+        "at the example's values (step 1)"
+    )
+
+
+def test_a_quantity_undefined_in_hand_mode_only_is_refused(tmp_path):
+    """seed-step's f is 0.6201…; hand calculation rounds it to 0.62, where 1/(f - 0.62) is 1/0."""
+    text = GOOD_CLAIM.replace('quantity = "f"', 'quantity = "1/(f - 0.62)"')
+    path = _write(tmp_path, "claims.toml", text)
+    with pytest.raises(UndefinedError, match="in hand-calculation mode \\(step 1\\)"):
+        audit(path)
+
+
+HOSTILE_QUANTITIES = [
+    "9**9**9**9",
+    "h**999999999",
+    "sigmoid(h)**1000000",
+    "exp(exp(exp(exp(exp(h)))))",
+    "-" * 5000 + "h",
+    "+".join(["h"] * 20000),
+    "(" * 1000 + "h" + ")" * 1000,
+    "(" * 30 + "h" + ")" * 30 + "+" + "(" * 40 + "h" + ")" * 40,
+    "1e999999999*h",
+    "h*" + "9" * 100_000,
+    "(h**64)**64",
+    "(9**64)**64",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_QUANTITIES, ids=lambda t: t[:20])
+def test_hostile_quantities_are_refused_within_a_second(text):
+    example = load_example("seed-step")
+
+    def hang(signum, frame):
+        raise AssertionError(f"parsing {text[:30]!r} hangs")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(10)
+    try:
+        start = time.perf_counter()
+        with pytest.raises(ExpressionError) as info:
+            parse_quantity(text, example)
+        assert time.perf_counter() - start < 1
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    message = str(info.value)
+    assert message.startswith("the quantity ") and "\n" not in message
+    assert len(message) < 300  # long texts are elided
+
+
+def test_quantities_within_the_limits_still_parse():
+    example = load_example("seed-sequence")
+    assert str(parse_quantity("h**64 - exp(exp(exp(h)))", example)) == "h**64 - exp(exp(exp(h)))"
+    assert str(parse_quantity("(" * 20 + "c" + ")" * 20, example)) == "c"
+    assert str(parse_quantity("1.5e-3 * f + 2**-1", example)) == "3*f/2000 + 1/2"
+
+
+def test_parse_quantity_audit_and_load_claims_check_their_arguments():
+    example = load_example("seed-step")
+    with pytest.raises(ArgumentError, match="must be a string, not NoneType"):
+        parse_quantity(None, example)
+    with pytest.raises(ArgumentError, match="must be an Example"):
+        parse_quantity("f", "seed-step")
+    with pytest.raises(ArgumentError, match="not int"):
+        audit(3)
+    with pytest.raises(ArgumentError, match="not list"):
+        load_claims(["claims.toml"])

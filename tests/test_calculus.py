@@ -20,7 +20,16 @@ from symlstm.calculus import (
     prove_gradients,
 )
 from symlstm.cell import Cell
-from symlstm.errors import ParameterError, ShapeError, SymLSTMError, UnknownNameError
+from symlstm.errors import (
+    ArgumentError,
+    ExpressionError,
+    ParameterError,
+    RangeError,
+    ShapeError,
+    SymLSTMError,
+    UndefinedError,
+    UnknownNameError,
+)
 
 from lstm_reference import SEED_STEP, VARIANTS, scalar_trace, significant, vector_trace
 
@@ -342,9 +351,9 @@ def test_a_loss_expression():
 
 def test_bad_losses():
     cell = Cell("tied")
-    with pytest.raises(UnknownNameError, match="unknown symbol"):
+    with pytest.raises(UnknownNameError, match=r"unknown name 'h_4'.*named loss: sum_h"):
         Loss.make("h_4 + q", steps=3, cell=cell)
-    with pytest.raises(UnknownNameError, match="unexpected characters"):
+    with pytest.raises(ExpressionError, match="unexpected character ';'"):
         Loss.make("h_1; import os", steps=3, cell=cell)
     with pytest.raises(ParameterError, match="needs targets"):
         Loss.make("mse", steps=3, cell=cell)
@@ -356,3 +365,105 @@ def test_bad_losses():
         Loss.make(_sym("h_1"), steps=1, cell=Cell("vector", hidden_size=2, input_size=2))
     with pytest.raises(SymLSTMError):
         local_derivatives(Cell("vector"))
+
+
+# -- undefined and unbounded losses (issue 18) ----------------------------------------------
+
+
+def _seed_sequence_gradients(loss):
+    from symlstm.examples import load_example
+
+    ex = load_example("seed-sequence")
+    return certify_gradients(
+        ex.cell, ex.parameters, ex.inputs, ex.h0, ex.c0, significant=10, loss=loss
+    )
+
+
+@pytest.mark.parametrize(
+    ("loss", "reason"),
+    [
+        ("1/(h_1-h_1)", "division by zero: (h_1-h_1) is 0"),
+        ("log(h_1-h_1)", "logarithm of 0"),
+        ("h_2 + log(0)", "logarithm of 0"),
+        ("log(-2)*h_1", "logarithm of a negative number"),
+        ("h_1/(h_3 - h_3 + 0)", "division by zero"),
+    ],
+)
+def test_a_loss_undefined_everywhere_is_refused(loss, reason):
+    with pytest.raises(UndefinedError) as info:
+        Loss.make(loss, steps=3, cell=Cell("tied"))
+    assert f"the loss {loss!r} is undefined ({reason}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("loss", "reason"),
+    [
+        # seed-sequence: h_1 < h_2 < h_3, all in (0, 1)
+        ("log(h_1 - h_2)", "logarithm of a negative number: h_1 - h_2 is < 0"),
+        ("h_3 + log(h_1 - h_2)**2", "logarithm of a negative number"),
+        ("exp(exp(exp(500*h_1)))", "beyond float64's range"),
+    ],
+)
+def test_a_loss_undefined_at_the_values_is_refused(loss, reason):
+    with pytest.raises((UndefinedError, RangeError)) as info:
+        _seed_sequence_gradients(loss)
+    message = str(info.value)
+    assert message.startswith("the loss ")
+    assert reason in message
+    assert "at the example's values" in message
+
+
+def test_an_undefined_gradient_is_refused():
+    """∂L/∂h_1 of log(h_1) is 1/h_1: at h_1 = 0 the value and the gradient are undefined."""
+    import sympy as sp
+
+    from symlstm.evaluate import numeric_context
+
+    loss = Loss.make("log(h_1)", steps=1)
+    with numeric_context("interval") as arith:
+        zero = arith.const(sp.Integer(0))
+        with pytest.raises(UndefinedError, match=r"∂L/∂h_1 of the loss log\(h_1\): 1/h_1 is"):
+            loss.direct(1, [zero], arith, 1, 1)
+        with pytest.raises(UndefinedError, match="logarithm of 0: h_1 is 0"):
+            loss.check([zero], arith)
+
+
+def test_defined_losses_with_logs_and_divisions_are_certified():
+    """log and division are evaluated (log was not, before), checked against mpmath."""
+    grads = _seed_sequence_gradients("log(h_2 - h_1) + 1/h_3")
+    plain = backprop(
+        Cell("tied"),
+        {"w_f": "0.65", "w_i": "0.6", "w_g": "0.5", "w_o": "0.9", "b": "0"},
+        ["0.2", "0.4", "0.6"],
+        loss="log(h_2 - h_1) + 1/h_3",
+        method="mpmath",
+        dps=40,
+    )
+    for name in ("w_f", "w_i", "w_g", "w_o"):
+        certified = mpmath.mpf(grads.decimals[name])
+        assert abs(certified - plain.parameters[name]) <= 1e-9 * abs(certified), name
+
+
+def test_the_cli_refuses_an_undefined_loss(capsys):
+    from symlstm.cli import main
+
+    for loss in ("1/(h_1-h_1)", "log(h_1-h_1)", "log(h_1 - h_2)"):
+        assert main(["grad", "seed-sequence", "--format", "json", "--loss", loss]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.count("\n") == 1 and "is undefined" in err and "certified" not in err
+
+
+def test_loss_make_checks_its_arguments():
+    with pytest.raises(ArgumentError):
+        Loss.make("h_1", steps="3")
+    with pytest.raises(ArgumentError):
+        Loss.make("h_1", steps=0)
+    with pytest.raises(ArgumentError, match="targets must be a sequence"):
+        Loss.make("mse", steps=1, targets=3, cell=Cell("tied"))
+    with pytest.raises(UnknownNameError, match="an expression"):
+        Loss.make(3, steps=1)
+    with pytest.raises(UndefinedError):
+        Loss.make(sympy.zoo * _sym("h_1"), steps=1)
+    with pytest.raises(ExpressionError, match="more than 5000 nodes"):
+        Loss.make(sympy.Add(*(Symbol(f"a{k}") for k in range(6000))), steps=1)

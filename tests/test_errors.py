@@ -56,13 +56,16 @@ def test_errors_do_not_inherit_unrelated_builtins(cls, not_a):
 def test_public_names_are_exactly_the_error_classes():
     assert sorted(errors.__all__) == sorted(
         [
+            "ArgumentError",
             "DataFileError",
             "ExampleFileError",
+            "ExpressionError",
             "ParameterError",
             "PrecisionError",
             "RangeError",
             "ShapeError",
             "SymLSTMError",
+            "UndefinedError",
             "UnknownNameError",
         ]
     )
