@@ -14,7 +14,10 @@
     Another implementation's numbers against the certified reference, with a diagnosis;
     exits 0 when they pass, 1 when they fail.
 
-Errors in the input print one line on stderr and exit with status 2.
+Errors in the input print one line on stderr and exit with status 2, and so does an
+error writing the output (a full disk: ``symlstm example > /dev/full``). A closed pipe
+(``symlstm audit | head -2``) ends the output quietly: the command still finishes, and
+the exit status is its own (audit's 1 still means that a claim is wrong).
 
 >>> main(["example", "seed-step", "--format", "json", "--dps", "20"])  # doctest: +ELLIPSIS
 {
@@ -26,8 +29,11 @@ Errors in the input print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any, TextIO
 
 from symlstm.errors import SymLSTMError
 
@@ -391,32 +397,113 @@ def _equations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 a check failed, 2 bad input)."""
-    try:
-        args = build_parser().parse_args(argv)
-        if args.version:
-            from importlib.metadata import version
+class _OutputError(SymLSTMError, OSError):
+    """The output could not be written (not a closed pipe: a full disk, an I/O error)."""
 
-            print(version("symlstm"))
-            return EXIT_OK
-        command = {
-            "example": _example,
-            "audit": _audit,
-            "equations": _equations,
-            "grad": _grad,
-            "derive": _derive,
-            "codegen": _codegen,
-            "validate": _validate,
-        }
-        if args.command is None:
-            args = build_parser().parse_args(["example"])
-        return command[args.command](args)
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point the process's own stdout at the null device, so that what is still buffered
+    for a closed pipe or a full disk cannot fail again when the interpreter exits."""
+    if stream is not sys.__stdout__:
+        return  # a caller's stream (main() called from Python): theirs to handle
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class _Output:
+    """``sys.stdout`` while a command runs: a closed pipe drops the rest of the output
+    (the command finishes and returns its own status); any other write error raises
+    :class:`_OutputError`, once."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self.stream = stream
+        self._dropping = stream is None  # stdout closed before the start (>&-): print nothing
+
+    def _guarded(self, operation: str, *args: Any) -> None:
+        if self._dropping:
+            return
+        try:
+            getattr(self.stream, operation)(*args)
+        except BrokenPipeError:
+            self._dropping = True
+            _to_devnull(self.stream)
+        except OSError as err:
+            self._dropping = True
+            _to_devnull(self.stream)
+            reason = err.strerror or str(err)
+            raise _OutputError(f"cannot write the output: {reason}") from None
+
+    def write(self, text: str) -> int:
+        self._guarded("write", text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._guarded("flush")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)  # encoding, isatty(), fileno(), …
+
+
+def _report(message: object) -> None:
+    """One line on stderr; nothing if stderr itself is gone (``2>&1 | head``)."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            print(message, file=sys.stderr, flush=True)
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.version:
+        from importlib.metadata import version
+
+        print(version("symlstm"))
+        return EXIT_OK
+    command = {
+        "example": _example,
+        "audit": _audit,
+        "equations": _equations,
+        "grad": _grad,
+        "derive": _derive,
+        "codegen": _codegen,
+        "validate": _validate,
+    }
+    if args.command is None:
+        args = build_parser().parse_args(["example"])
+    return command[args.command](args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 a check failed, 2 bad input).
+
+    Parameters
+    ----------
+    argv
+        The arguments after ``symlstm`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 success, 1 a check failed (an audited claim is wrong, validated numbers fail),
+        2 bad input or the output could not be written, 130 interrupted. A closed pipe
+        on stdout is not an error: the status is the command's own.
+    """
+    try:
+        with contextlib.redirect_stdout(_Output(sys.stdout)) as out:
+            status = _run(argv)
+            out.flush()
+        return status
     except _UsageError as err:
-        print(err, file=sys.stderr)
+        _report(err)
         return EXIT_BAD_INPUT
     except SymLSTMError as err:
-        print(f"symlstm: error: {err}", file=sys.stderr)
+        _report(f"symlstm: error: {err}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -74,8 +75,8 @@ def test_digits_and_hand_mode(capsys):
     hand = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
     rows = [line.split(" | ") for line in out.splitlines() if re.match(r"\| [123] \|", line)]
     assert [row[5] for row in rows] == [rounded(h["c"], 2) for h in hand]  # the C_t column
-    assert "Hand calculation" not in out  # Markdown has no mode sentence …
-    assert r"\text{exact value: 0.29}" in out  # … but marks where the exact value differs
+    assert "Hand calculation: each value" in out  # Markdown states its mode …
+    assert r"\text{exact value: }0.21" in out  # … and marks where the exact value differs
     _, out, _ = run(capsys, "example", "seed-sequence", "--compact")
     assert "Step t = 3 (exact values, correctly rounded):" in out
 
@@ -156,6 +157,78 @@ def test_the_installed_command_runs_without_a_traceback(tmp_path):
     )
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "0.276" in done.stdout
+
+
+def _command() -> list[str]:
+    """The installed ``symlstm`` command, or ``python -m symlstm``."""
+    command = shutil.which("symlstm")
+    return [command] if command else [sys.executable, "-m", "symlstm"]
+
+
+def _with_closed_pipe(*argv: str) -> tuple[int, str]:
+    """Run ``symlstm argv`` with its stdout a pipe whose reader has gone (``| head -0``).
+
+    The read end is closed at once, long before the command (which takes a few tenths of
+    a second to start) writes anything, so every write meets a closed pipe."""
+    proc = subprocess.Popen(
+        [*_command(), *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["audit"],
+        ["audit", "--format", "json"],
+        ["derive"],
+        ["example"],
+        ["example", "--list"],
+        ["example", "vector-demo", "--compact"],
+        ["equations"],
+        ["grad"],
+        ["codegen", "numpy"],
+    ],
+    ids=" ".join,
+)
+def test_a_closed_pipe_ends_the_output_quietly(argv):
+    status, err = _with_closed_pipe(*argv)
+    assert (status, err) == (0, "")  # the command's own status: every spec claim holds
+
+
+def test_a_closed_pipe_keeps_the_exit_status_of_audit(tmp_path):
+    claims = tmp_path / "c.toml"
+    claims.write_text(
+        '[[claims]]\nwhere = "wrong"\nexample = "seed-step"\nt = 1\nquantity = "f"\n'
+        'claimed = "0.63"\n',
+        encoding="utf-8",
+    )
+    assert _with_closed_pipe("audit", str(claims)) == (1, "")  # 1: a claim is wrong
+
+
+def test_a_closed_pipe_in_process_returns_the_status(monkeypatch):
+    class ClosedPipe:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["audit"]) == 0 and main(["example", "--list"]) == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
+@pytest.mark.parametrize("argv", [["example"], ["audit"], ["example", "--list"]], ids=" ".join)
+def test_a_full_disk_exits_2_with_one_line(argv):
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        done = subprocess.run(
+            [*_command(), *argv], stdout=full, stderr=subprocess.PIPE, text=True, check=False
+        )
+    assert done.returncode == 2
+    assert done.stderr == "symlstm: error: cannot write the output: No space left on device\n"
 
 
 # -- symlstm validate: files written by a real framework ----------------------------------------
