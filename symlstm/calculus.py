@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
@@ -84,6 +85,28 @@ __all__ = [
     "unroll",
 ]
 
+#: The most steps the symbolic functions unroll (:func:`unroll`, :func:`naive_gradients`,
+#: :func:`prove_gradients` …; the benchmarks unroll 32). Expanding or differentiating the
+#: unrolled graph grows exponentially with the steps: beyond a few, expect it to be slow.
+MAX_SYMBOLIC_STEPS = 64
+#: The most steps :func:`structured_gradients` writes out (its size grows linearly).
+MAX_STRUCTURED_STEPS = 1000
+
+
+def _check_cell(cell: Any) -> Cell:
+    if not isinstance(cell, Cell):
+        raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
+    return cell
+
+
+def _check_steps(steps: Any, limit: int = MAX_SYMBOLIC_STEPS) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise ArgumentError(f"steps must be an integer, not {type(steps).__name__}")
+    if not 1 <= steps <= limit:
+        raise ParameterError(f"steps must be from 1 to {limit}, not {steps}")
+    return steps
+
+
 #: The adjoints a backward step receives: (name, the quantity whose shape it has).
 INCOMING: tuple[tuple[str, str], ...] = (("h", "h"), ("c_next", "c"))
 
@@ -94,6 +117,9 @@ def adjoint_symbol(cell: Cell, name: str) -> sympy.Expr:
     >>> adjoint_symbol(Cell("tied"), "z_f")
     dz_f
     """
+    _check_cell(cell)
+    if not isinstance(name, str):
+        raise ArgumentError(f"name must be a string, not {type(name).__name__}")
     shape_of = dict(INCOMING).get(name, name)
     base = {**cell.symbols, **cell.parameters}.get(shape_of)
     if base is None:
@@ -130,6 +156,7 @@ def local_derivatives(cell: Cell) -> dict[tuple[str, str], sympy.Expr]:
     >>> d["z_f", "w_f"]
     h_prev + x
     """
+    _check_cell(cell)
     if cell.is_vector:
         raise SymLSTMError("local_derivatives() is for scalar cells; see backward_step()")
     names = {sym: name for name, sym in {**cell.symbols, **cell.parameters}.items()}
@@ -243,6 +270,7 @@ def backward_step(cell: Cell) -> BackwardStep:
     >>> [str(eq.lhs) for eq in bw.equations][:5]
     ['ds', 'do', 'dz_o', 'dc', 'dg']
     """
+    _check_cell(cell)
     symbols = {**cell.symbols, **cell.parameters}
     names = {sym: name for name, sym in symbols.items()}
     zero = (lambda sym: ZeroMatrix(*sym.shape)) if cell.is_vector else (lambda sym: S.Zero)
@@ -531,6 +559,9 @@ def backprop(
     >>> mpmath.nstr(g.parameters["w_f"], 15)
     '0.0353468592268'
     """
+    _check_cell(cell)
+    if not isinstance(record, bool):
+        raise ArgumentError(f"record must be True or False, not {record!r}")
     exact_params = parameters(cell, params)
     trace = evaluate(cell, exact_params, xs, h0, c0, method=method, dps=dps, prec=prec)
     steps = len(trace)
@@ -614,6 +645,7 @@ def certify_gradients(
     >>> g.decimals["w_f"]
     '0.035346859226800033348'
     """
+    _check_cell(cell)
     check_dps(significant, what="significant digits")
 
     def text(value: Any) -> Any:
@@ -643,6 +675,8 @@ def unroll(cell: Cell, steps: int) -> list[dict[str, sympy.Expr]]:
     >>> sorted(map(str, hs[1].free_symbols))[:4]
     ['b_f', 'b_g', 'b_i', 'b_o']
     """
+    _check_cell(cell)
+    _check_steps(steps)
     if cell.is_vector:
         raise SymLSTMError("unroll() is for scalar cells")
     h, c = Symbol("h_0", real=True), Symbol("c_0", real=True)
@@ -666,6 +700,8 @@ def _symbolic_targets(steps: int) -> list[sympy.Expr]:
 
 def closed_form_gradients(cell: Cell, steps: int, loss: str | sympy.Expr = "sum_h") -> dict:
     """Gradients by the backward recurrences, as expressions of the primitive symbols."""
+    _check_cell(cell)
+    _check_steps(steps)
     forward = unroll(cell, steps)
     the_loss = _symbolic_loss(loss, steps)
     eqs = backward_step(cell).equations
@@ -704,6 +740,8 @@ def _direct_symbolic(loss: Loss, forward: list[dict], t: int) -> sympy.Expr:
 
 def naive_gradients(cell: Cell, steps: int, loss: str | sympy.Expr = "sum_h") -> dict:
     """Gradients by sympy.diff of the fully unrolled loss (the reference the proofs use)."""
+    _check_cell(cell)
+    _check_steps(steps)
     forward = unroll(cell, steps)
     total = _symbolic_loss(loss, steps).symbolic(
         [s["h"] for s in forward], _symbolic_targets(steps)
@@ -754,6 +792,8 @@ def is_zero_identically(expr: sympy.Expr) -> bool:
     >>> is_zero_identically(tanh(x) ** 2 - tanh(x))
     False
     """
+    if not isinstance(expr, sympy.Basic | int | Fraction):
+        raise ArgumentError(f"expr must be a SymPy expression, not {type(expr).__name__}")
     polynomial = _atomize(sympy.sympify(expr), {})
     try:
         import symengine
@@ -768,6 +808,8 @@ def prove_gradients(cell: Cell, steps: int, loss: str | sympy.Expr = "sum_h") ->
     >>> all(prove_gradients(Cell("tied"), 2).values())
     True
     """
+    _check_cell(cell)
+    _check_steps(steps)
     closed = closed_form_gradients(cell, steps, loss)
     naive = naive_gradients(cell, steps, loss)
     return {name: is_zero_identically(closed[name] - naive[name]) for name in naive}
@@ -785,6 +827,8 @@ def structured_gradients(cell: Cell, steps: int) -> list[Eq]:
     >>> [str(eq.lhs) for eq in eqs][-2:]
     ['grad_b_o', 'grad_h_0']
     """
+    _check_cell(cell)
+    _check_steps(steps, MAX_STRUCTURED_STEPS)
     if cell.is_vector:
         raise SymLSTMError("structured_gradients() is for scalar cells")
 

@@ -53,7 +53,7 @@ from sympy import (
     Symbol,
 )
 
-from symlstm.errors import ParameterError, UnknownNameError
+from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.exact import to_rational
 from symlstm.functions import activation
 
@@ -114,6 +114,11 @@ class Variant:
     clip: Any = None
 
     def __post_init__(self) -> None:
+        for name in ("forget_gate", "gate_activation", "candidate_activation", "output_activation"):
+            if not isinstance(getattr(self, name), str):
+                raise ArgumentError(
+                    f"{name} must be a name (a string), not {type(getattr(self, name)).__name__}"
+                )
         if not isinstance(self.peephole, bool):
             raise ParameterError(f"peephole must be true or false, not {self.peephole!r}")
         if self.forget_gate not in FORGET_GATES:
@@ -144,6 +149,8 @@ class Variant:
         ...
         symlstm.errors.UnknownNameError: unknown variant option 'peepholes'; known: peephole, ...
         """
+        if not isinstance(options, Mapping):
+            raise ArgumentError(f"options must be a mapping, not {type(options).__name__}")
         known = [f for f in cls.__dataclass_fields__]
         for key in options:
             if key not in known:
@@ -162,6 +169,8 @@ class Variant:
         >>> Variant.parse("clip=3").clip
         3
         """
+        if not isinstance(text, str):
+            raise ArgumentError(f"a variant must be text (a string), not {type(text).__name__}")
         options: dict[str, Any] = {}
         flags = {
             "peephole": ("peephole", True),
@@ -262,8 +271,16 @@ class Cell:
         proj_size: int | None = None,
         **options: Any,
     ) -> None:
+        if not isinstance(kind, str):
+            raise ArgumentError(f"kind must be a string, not {type(kind).__name__}")
         if kind not in KINDS:
             raise UnknownNameError(f"unknown cell kind {kind!r}; known: {', '.join(KINDS)}")
+        if variant is not None and not isinstance(variant, Variant):
+            raise ArgumentError(
+                f"variant must be a Variant, not {type(variant).__name__} ({variant!r}); "
+                "give options by keyword (Cell('tied', peephole=True)) or "
+                "Variant.parse('peephole')"
+            )
         if variant is not None and options:
             raise ParameterError("give either a Variant or variant options, not both")
         self.kind = kind

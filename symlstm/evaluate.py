@@ -44,7 +44,13 @@ from sympy import Abs, Max, Min, exp, tanh
 
 from symlstm import intervals
 from symlstm.cell import Cell
-from symlstm.errors import PrecisionError, RangeError, SymLSTMError, UnknownNameError
+from symlstm.errors import (
+    ArgumentError,
+    PrecisionError,
+    RangeError,
+    SymLSTMError,
+    UnknownNameError,
+)
 from symlstm.exact import FLOAT64_MAX
 from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.params import ExactValue, inputs, parameters, state
@@ -594,6 +600,7 @@ def evaluate(
     >>> mpmath.nstr(t["f", 1], 20)
     '0.62245933120185456464'
     """
+    _check_arguments(cell, hand_places=hand_places)
     if method not in METHODS:
         raise UnknownNameError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     exact_params, xs_, h0_, c0_ = _prepare(cell, params, xs, h0, c0)
@@ -656,12 +663,16 @@ def certify(
     >>> t.decimals[0]["f"]
     '0.622459331201854564638900565746'
     """
+    _check_arguments(cell, places=places, hand_places=hand_places)
     if places is None and significant is None:
         raise PrecisionError("give places or significant digits to certify")
     if significant is not None:
         check_dps(significant, what="significant digits")
-    if isinstance(places, int):
-        _check_places(places)
+        if places_for(places, "default") is not None:
+            raise PrecisionError(
+                "give places or significant digits, not both (significant digits may cover "
+                "only the quantities a mapping of places leaves out: no 'default' in it)"
+            )
     exact_params, xs_, h0_, c0_ = _prepare(cell, params, xs, h0, c0)
 
     def attempt(prec: int) -> Trace:
@@ -704,6 +715,31 @@ def places_for(places: int | Mapping[str, int] | None, name: str) -> int | None:
     if isinstance(places, Mapping):
         return places.get(name, places.get("default"))
     return places
+
+
+def _check_arguments(cell: Any, *, places: Any = None, hand_places: Any = None) -> None:
+    """The types of :func:`evaluate`'s and :func:`certify`'s arguments, where they enter."""
+    if not isinstance(cell, Cell):
+        raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
+    for what, value, lowest in (("places", places, -300), ("hand_places", hand_places, 0)):
+        if value is None or (what == "places" and isinstance(value, int)):
+            if value is not None:
+                _check_places(value)
+            continue
+        if not isinstance(value, Mapping):
+            raise ArgumentError(
+                f"{what} must be an integer or a mapping of quantity names to integers, "
+                f"not {type(value).__name__}"
+            )
+        known = ("default", *cell.quantities)
+        for name, n in value.items():
+            if name not in known:
+                raise UnknownNameError(
+                    f"{what}: {name!r} is not a quantity of this cell; known: {', '.join(known)}"
+                )
+            _check_places(n)
+            if n < lowest:
+                raise PrecisionError(f"{what}[{name!r}] must be >= {lowest}, not {n}")
 
 
 def _check_places(places: int) -> None:

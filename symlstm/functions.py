@@ -23,7 +23,7 @@ import sympy
 from sympy import Abs, Function, Max, Min, Piecewise, S, exp, tanh
 from sympy.core.function import ArgumentIndexError
 
-from symlstm.errors import UnknownNameError
+from symlstm.errors import ArgumentError, UnknownNameError
 
 __all__ = ["ACTIVATIONS", "Activation", "activation", "hard_sigmoid", "sigmoid"]
 
@@ -159,6 +159,8 @@ def activation(name: str) -> Activation:
     ...
     symlstm.errors.UnknownNameError: unknown activation 'swish'; known: sigmoid, ...
     """
+    if not isinstance(name, str):
+        raise ArgumentError(f"an activation's name must be a string, not {type(name).__name__}")
     try:
         return ACTIVATIONS[name]
     except KeyError:

@@ -19,7 +19,7 @@ from typing import Any
 
 from symlstm.calculus import Gradients, adjoint_symbol, backward_step
 from symlstm.cell import Cell
-from symlstm.errors import UnknownNameError
+from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.examples import Example
 from symlstm.render.printers import latex, text
 from symlstm.render.summary import render_equations
@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "latex", "json")
+#: The most significant digits a worked derivation shows.
+MAX_WORKED_DIGITS = 1000
 
 
 def adjoint_notation(cell: Cell, notation: str | Notation) -> Notation:
@@ -43,6 +45,7 @@ def adjoint_notation(cell: Cell, notation: str | Notation) -> Notation:
     >>> adjoint_notation(Cell("tied"), "spec").latex["dz_f"]
     '\\\\delta z_{f,t}'
     """
+    _check_types(cell=(cell, Cell))
     base = get_notation(notation)
     names = {**cell.symbols, **cell.parameters}
     latex_names, text_names = {}, {}
@@ -56,6 +59,8 @@ def adjoint_notation(cell: Cell, notation: str | Notation) -> Notation:
 
 
 def _check(fmt: str, allowed: tuple[str, ...]) -> None:
+    if not isinstance(fmt, str):
+        raise ArgumentError(f"fmt must be a string, not {type(fmt).__name__}")
     if fmt not in allowed:
         raise UnknownNameError(f"unknown format {fmt!r}; known: {', '.join(allowed)}")
 
@@ -64,6 +69,7 @@ def render_backward(
     cell: Cell, *, notation: str | Notation = "canonical", fmt: str = "latex"
 ) -> str:
     """The forward equations, the backward step and the gradient sums of a cell."""
+    _check_types(cell=(cell, Cell))
     _check(fmt, ("text", "markdown", "latex"))
     note = adjoint_notation(cell, notation)
     eqs = backward_step(cell).equations
@@ -137,6 +143,13 @@ def render_backward(
     )
 
 
+def _check_types(**values: tuple[Any, type]) -> None:
+    """Refuse an argument of the wrong type, naming it."""
+    for name, (value, kind) in values.items():
+        if not isinstance(value, kind):
+            raise ArgumentError(f"{name} must be {kind.__name__}, not {type(value).__name__}")
+
+
 def _flat(value: Any) -> Any:
     return [_flat(v) for v in value] if isinstance(value, tuple) else value
 
@@ -157,7 +170,10 @@ def gradients_data(example: Example, grads: Gradients) -> dict[str, Any]:
 
 def render_gradients(example: Example, grads: Gradients, fmt: str = "text") -> str:
     """Certified gradient values (``grads`` from :func:`symlstm.calculus.certify_gradients`)."""
+    _check_types(example=(example, Example), grads=(grads, Gradients))
     _check(fmt, FORMATS)
+    if grads.decimals is None:
+        raise ArgumentError("grads has no certified decimals: use certify_gradients()")
     data = gradients_data(example, grads)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False)
@@ -238,6 +254,11 @@ def worked_gradient(
     )
     from symlstm.rounding import with_increasing_precision
 
+    _check_types(example=(example, Example), loss=(loss, str), narration=(narration, bool))
+    if isinstance(digits, bool) or not isinstance(digits, int):
+        raise ArgumentError(f"digits must be an integer, not {type(digits).__name__}")
+    if not 1 <= digits <= MAX_WORKED_DIGITS:
+        raise ParameterError(f"digits must be from 1 to {MAX_WORKED_DIGITS}, not {digits}")
     cell = example.cell
     if cell.is_vector:
         raise UnknownNameError("worked gradients are for scalar and tied cells")
