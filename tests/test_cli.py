@@ -123,8 +123,8 @@ def test_audit_exit_statuses(capsys, tmp_path):
     ("argv", "message"),
     [
         (["example", "nope"], "unknown example 'nope'"),
-        (["example", "--dps", "0"], "must be a positive integer"),
-        (["example", "--dps", "-3"], "must be a positive integer"),
+        (["example", "--dps", "0"], "argument --dps: must be 1..500, not 0"),
+        (["example", "--dps", "-3"], "argument --dps: must be 1..500, not -3"),
         (["example", "--format", "pdf"], "invalid choice"),
         (["example", "missing.toml"], "no such file"),
         (["equations", "--variant", "sideways"], "unknown variant 'sideways'"),
@@ -135,6 +135,54 @@ def test_audit_exit_statuses(capsys, tmp_path):
 def test_bad_input_exits_2_with_a_message(capsys, argv, message):
     status, out, err = run(capsys, *argv)
     assert status == 2 and message in err and "Traceback" not in err and out == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["example", "--digits", "0"], "must be 1..1000, not 0: with no decimal places a worked "
+         "example rounds its operands to whole numbers and its equations stop being checkable"),
+        (["example", "--digits", "-2"], "must be 1..1000, not -2: with no decimal places"),
+        (["example", "seed-sequence", "--hand", "--digits", "0"], "must be 1..1000, not 0"),
+        (["example", "--compact", "--digits", "0"], "must be 1..1000, not 0"),
+        (["example", "--digits", "1001"], "not 1001: more places than symlstm certifies in"),
+        (["example", "--digits", "5000"], "must be 1..1000, not 5000"),
+        (["example", "--digits", "9" * 5000], "not 999999…(5000 digits): more places"),
+        (["example", "--digits", "-" + "9" * 50], "not -999999…(50 digits): with no decimal"),
+        (["example", "--digits", "٣"], "'٣' is not an integer"),
+        (["example", "--digits", "1e999999999"], "'1e999999999' is not an integer"),
+        (["grad", "--digits", "0"], "must be 1..1000, not 0: a worked derivation shows at least"),
+        (["grad", "--digits", "-1"], "must be 1..1000, not -1"),
+        (["grad", "--digits", "5000"], "must be 1..1000, not 5000: more digits than"),
+        (["example", "--format", "json", "--dps", "501"], "must be 1..500, not 501: more "),
+        (["example", "--format", "json", "--dps", "2500"], "must be 1..500, not 2500"),
+        (["grad", "--dps", "2500"], "must be 1..500, not 2500"),
+        (["grad", "--dps", "1000000000"], "must be 1..500, not 1000000000"),
+        (["grad", "--dps", "0"], "must be 1..500, not 0: a value has at least one"),
+    ],
+)  # fmt: skip
+def test_digits_and_dps_out_of_range_exit_2_with_one_line(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    option = "--digits" if "--digits" in argv else "--dps"
+    assert status == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"symlstm {argv[0]}: argument {option}: ") and message in err
+    assert len(err) < 250  # a 5000-digit value is not echoed back
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["example", "--digits", "1"],
+        ["example", "vector-demo", "--compact", "--digits", "1000"],
+        ["example", "--format", "json", "--dps", "500"],
+        ["grad", "--dps", "500", "--format", "json"],
+        ["grad", "--digits", "1000"],
+    ],
+    ids=" ".join,
+)
+def test_digits_and_dps_at_their_limits_work(capsys, argv):
+    status, out, err = run(capsys, *argv)
+    assert status == 0 and err == "" and out
 
 
 def test_bad_example_files_exit_2(capsys, tmp_path):
@@ -301,3 +349,10 @@ def test_validate_bad_files_exit_2(capsys, tmp_path):
     for extra, message in cases:
         status, out, err = run(capsys, *argv, *extra)
         assert status == 2 and message in err and "Traceback" not in err and out == "", extra
+
+
+def test_a_closed_pipe_ends_validate_quietly(tmp_path):
+    argv = _torch_files(tmp_path)
+    assert _with_closed_pipe(*argv) == (0, "")
+    argv = _torch_files(tmp_path, break_forget_bias=True)
+    assert _with_closed_pipe(*argv) == (1, "")  # 1: the numbers fail, pipe or not
