@@ -64,10 +64,12 @@ _FUNCTIONS = {
     "exp": sympy.exp,
     "max": sympy.Max,
     "min": sympy.Min,
+    "Max": sympy.Max,
+    "Min": sympy.Min,
     "Abs": sympy.Abs,
 }
 _TOKEN = re.compile(
-    r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<func>σ_hard|σ|tanh|exp|max|min|Abs)(?=\()"
+    r"\s*(?:(?P<number>\d+(?:\.\d+)?)|(?P<func>σ_hard|σ|tanh|exp|max|min|Max|Min|Abs)(?=\()"
     r"|(?P<op>[-+×·⊙/^()\[\];,|])|(?P<elided>[⋯⋮⋱])|(?P<other>\S))"
 )
 
@@ -328,8 +330,6 @@ def _holds(left: _Node, right: _Node, prec: int) -> bool:
     if right.kind == "num" or (
         right.kind == "mat" and all(c.kind == "num" for r in right.children for c in r.children)
     ):
-        if left.kind == right.kind == "num":
-            return left.value == right.value
         values = _entries(_value(left))
         shown = [right] if right.kind == "num" else [c for r in right.children for c in r.children]
         if len(values) != len(shown):
@@ -351,7 +351,15 @@ def _holds(left: _Node, right: _Node, prec: int) -> bool:
         ]
         if len(pairs) == len(left.children):
             return all(_holds(a, b, prec) for row in pairs for a, b in row)
+    if _mentions(left, "σ_hard") or _mentions(right, "σ_hard"):
+        # σ_hard is printed alike for every slope (1/5, 1/6): its definition on the next
+        # link, max(0, min(1, α z + β)), is what can be checked.
+        raise _Unverifiable("σ_hard's slope is not shown")
     return _same_number(_value(left), _value(right), prec)
+
+
+def _mentions(node: _Node, name: str) -> bool:
+    return node.name == name or any(_mentions(c, name) for c in node.children)
 
 
 def _rounds_to(expr: sympy.Expr, shown: _Node, prec: int) -> bool:

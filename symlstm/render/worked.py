@@ -523,6 +523,8 @@ def _drop_zero_terms(expr: sympy.Basic, zeros: set) -> sympy.Basic:
         return expr
     if isinstance(expr, Add | MatAdd):
         kept = [a for a in expr.args if not (a.free_symbols & zeros)]
+        if not kept and isinstance(expr, MatAdd):
+            return expr  # a vector sum of zeros stays a vector: show its terms
         kept = [_drop_zero_terms(a, zeros) for a in kept] or [sympy.S.Zero]
         if len(kept) == 1:
             return kept[0]
