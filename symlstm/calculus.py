@@ -56,6 +56,7 @@ from symlstm.cell import Cell
 from symlstm.errors import (
     ArgumentError,
     ParameterError,
+    PrecisionError,
     ShapeError,
     SymLSTMError,
     UnknownNameError,
@@ -89,6 +90,9 @@ __all__ = [
 #: :func:`prove_gradients` …; the benchmarks unroll 32). Expanding or differentiating the
 #: unrolled graph grows exponentially with the steps: beyond a few, expect it to be slow.
 MAX_SYMBOLIC_STEPS = 64
+#: The most significant digits :func:`certify_gradients` certifies (its working precision
+#: stops at MAX_PREC = 32768 bits, about 9800 digits; Python prints at most 4300).
+MAX_SIGNIFICANT = 4000
 #: The most steps :func:`structured_gradients` writes out (its size grows linearly).
 MAX_STRUCTURED_STEPS = 1000
 
@@ -647,6 +651,10 @@ def certify_gradients(
     """
     _check_cell(cell)
     check_dps(significant, what="significant digits")
+    if significant > MAX_SIGNIFICANT:
+        raise PrecisionError(
+            f"significant digits must be at most {MAX_SIGNIFICANT}, not {significant}"
+        )
 
     def text(value: Any) -> Any:
         if isinstance(value, tuple):

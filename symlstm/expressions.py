@@ -102,6 +102,8 @@ def elide(text: str, keep: int = 24) -> str:
     >>> elide("-" * 5000 + "h_1")
     "'------------------------…---------------------h_1' (5003 characters)"
     """
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise ArgumentError(f"keep must be a positive integer, not {keep!r}")
     if not isinstance(text, str):
         text = str(text)
     if len(text) <= 2 * keep + 10:
@@ -375,6 +377,11 @@ def parse_expression(
     """
     if not isinstance(text, str):
         raise ArgumentError(f"{what} must be a string, not {type(text).__name__}")
+    for name, table in (("symbols", symbols), ("functions", functions)):
+        if not isinstance(table, Mapping) or not all(isinstance(k, str) for k in table):
+            raise ArgumentError(f"{name} must be a mapping from names to SymPy objects")
+    if not isinstance(what, str):
+        raise ArgumentError(f"what must be a string, not {type(what).__name__}")
     if len(text) > MAX_CHARS:
         raise ExpressionError(f"{what} {elide(text)} is longer than {MAX_CHARS} characters")
     try:
@@ -513,6 +520,14 @@ def evaluate_checked(
     ...
     symlstm.errors.UndefinedError: the loss 1/(h - 1) is undefined (division by zero: ...
     """
+    if not isinstance(expr, sympy.Expr):
+        raise ArgumentError(f"expr must be a SymPy expression, not {type(expr).__name__}")
+    if not isinstance(env, Mapping):
+        raise ArgumentError(f"env must be a mapping of symbols to values, not {type(env).__name__}")
+    if not all(hasattr(arith, op) for op in ("const", "add", "mul", "power", "function")):
+        raise ArgumentError("arith must be an arithmetic from symlstm.evaluate.numeric_context")
+    if not isinstance(what, str) or not isinstance(where, str):
+        raise ArgumentError("what and where must be strings")
     text = str(expr)
     shown = elide(text)[1:-1] if len(text) <= 60 else elide(text)
 

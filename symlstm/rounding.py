@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from symlstm.errors import PrecisionError
+from symlstm.errors import ArgumentError, PrecisionError
 
 __all__ = [
     "MAX_PREC",
@@ -58,8 +58,23 @@ def _half_up(q: Fraction) -> int:
     return -n if q < 0 else n
 
 
+#: The most digits a rounded decimal may have (Python prints ints of at most 4300 digits).
+MAX_DIGITS = 4000
+
+
+def _check_rounding_arguments(x: Any, n: Any, what: str) -> None:
+    if not isinstance(x, Fraction | int) or isinstance(x, bool):
+        raise ArgumentError(f"the number must be a Fraction or an int, not {type(x).__name__}")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise ArgumentError(f"{what} must be an integer, not {type(n).__name__}")
+    if abs(n) > 10 * MAX_DIGITS:
+        raise PrecisionError(f"{what} must be within ±{10 * MAX_DIGITS}, not {n}")
+
+
 def _format(n: int, places: int) -> str:
     """The decimal text of n × 10^(−places)."""
+    if max(abs(n).bit_length(), abs(places) * 4) > MAX_DIGITS * 3.32:
+        raise PrecisionError(f"a rounded decimal of more than {MAX_DIGITS} digits")
     if places <= 0:
         return str(n * 10 ** (-places))
     sign = "-" if n < 0 else ""
@@ -69,6 +84,7 @@ def _format(n: int, places: int) -> str:
 
 def round_places(x: Fraction, places: int) -> str:
     """Round an exact number half up to ``places`` decimal places (negative: tens, hundreds…)."""
+    _check_rounding_arguments(x, places, "places")
     return _format(_half_up(x * Fraction(10) ** places), places)
 
 
@@ -85,6 +101,7 @@ def _exponent(x: Fraction) -> int:
 
 def round_significant(x: Fraction, digits: int) -> str:
     """Round an exact number half up to ``digits`` significant digits."""
+    _check_rounding_arguments(x, digits, "significant digits")
     if digits < 1:
         raise PrecisionError(f"significant digits must be >= 1, not {digits}")
     if x == 0:

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from symlstm.errors import UnknownNameError
+from symlstm.errors import ArgumentError, UnknownNameError
 
 __all__ = [
     "GATES",
@@ -167,6 +167,8 @@ def notation(name: str | Notation) -> Notation:
     """Look up a built-in notation by name (a :class:`Notation` is returned as is)."""
     if isinstance(name, Notation):
         return name
+    if not isinstance(name, str):
+        raise ArgumentError(f"a notation is a name or a Notation, not {type(name).__name__}")
     try:
         return NOTATIONS[name]
     except KeyError:
