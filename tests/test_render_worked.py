@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from symlstm.errors import UnknownNameError
-from symlstm.examples import load_example
+from symlstm.examples import builtin_examples, load_example
 from symlstm.render.document import compile_pdf, first_page_png
 from symlstm.render.worked import worked_example
 from symlstm.symbols import notation
@@ -209,3 +212,73 @@ def test_user_names_with_special_characters_compile(tmp_path):
     tex = worked.latex(standalone=True)
     assert r"\mathrm{word\_\#1 \& \{x\}}" in tex
     assert compile_pdf(tex, tmp_path, jobname="names").exists()
+
+
+# -- typography and layout (issue 13) ------------------------------------------------------
+
+PEEPHOLE = Path(__file__).parent / "data" / "peephole-scalar.toml"
+
+
+def _standalone_sources() -> list[tuple[str, str]]:
+    """The standalone LaTeX that must fit the page: every built-in example in both modes,
+    a two-step peephole scalar example, and worked gradients with their table."""
+    from symlstm.cli import main
+
+    sources = []
+    for name in [*sorted(builtin_examples()), str(PEEPHOLE)]:
+        for mode in ("exact", "hand"):
+            worked = worked_example(load_example(name), mode=mode)
+            sources.append((f"{Path(name).stem} {mode}", worked.latex(standalone=True)))
+    for name in ("seed-sequence", str(PEEPHOLE)):
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            assert main(["grad", name, "--format", "latex", "--standalone"]) == 0
+        sources.append((f"grad {Path(name).stem}", buffer.getvalue()))
+    return sources
+
+
+@needs_tex
+def test_standalone_latex_has_no_overfull_box(tmp_path):
+    for k, (label, source) in enumerate(_standalone_sources()):
+        compile_pdf(source, tmp_path / str(k), jobname="doc")
+        log = (tmp_path / str(k) / "doc.log").read_text(encoding="utf-8", errors="replace")
+        widths = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+        assert [w for w in widths if w > 1] == [], label
+
+
+def test_negative_numbers_are_typeset_with_a_minus():
+    worked = worked_example(load_example(str(PEEPHOLE)))
+    for rendered in (worked.latex(), worked.markdown()):
+        math = "".join(re.findall(r"\\begin\{align\*?\}.*?\\end\{align\*?\}", rendered, re.S))
+        math += "".join(re.findall(r"\\begin\{aligned\}.*?\\end\{aligned\}", rendered, re.S))
+        assert math and "+ -" not in math and "- -" not in math and "^{- -" not in math
+        assert r"e^{0.36}" in rendered  # σ(−0.36) = 1/(1 + e^{0.36})
+        assert r"0.1 + 0.2 - 0.2" not in rendered  # the bias is subtracted: … - 0.2
+    text = worked.text()
+    assert "1/(1 + exp(0.36))" in text and "-(-" not in text
+    assert "tanh(0.5 × 0.5 + (-0.4) × 0.2 - 0.2)" in text
+    # Table entries and notes put negative numbers in math.
+    latex = worked.latex()
+    assert "& $-0.108$" in latex and r"\text{hand calculation: }-0.220" in latex
+    assert "| $-0.108$ |" in worked.markdown()
+
+
+def test_summary_and_notes_are_display_blocks():
+    latex = worked_example(load_example("seed-sequence")).latex()
+    assert r"\paragraph{Final values}" not in latex
+    assert "\\textbf{Final values}\\par\n\\begin{center}\n\\begin{tabular}" in latex
+    assert "\\par\\medskip\\noindent Where the two rounding modes differ" in latex
+
+
+def test_wide_tables_are_split_into_blocks():
+    latex = worked_example(load_example("vector-demo")).latex()
+    tables = latex.count(r"\begin{tabular}")
+    assert tables >= 2  # seven columns of 2-vectors do not fit one table
+    assert latex.count(r"\end{tabular}") == tables
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
+def test_the_source_is_shown(fmt):
+    worked = worked_example(load_example("seed-step"))
+    rendered = getattr(worked, fmt)()
+    assert "Source:" in rendered and "spec, section 5" in rendered

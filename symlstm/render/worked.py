@@ -466,10 +466,10 @@ def _markdown_number(text: str) -> str:
 
 
 def _latex_prose(text: str) -> str:
-    """Prose with numbers in it as LaTeX: the numbers in math (−0.24 with a real minus),
+    """Prose with numbers in it as LaTeX: negative numbers in math (−0.24 with a real minus),
     ≈ as \\approx, the rest escaped."""
     out, pos = [], 0
-    for m in re.finditer(r"-?\d+(?:\.\d+)?|≈", text):
+    for m in re.finditer(r"(?<![\w.])-\d+(?:\.\d+)?|≈", text):
         out.append(_latex_text(text[pos : m.start()]))
         token = m.group()
         out.append(r"$\approx$" if token == "≈" else f"${token}$")
