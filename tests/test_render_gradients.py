@@ -70,7 +70,7 @@ def test_grad_text_and_losses(capsys):
         (["grad", "seed-sequence", "--loss", "log(h_1-h_2)"], "at the example's values"),
         (["grad", "--loss", "h_1**999999999"], "exponent must be a whole number"),
         (["grad", "--loss", "c\no\ns(h_1)"], "control character"),
-        (["grad", "--dps", "0"], "positive integer"),
+        (["grad", "--dps", "0"], "must be 1..500"),
         (["derive", "--variant", "sideways"], "unknown variant"),
         (["derive", "--standalone"], "needs --format latex"),
     ],
