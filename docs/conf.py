@@ -176,6 +176,36 @@ def _render_backprop():
     worked = worked_gradient(load_example("seed-step"), loss="h_T")
     _write_generated("grad-seed-step.md", worked.markdown().split("\n", 1)[1])
     _render_generated_code()
+    _render_latex_page()
+
+
+def _render_latex_page():
+    """The spec's worked example compiled by pdflatex and drawn by pdftoppm, for the LaTeX
+    page: the package's own output today, not a screenshot kept in the repository."""
+    import shutil
+    import tempfile
+
+    from symlstm.examples import load_example
+    from symlstm.render.document import compile_pdf, first_page_png, pdftoppm_available
+    from symlstm.render.document import tex_available as have_tex
+    from symlstm.render.worked import worked_example
+
+    if not (have_tex() and pdftoppm_available()):
+        _write_generated(
+            "latex-page.md",
+            "*(TeX or poppler was not installed where these pages were built, so the "
+            "compiled page is not shown: see {doc}`installation`.)*\n",
+        )
+        return
+    source = worked_example(load_example("seed-step")).latex(standalone=True)
+    with tempfile.TemporaryDirectory() as work:
+        png = first_page_png(compile_pdf(source, work, jobname="seed-step"), dpi=80)
+        shutil.copyfile(png, GENERATED / "seed-step-page.png")
+    _write_generated(
+        "latex-page.md",
+        "![The first page of `symlstm example seed-step --format latex --standalone`, "
+        "compiled by pdflatex](_generated/seed-step-page.png)\n",
+    )
 
 
 def _render_generated_code():

@@ -13,6 +13,7 @@ Slow for a test: a few seconds to half a minute for the two builds. Needs the ``
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,9 @@ def test_docs_examples_pass(tmp_path: Path) -> None:
 def test_docs_html_builds(tmp_path: Path) -> None:
     """``sphinx-build -W -b html``: no warning anywhere, API reference included."""
     _build("html", tmp_path)
+    latex_page = (tmp_path / "html" / "latex.html").read_text(encoding="utf-8")
+    if shutil.which("pdflatex") and shutil.which("pdftoppm"):
+        # The LaTeX page shows the seed example compiled at build time, as a real PNG.
+        assert 'src="_images/seed-step-page.png"' in latex_page
+        png = (tmp_path / "html" / "_images" / "seed-step-page.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
