@@ -13,8 +13,8 @@ text. Each claim is recomputed, certified, in two modes:
 A claim *holds* when it is the correct rounding in at least one mode.
 
 >>> report = audit()
->>> report.all_hold, len(report.results)
-(True, 39)
+>>> report.all_hold, len(report.results), [r.claim.claimed for r in report.wrong]
+(False, 39, ['0.61'])
 >>> r = report.results[1]
 >>> r.claim.where, r.claim.claimed, r.exact.rounded, r.exact.value
 ('§5 Step 1: f_t = 1/(1 + e^{-0.49}) = 0.62', '0.62', '0.62', '0.6201064323')
@@ -34,7 +34,7 @@ from typing import Any
 
 import sympy
 
-from symlstm.errors import ArgumentError, ExampleFileError, SymLSTMError
+from symlstm.errors import ArgumentError, ExampleFileError, SymLSTMError, UnknownNameError
 from symlstm.evaluate import Trace, evaluate, numeric_context
 from symlstm.examples import (
     Example,
@@ -57,6 +57,13 @@ _NUMBER = re.compile(r"^[+-]?(?:\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
 _MAX_CLAIMED_CHARS = 1000
 _MAX_CLAIMED_EXPONENT = 400
 _FUNCTIONS = {"tanh": sympy.tanh, "sigmoid": sigmoid, "exp": sympy.exp}
+#: Keys a claims file may set once for every claim (each claim may override them).
+_DEFAULT_KEYS = ("example", "t")
+#: The most numbers one whole-vector claim may list.
+_MAX_VECTOR_CLAIM = 4096
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$", re.ASCII)
+#: A component of a vector quantity in a claim: ``f[2]`` (counted from 0).
+_COMPONENT = re.compile(r"\b([A-Za-z_][A-Za-z_0-9]*)\[(\d{1,6})\]", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -160,8 +167,9 @@ class AuditReport:
 
     def to_text(self) -> str:
         """A table, one claim a line, with the verdict and the modes it holds in."""
+        qw = max([9, *(len(r.claim.quantity) for r in self.results)])
         head = (
-            f"{'line':>4}  {'where':<44} {'t':>2} {'quantity':<9} {'claimed':>8}  "
+            f"{'line':>4}  {'where':<44} {'t':>2} {'quantity':<{qw}} {'claimed':>8}  "
             f"{'exact':>12} {'':1} {'hand':>12} {'':1}  verdict"
         )
         lines = [f"Audit of {self.title!r}", head, "-" * len(head)]
@@ -171,7 +179,7 @@ class AuditReport:
             mark = {True: "✓", False: "✗"}
             verdict = f"holds ({', '.join(r.modes)})" if r.holds else "WRONG"
             lines.append(
-                f"{c.line or '':>4}  {where:<44} {c.t:>2} {c.quantity:<9} {c.claimed:>8}  "
+                f"{c.line or '':>4}  {where:<44} {c.t:>2} {c.quantity:<{qw}} {c.claimed:>8}  "
                 f"{r.exact.rounded:>12} {mark[r.exact.correct]} {r.hand.rounded:>12} "
                 f"{mark[r.hand.correct]}  {verdict}"
             )
@@ -194,6 +202,29 @@ def _whole_number(value: Any) -> int | None:
     if finite and abs(value) < 10**18 and value == int(value):
         return int(value)
     return None
+
+
+def _claim_entry(entry: Any, k: int, origin: str) -> list[Claim]:
+    """One claim, or one per number of a whole-vector claim (``claimed = ["0.1", "0.2"]``)."""
+    if isinstance(entry, dict) and isinstance(entry.get("claimed"), list):
+        numbers = entry["claimed"]
+        label = f"{origin}: claim {k + 1}"
+        if not numbers or len(numbers) > _MAX_VECTOR_CLAIM:
+            raise ExampleFileError(
+                f"{label}: a vector claim needs 1 to {_MAX_VECTOR_CLAIM} numbers, "
+                f"not {len(numbers)}"
+            )
+        quantity = entry.get("quantity")
+        if not isinstance(quantity, str) or not _PLAIN_NAME.match(quantity.strip()):
+            raise ExampleFileError(
+                f"{label}: a claim of several numbers needs a quantity that is one name "
+                f"(h, f, c …), not {_shown(quantity)}"
+            )
+        return [
+            _claim({**entry, "claimed": number, "quantity": f"{quantity.strip()}[{j}]"}, k, origin)
+            for j, number in enumerate(numbers)
+        ]
+    return [_claim(entry, k, origin)]
 
 
 def _claim(entry: Any, k: int, origin: str) -> Claim:
@@ -291,11 +322,20 @@ def load_claims(path: str | Path | None = None) -> ClaimsDocument:
     for key in ("title", "source"):
         if not isinstance(data.get(key, ""), str):
             raise ExampleFileError(f"{origin}: {key} must be text, not {_shown(data[key])}")
+    unknown = sorted(set(data) - {"title", "source", "claims", *_DEFAULT_KEYS})
+    if unknown:
+        raise ExampleFileError(
+            f"{origin}: unknown top-level key(s) {', '.join(map(str, unknown))}; allowed: "
+            f"title, source, claims, and the defaults {', '.join(_DEFAULT_KEYS)}"
+        )
+    defaults = {key: data[key] for key in _DEFAULT_KEYS if key in data}
+    claims: list[Claim] = []
+    for k, entry in enumerate(entries):
+        if isinstance(entry, dict):
+            entry = {**defaults, **entry}  # each claim may override the file's defaults
+        claims += _claim_entry(entry, k, origin)
     return ClaimsDocument(
-        title=data.get("title", origin),
-        source=data.get("source", ""),
-        claims=[_claim(e, k, origin) for k, e in enumerate(entries)],
-        base=base,
+        title=data.get("title", origin), source=data.get("source", ""), claims=claims, base=base
     )
 
 
@@ -320,15 +360,67 @@ def parse_quantity(text: str, example: Example) -> sympy.Expr:
     """
     if not isinstance(example, Example):
         raise ArgumentError(f"example must be an Example, not {type(example).__name__}")
-    return parse_expression(
-        text, symbols=dict(example.cell.symbols), functions=_FUNCTIONS, what="the quantity"
-    )
+    if not isinstance(text, str):
+        raise ArgumentError(f"the quantity must be a string, not {type(text).__name__}")
+    cell = example.cell
+    if not cell.is_vector:
+        component = _COMPONENT.search(text)
+        if component and component.group(1) in cell.symbols:
+            raise UnknownNameError(
+                f"the quantity {text!r}: {component.group(1)} is one number in "
+                f"{example.name}'s {cell.kind} cell, not a vector with components"
+            )
+        return parse_expression(
+            text, symbols=dict(cell.symbols), functions=_FUNCTIONS, what="the quantity"
+        )
+    # A vector cell's claims name components, f[2] (from 0): the parser sees f__2.
+    symbols = _component_symbols(example)
+    for m in _COMPONENT.finditer(text):
+        name, k = m.group(1), int(m.group(2))
+        if name in cell.symbols and f"{name}__{k}" not in symbols:
+            size = len(cell.shape(name)) and cell.shape(name)[0]
+            raise UnknownNameError(
+                f"the quantity {text!r}: {name} has components {name}[0] to {name}[{size - 1}]"
+            )
+    plain = _COMPONENT.sub(lambda m: f"{m.group(1)}__{m.group(2)}", text)
+    for name in re.findall(r"[A-Za-z_][A-Za-z_0-9]*", plain):
+        if name in cell.symbols:
+            raise UnknownNameError(
+                f"the quantity {text!r}: {name} is a vector in this cell; name a component, "
+                f"{name}[0] to {name}[{cell.shape(name)[0] - 1}], or claim all of it at once "
+                f"(claimed = [...])"
+            )
+    return parse_expression(plain, symbols=symbols, functions=_FUNCTIONS, what="the quantity")
+
+
+def _component_symbols(example: Example) -> dict[str, sympy.Symbol]:
+    """The scalar symbols of a vector cell's components, f__2 for f[2]."""
+    cell = example.cell
+    return {
+        f"{name}__{k}": sympy.Symbol(f"{name}[{k}]", real=True)
+        for name in cell.symbols
+        if cell.shape(name)
+        for k in range(cell.shape(name)[0])
+    }
+
+
+def _environment(trace: Trace, t: int) -> dict:
+    """Symbol → value at step t, for the quantities of claims (components for vectors)."""
+    step = trace.steps[t - 1]
+    cell = trace.cell
+    if not cell.is_vector:
+        return {sym: step[name] for name, sym in cell.symbols.items() if name in step}
+    env = {}
+    for name in cell.symbols:
+        if name in step:
+            for k, value in enumerate(step[name]):
+                env[sympy.Symbol(f"{name}[{k}]", real=True)] = value
+    return env
 
 
 def _enclose_checked(trace: Trace, expr: sympy.Expr, claim: Claim, hand: bool) -> Any:
     """The claim's quantity at its step of an interval trace, refused where undefined."""
-    step = trace.steps[claim.t - 1]
-    env = {sym: step[name] for name, sym in trace.cell.symbols.items() if name in step}
+    env = _environment(trace, claim.t)
     mode = "in hand-calculation mode" if hand else "at the example's values"
     with numeric_context("interval", prec=trace.precision) as arith:
         return evaluate_checked(
@@ -341,8 +433,6 @@ def _enclose_checked(trace: Trace, expr: sympy.Expr, claim: Claim, hand: bool) -
 
 
 def _check_step(claim: Claim, example: Example) -> None:
-    if example.cell.is_vector:
-        raise ExampleFileError(f"{claim.where}: claims on vector cells are not supported yet")
     if claim.t > len(example.inputs):
         raise ExampleFileError(
             f"{claim.where}: step {claim.t} is beyond {example.name}'s {len(example.inputs)} steps"

@@ -45,7 +45,7 @@ SEED_STEP = {
     "b_g": "0",
     "b_o": "0",
 }
-SEED_SEQUENCE = {**SEED_STEP, "w_f": "0.65"}
+SEED_SEQUENCE = dict(SEED_STEP)  # section 5's weights: the spec states no others
 SPEC_TABLE = {  # section 8: f, C, h at t = 1, 2, 3 for the inputs 0.2, 0.4, 0.6
     "f": ["0.53", "0.57", "0.61"],
     "c": ["0.05", "0.15", "0.29"],
