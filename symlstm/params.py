@@ -25,8 +25,9 @@ import sympy
 from symlstm.cell import Cell
 from symlstm.errors import ParameterError, ShapeError, UnknownNameError
 from symlstm.exact import to_rational
+from symlstm.limits import check_number
 
-__all__ = ["ExactValue", "inputs", "parameters", "state"]
+__all__ = ["ExactValue", "exact_number", "exact_value", "inputs", "parameters", "state"]
 
 #: An exact value: a rational (scalar cells), a tuple (vector) or a tuple of tuples (matrix).
 ExactValue = sympy.Rational | tuple
@@ -36,8 +37,31 @@ def _is_sequence(value: Any) -> bool:
     return isinstance(value, Sequence | np.ndarray) and not isinstance(value, str | bytes)
 
 
+def exact_number(value: Any, what: str) -> sympy.Rational:
+    """The one checked conversion of a number from outside into an exact rational.
+
+    The number is checked on its text against :mod:`symlstm.limits` (exponent,
+    digits, ASCII digits, no booleans) before any exact fraction is built, then
+    converted by :func:`symlstm.exact.to_rational`.
+
+    >>> exact_number("0.25", "x[1]")
+    1/4
+    >>> exact_number("1e999999999", "w_f")
+    Traceback (most recent call last):
+    ...
+    symlstm.errors.RangeError: w_f: '1e999999999' overflows float64: its decimal exponent ...
+    """
+    return to_rational(check_number(value, what), what=what)
+
+
 def exact_value(value: Any, shape: tuple[int, ...], what: str) -> ExactValue:
-    """Convert ``value`` to an exact value of the given shape, or raise naming ``what``."""
+    """Convert ``value`` to an exact value of the given shape, or raise naming ``what``.
+
+    Every number goes through :func:`exact_number`.
+
+    >>> exact_value(["1", "2.5"], (2,), "b_i")
+    (1, 5/2)
+    """
     if isinstance(value, np.ndarray):
         if value.shape != shape and not (shape == () and value.shape == (1,)):
             raise ShapeError(f"{what}: expected shape {shape}, got {value.shape}")
@@ -46,20 +70,20 @@ def exact_value(value: Any, shape: tuple[int, ...], what: str) -> ExactValue:
         if _is_sequence(value):
             # A one-element list is a scalar cell's vector of size 1.
             if len(value) == 1 and not _is_sequence(value[0]):
-                return to_rational(value[0], what=what)
+                return exact_number(value[0], what)
             raise ShapeError(f"{what}: expected a number, got a list of {len(value)}")
-        return to_rational(value, what=what)
+        return exact_number(value, what)
     if not _is_sequence(value):
         raise ShapeError(f"{what}: expected shape {shape}, got a single number")
     if len(shape) == 1:
         if len(value) != shape[0] or any(_is_sequence(v) for v in value):
             raise ShapeError(f"{what}: expected {shape[0]} number(s), got {_describe(value)}")
-        return tuple(to_rational(v, what=f"{what}[{k}]") for k, v in enumerate(value))
+        return tuple(exact_number(v, f"{what}[{k}]") for k, v in enumerate(value))
     rows, cols = shape
     if len(value) != rows or not all(_is_sequence(r) and len(r) == cols for r in value):
         raise ShapeError(f"{what}: expected shape {shape}, got {_describe(value)}")
     return tuple(
-        tuple(to_rational(v, what=f"{what}[{r}][{k}]") for k, v in enumerate(row))
+        tuple(exact_number(v, f"{what}[{r}][{k}]") for k, v in enumerate(row))
         for r, row in enumerate(value)
     )
 
@@ -91,7 +115,16 @@ def parameters(cell: Cell, values: Mapping[str, Any]) -> dict[str, ExactValue]:
     ShapeError
         For a value of the wrong shape.
     """
+    if not isinstance(cell, Cell):
+        raise ParameterError(f"parameters: expected a Cell, not {type(cell).__name__}")
+    if not isinstance(values, Mapping):
+        raise ParameterError(
+            f"parameters: expected a mapping of name → value, not {type(values).__name__}"
+        )
     given = dict(values)
+    bad = [k for k in given if not isinstance(k, str)]
+    if bad:
+        raise UnknownNameError(f"parameter names must be text, not {bad[0]!r}")
     if "b" in given and not cell.is_vector:
         shared = given.pop("b")
         for name in cell.parameters:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import decimal
+import time
+
 import numpy as np
 import pytest
 import sympy
 
 from symlstm.cell import Cell
 from symlstm.errors import ParameterError, RangeError, ShapeError, UnknownNameError
-from symlstm.params import inputs, parameters, state
+from symlstm.params import exact_number, inputs, parameters, state
 
 R = sympy.Rational
 SEED = {"w_f": "0.7", "w_i": "0.6", "w_g": "0.5", "w_o": "0.9", "b": "0"}
@@ -221,3 +224,71 @@ def test_inputs_vector_cells():
         inputs(VECTOR, [1, 2, 3])
     with pytest.raises(ShapeError, match=r"x\[1\]: expected shape \(3,\)"):
         inputs(VECTOR, np.zeros((2, 4)))
+
+
+# -- hostile numbers: refused on their text, at once, naming the value ---------------------------
+
+
+def _raises_fast(error, match, call, *args):
+    start = time.perf_counter()
+    with pytest.raises(error, match=match) as info:
+        call(*args)
+    assert time.perf_counter() - start < 1.0
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "huge",
+    ["1e999999999", decimal.Decimal("1e999999999"), "-1e-999999999", 10**100_000, "0e999999999"],
+    ids=["text", "Decimal", "tiny", "int", "zero"],
+)
+def test_huge_exponents_are_refused_within_a_second(huge):
+    cell = Cell("tied")
+    _raises_fast(RangeError, r"^w_f: .*flows float64", parameters, cell, {**SEED, "w_f": huge})
+    _raises_fast(RangeError, r"^x\[2\]: ", inputs, cell, ["0.5", huge])
+    _raises_fast(RangeError, r"^c_prev: ", state, cell, "c_prev", huge)
+    _raises_fast(RangeError, r"^W_i\[1\]\[0\]: ", parameters, VECTOR,
+                 _vector_values(W_i=[["0", "0", "0"], [huge, "0", "0"]]))  # fmt: skip
+
+
+def test_long_numbers_are_refused_and_elided_in_the_message():
+    long = "1234567890" * 10_000
+    err = _raises_fast(ParameterError, "significant digits", parameters, Cell("tied"),
+                       {**SEED, "b": "0." + long})  # fmt: skip
+    assert "…" in str(err) and long not in str(err)
+
+
+@pytest.mark.parametrize("digit", ["٣", "0.٥", "१", "３"])
+def test_non_ascii_digits_are_not_numbers(digit):
+    with pytest.raises(ParameterError, match=r"^w_f: .*only ASCII digits"):
+        parameters(Cell("tied"), {**SEED, "w_f": digit})
+
+
+@pytest.mark.parametrize("flag", [True, np.bool_(False)])
+def test_booleans_are_not_numbers_anywhere(flag):
+    with pytest.raises(ParameterError, match="boolean"):
+        inputs(Cell("tied"), [flag])
+    with pytest.raises(ParameterError, match="boolean"):
+        parameters(VECTOR, _vector_values(b_i=[flag, "0"]))
+
+
+def test_exact_number_is_the_one_checked_conversion():
+    assert exact_number("0.25", "x") == R(1, 4)
+    assert exact_number(decimal.Decimal("1e-400"), "x") == R(1, 10**400)
+    with pytest.raises(RangeError, match="overflows float64"):
+        exact_number("1e400", "x")  # within the text limit; to_rational says it overflows
+
+
+@pytest.mark.parametrize(
+    ("cell", "values", "error"),
+    [
+        ("tied", None, ParameterError),
+        ("tied", [("w_f", 1)], ParameterError),
+        ("tied", {1: "0.5"}, UnknownNameError),
+        (None, SEED, ParameterError),
+    ],
+)
+def test_parameters_refuses_wrong_argument_types(cell, values, error):
+    with pytest.raises(error):
+        parameters(Cell(cell) if cell else cell, values)
