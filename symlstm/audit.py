@@ -22,6 +22,7 @@ A claim *holds* when it is the correct rounding in at least one mode.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -117,6 +118,8 @@ class AuditReport:
     source: str
     results: list[ClaimResult]
     examples: dict[str, Example] = field(default_factory=dict)
+    #: Possible explanations of the wrong claims (symlstm.explain), where asked for.
+    explanations: list[Any] | None = None
 
     @property
     def all_hold(self) -> bool:
@@ -129,7 +132,8 @@ class AuditReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract: numbers as decimal strings."""
         claims = []
-        for r in self.results:
+        explained = {e.index: e for e in self.explanations or []}
+        for k, r in enumerate(self.results):
             c = r.claim
             claims.append(
                 {
@@ -147,6 +151,10 @@ class AuditReport:
                     "hand": vars(r.hand),
                 }
             )
+            if k in explained:  # possible explanations, best first; never verdicts
+                claims[-1]["explanations"] = [e.to_dict() for e in explained[k].explanations]
+                if explained[k].note:
+                    claims[-1]["explanations_note"] = explained[k].note
         return {
             "document": self.title,
             "source": self.source,
@@ -188,6 +196,13 @@ class AuditReport:
             lines.append(f"{name}: {ex.title} [{ex.source}]")
         n, bad = len(self.results), len(self.wrong)
         lines.append(f"{n} claims: {n - bad} hold, {bad} wrong")
+        if self.explanations:
+            lines += [
+                "",
+                "Possible explanations of the wrong claims (what would make each hold; none is "
+                "a verdict):",
+            ]
+            lines += [e.text() for e in self.explanations]
         return "\n".join(lines)
 
 
@@ -469,7 +484,9 @@ def _normalise(claimed: str) -> str:
     return round_places(Fraction(claimed), stated_places(claimed))
 
 
-def audit(claims: ClaimsDocument | str | Path | None = None) -> AuditReport:
+def audit(
+    claims: ClaimsDocument | str | Path | None = None, *, explain: bool = False
+) -> AuditReport:
     """Recompute every claim, certified, in exact and hand-calculation modes.
 
     Parameters
@@ -477,7 +494,12 @@ def audit(claims: ClaimsDocument | str | Path | None = None) -> AuditReport:
     claims
         A :class:`ClaimsDocument`, the path of a claims file, or None for the
         spec's own claims.
+    explain
+        Also search for possible explanations of the wrong claims
+        (:func:`symlstm.explain.explain`): the report's ``explanations``.
     """
+    if not isinstance(explain, bool):
+        raise ArgumentError(f"explain must be True or False, not {explain!r}")
     if claims is not None and not isinstance(claims, ClaimsDocument | str | os.PathLike):
         raise ArgumentError(
             f"claims must be a ClaimsDocument, a path or None, not {type(claims).__name__}"
@@ -502,7 +524,12 @@ def audit(claims: ClaimsDocument | str | Path | None = None) -> AuditReport:
         hand = _mode_results(examples[name], pairs, hand=True)
         for (k, claim, _), ex, hd in zip(items, exact, hand, strict=True):
             results[k] = ClaimResult(claim, ex, hd)
-    return AuditReport(doc.title, doc.source, [results[k] for k in sorted(results)], examples)
+    report = AuditReport(doc.title, doc.source, [results[k] for k in sorted(results)], examples)
+    if explain and report.wrong:
+        from symlstm.explain import explain as search
+
+        report = dataclasses.replace(report, explanations=search(report))
+    return report
 
 
 def _resolve_example(ref: str, base: Path | None) -> Example:

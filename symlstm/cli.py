@@ -192,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     au = sub.add_parser("audit", help="check a document's claimed numbers")
     au.add_argument("claims", nargs="?", help="claims file (.toml/.json); default: the spec's")
     au.add_argument("--format", choices=("text", "json"), default="text")
+    au.add_argument(
+        "--no-explain",
+        action="store_true",
+        help="do not search for possible explanations of wrong claims",
+    )
 
     gr = sub.add_parser("grad", help="certified gradients of a loss by backprop through time")
     gr.add_argument("example", nargs="?", default="seed-step", help="built-in name or file")
@@ -322,7 +327,7 @@ def _example(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from symlstm.audit import audit
 
-    report = audit(args.claims)
+    report = audit(args.claims, explain=not args.no_explain)
     print(report.to_json() if args.format == "json" else report.to_text())
     return EXIT_OK if report.all_hold else EXIT_FAIL
 
