@@ -184,6 +184,8 @@ def _shown(value: object) -> str:
         return repr(elide(value))
     if isinstance(value, int) and not isinstance(value, bool):
         return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, decimal.Decimal):
+        return elide(str(value))
     numerator, denominator = getattr(value, "numerator", None), getattr(value, "denominator", 1)
     if isinstance(numerator, int) and isinstance(denominator, int) and denominator != 1:
         return f"a fraction of {numerator.bit_length()}/{denominator.bit_length()} bits"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,15 @@ from symlstm.errors import (
     SymLSTMError,
     UnknownNameError,
 )
-from symlstm.examples import builtin_examples, load_example, read_data_file
+from symlstm.examples import (
+    builtin_examples,
+    builtin_path,
+    is_builtin_name,
+    load_example,
+    parse_example,
+    read_data_file,
+)
+from symlstm.limits import MAX_FILE_BYTES
 
 from lstm_reference import SEED_SEQUENCE, SPEC_TABLE, rounded, scalar_trace, vector_trace
 
@@ -206,3 +216,194 @@ def test_names_label_symbols_and_are_checked(tmp_path):
     empty = _write(tmp_path, "empty-names.toml", BASE + '[inputs]\nx = [1]\n[names]\nx = " "\n')
     with pytest.raises(ExampleFileError, match="non-empty text"):
         load_example(empty)
+
+
+# -- hostile files: every input bounded, refused at once in one line naming the file and key ------
+
+
+def _refused(path, error=SymLSTMError, *, reader=load_example, seconds=1.0):
+    start = time.perf_counter()
+    with pytest.raises(error) as info:
+        reader(path)
+    assert time.perf_counter() - start < seconds
+    message = str(info.value)
+    assert message.startswith(str(path)), message  # the path in full, not its last part
+    assert "\n" not in message and len(message) < 400 + len(str(path)), message
+    return message
+
+
+HUGE = "1e999999999"
+GOOD = BASE + "[inputs]\nx = [1]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (BASE.replace("w_f='1'", f"w_f={HUGE}") + "[inputs]\nx = [1]\n", "parameters.w_f"),
+        (BASE.replace("w_f='1'", f"w_f='{HUGE}'") + "[inputs]\nx = [1]\n", "w_f"),
+        (BASE + f"[inputs]\nx = [1, {HUGE}]\n", "inputs.x[1]"),
+        (BASE + f"[inputs]\nx = ['{HUGE}']\n", "x[1]"),
+        (GOOD + f"[initial]\nh = {HUGE}\n", "initial.h"),
+        (GOOD + f"[initial]\nc = '{HUGE}'\n", "c_prev"),
+        (GOOD + f"[targets]\ny = [{HUGE}]\n", "targets.y[0]"),
+        (GOOD + f"[targets]\ny = ['{HUGE}']\n", "y[1]"),
+        (GOOD + f"[digits]\ndefault = {HUGE}\n", "digits.default"),
+        (
+            "[cell]\nkind='tied'\n[cell.variant]\nforget_bias = 1e999999999\n"
+            + GOOD.split("\n", 2)[2],
+            "cell.variant.forget_bias",
+        ),
+        (
+            "[cell]\nkind='tied'\n[cell.variant]\nforget_bias = '1e999999999'\n"
+            + GOOD.split("\n", 2)[2],
+            "[cell.variant] forget_bias",
+        ),
+        (
+            "[cell]\nkind='tied'\n[cell.variant]\nclip = '-1e999999999'\n" + GOOD.split("\n", 2)[2],
+            "[cell.variant] clip",
+        ),
+        (GOOD + "[digits]\ndefault = " + "9" * 5000 + "\n", "not valid TOML"),
+    ],
+)
+def test_huge_numbers_anywhere_are_refused_within_a_second(tmp_path, text, key):
+    message = _refused(_write(tmp_path, "huge.toml", text))
+    assert key in message
+
+
+def test_huge_numbers_in_json_name_the_key(tmp_path):
+    ones = ", ".join(f'"{k}": 1' for k in ("w_f", "w_i", "w_o", "b"))
+    for w_g, x, key in [
+        ("1e999999999", "0.5", "parameters.w_g: 1E+999999999 overflows"),
+        ("1", "1" + "0" * 100_000, "inputs.x[0]: 1000000000…(100001 digits)"),
+    ]:
+        text = f'{{"cell": {{"kind": "tied"}}, "parameters": {{{ones}, "w_g": {w_g}}}, ' + (
+            f'"inputs": {{"x": [{x}]}}}}'
+        )
+        path = _write(tmp_path, "huge.json", text)
+        assert key in _refused(path, ParameterError, reader=read_data_file)
+        assert key in _refused(path, ParameterError)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('{"inputs": {"x": [0.5, NaN]}}', "inputs.x[1]: NaN"),
+        ('{"digits": {"default": Infinity}}', "digits.default: Infinity"),
+        ('{"a": [[-Infinity]]}', "a[0][0]: -Infinity"),
+    ],
+)
+def test_json_nan_names_the_file_and_key(tmp_path, text, key):
+    message = _refused(_write(tmp_path, "nan.json", text), ExampleFileError, reader=read_data_file)
+    assert key in message and "not a finite number" in message
+
+
+def test_toml_nan_names_the_key(tmp_path):
+    message = _refused(_write(tmp_path, "nan.toml", GOOD + "[digits]\ndefault = nan\n"),
+                       ExampleFileError)  # fmt: skip
+    assert "digits.default: NaN is not a finite number" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deep.json", "[" * 200_000),
+        ("deep.toml", "a = " + "[" * 100_000),
+        ("deep2.toml", "a = " + "{b = " * 100_000),
+        ("deep3.json", '{"inputs": {"x": ' + "[" * 70 + "1" + "]" * 70 + "}}"),
+    ],
+)
+def test_deep_nesting_is_refused_before_parsing(tmp_path, name, text):
+    message = _refused(_write(tmp_path, name, text), ExampleFileError, reader=read_data_file)
+    assert "nested more than 64 levels" in message
+
+
+def test_large_files_are_refused_unread(tmp_path):
+    path = tmp_path / "big.toml"
+    path.write_text("# " + "x" * (MAX_FILE_BYTES + 10), encoding="utf-8")
+    message = _refused(path, ExampleFileError, reader=read_data_file)
+    assert "MAX_FILE_BYTES" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('title = ["x"]\n' + GOOD, r"title must be text, not a list"),
+        ('name = 3\n' + GOOD, r"name must be text, not 3"),
+        ("source = true\n" + GOOD, r"source must be text, not true/false"),
+        (GOOD.replace("kind = 'tied'", "kind = ['tied']"), r"\[cell\] kind must be text"),
+        (GOOD.replace("kind = 'tied'", "kind = 'tied'\nnotation = ['spec']"),
+         r"\[cell\] notation must be text, not a list"),
+        (GOOD.replace("kind = 'tied'", "kind = 'tied'\nvariant = {gate_activation = ['tanh']}"),
+         r"\[cell.variant\] gate_activation must be text, not a list"),
+        (GOOD.replace("kind = 'tied'", "kind = 'tied'\nvariant = {peephole = 1}"),
+         r"\[cell.variant\] peephole must be true or false, not 1"),
+        (GOOD.replace("kind = 'tied'", "kind = 'tied'\nvariant = {forget_bias = true}"),
+         r"forget_bias: True is a boolean"),
+        (GOOD.replace("kind = 'tied'", "kind = 'tied'\nvariant = 'peephole'"),
+         r"\[cell.variant\] must be a table, not text"),
+        (GOOD.replace("kind = 'tied'", "kind = 'vector'\nhidden_size = true"),
+         r"hidden_size must be an integer, not true/false"),
+        (GOOD.replace("kind = 'tied'", "kind = 'vector'\nhidden_size = '2'"),
+         r"hidden_size must be an integer, not text '2'"),
+        (GOOD.replace("kind = 'tied'", "kind = 'vector'\nhidden_size = 0"),
+         r"hidden_size: must be 1\.\.None, not 0|hidden_size"),
+        (GOOD + "[digits]\ndefault = true\n", r"\[digits\] default must be an integer"),
+        (GOOD + "[digits]\ndefault = '3'\n", r"\[digits\] default must be an integer"),
+        (GOOD + "[digits]\nf = 1001\n", r"\[digits\] f: must be 0\.\.1000"),
+        (GOOD + "[digits]\nf = -1\n", r"\[digits\] f: must be 0\.\.1000"),
+        (GOOD + "[digits]\nf = 1.5e3\n", r"\[digits\] f: must be 0\.\.1000"),
+        (GOOD + "[targets]\ny = 1\n", r"y must be a list, one target per step, not 1"),
+        (GOOD + "parameters = 3\n", r"parameters|redefine|not valid"),
+        (BASE + "[inputs]\nx = ['٣']\n", r"x\[1\]: '٣' is not a number \(only ASCII digits"),
+        (BASE + "[inputs]\nx = [true]\n", r"x\[1\]: True is a boolean"),
+        (BASE + "[inputs]\nx = 1979-05-27\n", r"inputs|sequence"),
+        (BASE + "[inputs]\nx = [1979-05-27]\n", r"x\[1\]: .* is not a number"),
+    ],
+)  # fmt: skip
+def test_every_field_is_type_checked_naming_file_and_key(tmp_path, text, match):
+    message = _refused(_write(tmp_path, "typed.toml", text))
+    assert re.search(match, message), message
+
+
+def test_json_booleans_are_not_numbers(tmp_path):
+    data = {"cell": {"kind": "vector", "hidden_size": True, "input_size": 1}, "inputs": {"x": [1]}}
+    message = _refused(_write(tmp_path, "b.json", json.dumps(data)), ExampleFileError)
+    assert "hidden_size must be an integer, not true/false" in message
+
+
+def test_parse_example_refuses_data_that_is_not_a_mapping():
+    for data in (None, [1], "text"):
+        with pytest.raises(ExampleFileError, match="expected a table/mapping"):
+            parse_example(data, origin="api")
+
+
+# -- built-in names resolve only to the package's own examples; a path is a path -----------------
+
+
+@pytest.mark.parametrize(
+    "name", ["../../x", "../examples/seed-step", "/etc/passwd", "Seed-Step", "seed step", "-x", ""]
+)
+def test_only_strict_names_are_built_in(name):
+    assert not is_builtin_name(name)
+    with pytest.raises(UnknownNameError, match="not a built-in example name"):
+        builtin_path(name)
+
+
+def test_a_path_is_never_resolved_through_the_package(tmp_path, monkeypatch):
+    # "../examples/seed-step" would reach the package's own file if it were resolved
+    # inside the resource directory; from an unrelated directory it is simply absent.
+    monkeypatch.chdir(tmp_path)
+    for text in ("../../x", "../examples/seed-step", "examples/seed-step"):
+        with pytest.raises(ExampleFileError, match=r"no such file"):
+            load_example(text)
+    # A real file with the name of a built-in, given as a path, is read as a path.
+    (tmp_path / "seed-step.toml").write_text(GOOD.replace("w_f='1'", "w_f='0.25'"), "utf-8")
+    assert load_example("seed-step.toml").parameters["w_f"] == sympy.Rational(1, 4)
+    assert load_example("seed-step").parameters["w_f"] == sympy.Rational(7, 10)
+    assert is_builtin_name("seed-step") and is_builtin_name("vector-demo")
+
+
+@pytest.mark.parametrize("arg", [None, 3, b"seed-step", ["seed-step"]])
+def test_load_example_refuses_arguments_that_are_not_names_or_paths(arg):
+    with pytest.raises(ExampleFileError, match="expected an example's name or path"):
+        load_example(arg)
