@@ -11,7 +11,11 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import struct
+import time
+import tracemalloc
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -438,6 +442,123 @@ def test_load_npz_fuzzed_bytes_give_arrays_or_a_clear_error(tmp_path, data):
         assert str(err).startswith("weights: ")
     else:
         assert all(isinstance(a, np.ndarray) and a.dtype.kind in "fiu" for a in arrays.values())
+
+
+def _npy_header(shape: tuple, descr: str = "<f8") -> bytes:
+    """A version-1.0 .npy header (magic, length, dict padded to 64 bytes) for ``shape``."""
+    buffer = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+def _zeros_deflate(head: bytes, zeros: int, chunk: int = 2**24) -> tuple[bytes, int]:
+    """A raw deflate stream of ``head`` then ``zeros`` zero bytes, and its CRC-32, built fast:
+    after a full flush, every further chunk of zeros compresses to the same bytes."""
+    assert zeros % chunk == 0
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(head + bytes(chunk)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(bytes(chunk)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(head)
+    block = bytes(chunk)
+    for _ in range(zeros // chunk):
+        crc = zlib.crc32(block, crc)
+    return first + again * (zeros // chunk - 1) + compressor.flush(), crc
+
+
+def _write_zip(path, members: list[tuple[str, bytes, int, int]]) -> None:
+    """A zip of deflated members (name, raw deflate stream, CRC-32, declared size), by hand,
+    so that the declared uncompressed size can be anything."""
+    local, central = bytearray(), bytearray()
+    for name, stream, crc, size in members:
+        offset, encoded = len(local), name.encode()
+        fields = (20, 0, 8, 0, 0x21, crc, len(stream), size, len(encoded), 0)
+        local += struct.pack("<I5H3I2H", 0x04034B50, *fields) + encoded + stream
+        central += struct.pack("<I6H3I5H2I", 0x02014B50, 20, *fields, 0, 0, 0, 0, offset)
+        central += encoded
+    end = struct.pack("<I4H2IH", 0x06054B50, 0, 0, len(members), len(members), len(central),
+                      len(local), 0)  # fmt: skip
+    path.write_bytes(bytes(local + central + end))
+
+
+def _refused_quickly_and_small(path, match: str, *, seconds: float = 0.5, megabytes: int = 16):
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DataFileError, match=match) as info:
+            load_npz(path, "weights")
+    finally:
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert elapsed < seconds and peak < megabytes * 2**20, (elapsed, peak)
+    assert str(info.value).startswith(f"weights: {path}") and "\n" not in str(info.value)
+
+
+def test_load_npz_refuses_2_gib_of_zeros_before_decompressing(tmp_path):
+    head = _npy_header((2**28,))  # 2 GiB of float64 zeros, declared honestly everywhere
+    stream, crc = _zeros_deflate(head, 2**31)
+    path = tmp_path / "bomb.npz"
+    _write_zip(path, [("W.npy", stream, crc, len(head) + 2**31)])
+    assert path.stat().st_size < 3 * 2**20
+    with zipfile.ZipFile(path) as archive:  # a well-formed zip, as numpy would read it
+        assert archive.getinfo("W.npy").file_size == len(head) + 2**31
+    _refused_quickly_and_small(path, r"'W\.npy' is 2,147,483,776 bytes uncompressed; at most "
+                               r"1,073,741,824 \(MAX_NPZ_MEMBER_BYTES")  # fmt: skip
+
+
+def test_load_npz_refuses_a_header_that_claims_more_than_the_budget(tmp_path):
+    # The zip says 160 bytes; the header claims a 2 GiB array: refused on the header alone.
+    head = _npy_header((2**28,))
+    raw = head + bytes(32)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    stream = compressor.compress(raw) + compressor.flush()
+    path = tmp_path / "liar.npz"
+    _write_zip(path, [("x.npy", stream, zlib.crc32(raw), len(raw))])
+    _refused_quickly_and_small(path, r"x: the header claims shape \(268435456,\) "
+                               r"\(2,147,483,648 bytes\); at most")  # fmt: skip
+
+
+def test_load_npz_refuses_a_stream_longer_than_the_zip_declares(tmp_path):
+    # Header and zip agree on 4 numbers, but the stream inflates to 2 GiB: only the declared
+    # bytes are ever inflated, and the CRC then fails.
+    head = _npy_header((4,))
+    stream, crc = _zeros_deflate(head, 2**31)
+    path = tmp_path / "long.npz"
+    _write_zip(path, [("x.npy", stream, crc, len(head) + 32)])
+    _refused_quickly_and_small(path, r"not a readable \.npz file \(Bad CRC-32")
+
+
+def test_load_npz_refuses_sizes_that_disagree_and_odd_dtypes(tmp_path):
+    for shape, descr, extra, match in [
+        ((2,), "<f8", 32, r"claims shape \(2,\) \(16 bytes\) but the member holds 32"),
+        ((8,), "<f8", 32, r"claims shape \(8,\) \(64 bytes\) but the member holds 32"),
+        ((2,), "<c16", 32, r"dtype complex128 is not a real number type"),
+        ((2,), "|b1", 2, r"dtype bool is not a real number type"),
+        ((2,), "|V8", 16, r"is not a real number type"),
+    ]:
+        raw = _npy_header(shape, descr) + bytes(extra)
+        path = tmp_path / "odd.npz"
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("x.npy", raw)
+        _refused_quickly_and_small(path, match)
+
+
+def test_load_npz_bounds_the_total_and_the_member_count(tmp_path, monkeypatch):
+    path = tmp_path / "many.npz"
+    np.savez(path, **{f"a{k}": np.zeros(100) for k in range(5)})
+    assert len(load_npz(path)) == 5
+    monkeypatch.setattr("symlstm.validate.MAX_NPZ_TOTAL_BYTES", 3000)
+    _refused_quickly_and_small(path, r"bytes uncompressed in all with this array; at most 3,000 "
+                               r"\(MAX_NPZ_TOTAL_BYTES")  # fmt: skip
+    monkeypatch.setattr("symlstm.validate.MAX_NPZ_MEMBERS", 4)
+    _refused_quickly_and_small(path, r"5 members; at most 4 \(MAX_NPZ_MEMBERS")
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"w.npz", ["w.npz"]])
+def test_load_npz_refuses_arguments_that_are_not_paths(bad):
+    with pytest.raises(DataFileError, match=r"^weights: expected the path of an \.npz file"):
+        load_npz(bad, "weights")
 
 
 # -- ONNX Runtime: node attributes, an undeclared clip, batch-major arrays ----------------------
