@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import re
 import shutil
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 import sympy
 
-from symlstm.audit import load_claims
+from symlstm.audit import audit, load_claims
 from symlstm.cell import Variant
 from symlstm.cli import main
 from symlstm.codegen import GENERATED_KINDS, InPlaceNumPyPrinter, generate_numpy, numpy_module
@@ -308,11 +309,17 @@ def _half_up(value: float, claimed: str) -> str:
 
 
 def test_the_tied_cell_reproduces_the_specs_numbers():
+    # Every number the spec states, except f_3 of section 8, which the certified audit finds
+    # wrong under the only weights the spec states (0.618… is 0.62, not 0.61).
     mod = numpy_module(kind="tied")
     checked = 0
+    wrong = {(r.claim.line, r.claim.quantity) for r in audit().wrong}
+    assert wrong == {(159, "f")}
     for claim in load_claims().claims:
         if claim.quantity not in ("f", "i", "g", "o", "c", "h"):
             continue
+        if (claim.line, claim.quantity) in wrong:
+            claim = dataclasses.replace(claim, claimed="0.62")
         example = load_example(claim.example)
         params = {k: float(example.parameters[k]) for k in mod.PARAMETERS}
         x = np.array([float(v) for v in example.inputs]).reshape(-1, 1, 1)
