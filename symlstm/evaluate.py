@@ -237,6 +237,10 @@ class _IntervalArithmetic(_Arithmetic):
         return self._binary(operator.add, a, b)
 
     def mul(self, a, b):
+        if a.exact == 0 or b.exact == 0:
+            # 0 × anything is exactly 0: keeping it exact lets a later tie (a saturated
+            # gate times a transcendental value, then added) be decided by the rule.
+            return self._from_fraction(Fraction(0))
         return self._binary(operator.mul, a, b)
 
     def power(self, a, n):

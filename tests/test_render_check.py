@@ -232,3 +232,21 @@ def test_generated_examples_have_no_false_line(example, mode):
                 any(set(n) <= {"0", "."} for n in re.findall(r"[\d.]+", r)) for r in approx
             ]
             assert all(shows_zero), approx
+
+
+def test_an_exact_tie_behind_a_saturated_gate_is_decided():
+    # i_1 = σ_hard(−31.964) = 0 exactly, so C_1 = 0 and h_1 = 0 exactly, and
+    # z_o,2 = 0.085 × (0 − 14.5) + 0.065 = −1.1675, a tie at 3 places (found by hypothesis).
+    data = {
+        "cell": {"kind": "tied", "variant": {"gate_activation": "hard_sigmoid"}},
+        "parameters": {"w_i": "-0.19", "b_i": "-6.2", "w_f": "-0.24", "b_f": "-0.005",
+                       "w_g": "0.98", "b_g": "0.76", "w_o": "0.085", "b_o": "0.065"},
+        "initial": {"h": "130", "c": "-0.1"},
+        "inputs": {"x": ["5.6", "-14.5"]},
+        "digits": {"default": 3},
+    }  # fmt: skip
+    example = parse_example(data, origin="tie")
+    worked = worked_example(example)
+    assert worked.summary[1]["h"] == "0.000"
+    assert "σ_hard(-1.168)" in worked.text()  # −1.1675 rounded half up (away from zero)
+    assert check_rendered(worked.text()).ok
