@@ -483,8 +483,8 @@ def _latex_note(note: str) -> str:
     so a minus sign is a real one (and no ``$`` inside ``\\text``, which MathJax does not
     read).
 
-    >>> _latex_note("exact value: -0.21")
-    '\\text{exact value: }-0.21'
+    >>> print(_latex_note("exact value: -0.21"))
+    \\text{exact value: }-0.21
     """
     out, pos = [], 0
     for m in re.finditer(r"-?\d+(?:\.\d+)?", note):
