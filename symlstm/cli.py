@@ -4,6 +4,8 @@
     An example worked step by step, every digit certified (default: the spec's section 5).
 ``symlstm audit [FILE]``
     A document's claimed numbers against certified recomputation (default: the spec's).
+``symlstm claims draft DOCUMENT --example NAME|FILE [--example …] [-o FILE]``
+    A claims file drafted from a document: its numbers matched against the examples.
 ``symlstm equations``
     The cell's equations for a kind, variant and notation.
 ``symlstm codegen numpy [--variant V] [--kind K] [--projection] [-o FILE]``
@@ -192,6 +194,22 @@ def build_parser() -> argparse.ArgumentParser:
     au = sub.add_parser("audit", help="check a document's claimed numbers")
     au.add_argument("claims", nargs="?", help="claims file (.toml/.json); default: the spec's")
     au.add_argument("--format", choices=("text", "json"), default="text")
+
+    cl = sub.add_parser("claims", help="claims files: draft one from a document")
+    cl_sub = cl.add_subparsers(dest="claims_command", parser_class=_Parser)
+    dr = cl_sub.add_parser(
+        "draft",
+        help="draft a claims file: match a document's numbers against examples",
+        description="Exit status: 0 drafted, 2 bad input (nothing written).",
+    )
+    dr.add_argument("document", help="a text, Markdown or LaTeX document")
+    dr.add_argument(
+        "--example",
+        action="append",
+        required=True,
+        help="built-in name or .toml/.json file; repeat for several",
+    )
+    dr.add_argument("-o", "--output", help="write the claims file here (default: stdout)")
     au.add_argument(
         "--no-explain",
         action="store_true",
@@ -330,6 +348,40 @@ def _audit(args: argparse.Namespace) -> int:
     report = audit(args.claims, explain=not args.no_explain)
     print(report.to_json() if args.format == "json" else report.to_text())
     return EXIT_OK if report.all_hold else EXIT_FAIL
+
+
+def _claims(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from symlstm.draft import draft_claims
+
+    if args.claims_command is None:
+        raise _UsageError("symlstm claims: give a subcommand: draft")
+    out = args.output
+    same = out is not None and os.path.exists(out) and os.path.exists(args.document)
+    if same and os.path.samefile(out, args.document):
+        raise _UsageError(f"symlstm claims draft: -o {out} would overwrite the document")
+    base = os.path.dirname(os.path.abspath(out)) if out is not None else os.getcwd()
+    draft = draft_claims(args.document, args.example, base_dir=base)
+    text = draft.to_toml()
+    if out is None:
+        print(text, end="")
+        return EXIT_OK
+    try:  # written whole or not at all: a temporary file beside it, then renamed
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=base, prefix=".claims-", suffix=".tmp", delete=False
+        ) as file:
+            file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(file.name, 0o666 & ~umask)  # as open() would make it, not the temp's 0o600
+        os.replace(file.name, out)
+    except OSError as err:
+        with contextlib.suppress(NameError, OSError):
+            os.unlink(file.name)
+        raise _UsageError(f"symlstm claims draft: cannot write {out}: {err.strerror}") from None
+    _report(f"{out}: {draft.summary()}")
+    return EXIT_OK
 
 
 def _grad(args: argparse.Namespace) -> int:
@@ -543,6 +595,7 @@ def _run(argv: Sequence[str] | None) -> int:
         "derive": _derive,
         "codegen": _codegen,
         "validate": _validate,
+        "claims": _claims,
     }
     if args.command is None:
         args = build_parser().parse_args(["example"])
