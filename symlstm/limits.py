@@ -260,9 +260,10 @@ def check_number(value: object, what: str = "value") -> object:
     Decimal text and :class:`decimal.Decimal` are checked on their digits and exponent
     before any exact fraction is built; an ``int``, ``Fraction`` or SymPy number on its
     size in bits. Booleans are refused (``True`` is not 1 here), and so are non-ASCII
-    digits (``"٣"``), and non-finite decimals. Anything else (a float, text that is not
-    a number) is returned as it is, for :func:`symlstm.exact.to_rational` to convert or
-    refuse.
+    digits (``"٣"``), non-finite decimals, and values that are not numbers or text at
+    all (``None``, a list). A float, and text that is short but not a number (``"nan"``,
+    ``"abc"``), are returned as they are, for :func:`symlstm.exact.to_rational` to
+    convert or refuse.
 
     Parameters
     ----------
@@ -283,7 +284,7 @@ def check_number(value: object, what: str = "value") -> object:
         If its decimal exponent is beyond ±:data:`MAX_EXPONENT`.
     ParameterError
         If it has more than :data:`MAX_NUMBER_DIGITS` significant digits, is a boolean,
-        has non-ASCII characters, or is a non-finite ``Decimal``.
+        has non-ASCII characters, is a non-finite ``Decimal``, or is not a number.
 
     >>> check_number(True, "layout")
     Traceback (most recent call last):

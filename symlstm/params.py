@@ -25,7 +25,7 @@ import sympy
 from symlstm.cell import Cell
 from symlstm.errors import ParameterError, ShapeError, UnknownNameError
 from symlstm.exact import to_rational
-from symlstm.limits import check_number
+from symlstm.limits import check_number, elide
 
 __all__ = ["ExactValue", "exact_number", "exact_value", "inputs", "parameters", "state"]
 
@@ -124,7 +124,7 @@ def parameters(cell: Cell, values: Mapping[str, Any]) -> dict[str, ExactValue]:
     given = dict(values)
     bad = [k for k in given if not isinstance(k, str)]
     if bad:
-        raise UnknownNameError(f"parameter names must be text, not {bad[0]!r}")
+        raise UnknownNameError(f"parameter names must be text, not {elide(repr(bad[0]))}")
     if "b" in given and not cell.is_vector:
         shared = given.pop("b")
         for name in cell.parameters:
@@ -132,8 +132,9 @@ def parameters(cell: Cell, values: Mapping[str, Any]) -> dict[str, ExactValue]:
                 given.setdefault(name, shared)
     unknown = [k for k in given if k not in cell.parameters]
     if unknown:
+        shown = ", ".join(elide(repr(k)) for k in unknown)
         raise UnknownNameError(
-            f"unknown parameter(s) {', '.join(map(repr, unknown))} for a {cell.kind} cell "
+            f"unknown parameter(s) {shown} for a {cell.kind} cell "
             f"({cell.variant.label()}); expected: {', '.join(cell.parameters)}"
         )
     converted = {name: exact_value(v, cell.shape(name), name) for name, v in given.items()}

@@ -347,6 +347,12 @@ def test_large_files_are_refused_unread(tmp_path):
          r"hidden_size must be an integer, not text '2'"),
         (GOOD.replace("kind = 'tied'", "kind = 'vector'\nhidden_size = 0"),
          r"hidden_size: must be 1\.\.None, not 0|hidden_size"),
+        (GOOD.replace("kind = 'tied'", "kind = '" + "9" * 100_000 + "'"),
+         r"\[cell\] kind: '9999999999…\(100000 digits\)…99999999' is not a name"),
+        (GOOD.replace("kind = 'tied'", "kind = 'tied'\nvariant = {forget_gate = 'X'}")
+             .replace("X", "x" * 5000),
+         r"\[cell.variant\] forget_gate: 'xxxxxxxxxx…\(5000 characters\)"),
+        (GOOD + "[digits]\n" + "q" * 5000 + " = 1\n", r"unknown quantity 'qqqqqqqqq…\(5002 char"),
         (GOOD + "[digits]\ndefault = true\n", r"\[digits\] default must be an integer"),
         (GOOD + "[digits]\ndefault = '3'\n", r"\[digits\] default must be an integer"),
         (GOOD + "[digits]\nf = 1001\n", r"\[digits\] f: must be 0\.\.1000"),

@@ -59,6 +59,8 @@ _TOP_KEYS = {
     "digits",
 }
 _CELL_KEYS = {"kind", "notation", "variant", "hidden_size", "input_size"}
+#: The longest word read as a name (a cell kind, notation, activation, forget gate).
+_MAX_NAME = 64
 #: The form of a built-in example's name; anything else is a path.
 _BUILTIN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
@@ -281,7 +283,7 @@ def _table(data: Mapping, key: str, origin: str, *, required: bool = True) -> di
 
 
 def _check_keys(table: Mapping, allowed: set[str], where: str) -> None:
-    unknown = sorted(map(str, set(table) - allowed))
+    unknown = sorted(elide(str(k)) for k in set(table) - allowed)
     if unknown:
         raise ExampleFileError(
             f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
@@ -314,10 +316,15 @@ def _int(value: Any, what: str, lo: int | None = None, hi: int | None = None) ->
     return int(value)
 
 
-def _text(data: Mapping, key: str, where: str, default: str | None = None) -> str | None:
+def _text(
+    data: Mapping, key: str, where: str, default: str | None = None, *, name: bool = False
+) -> str | None:
+    """A text field; ``name``: one of a few known words (a kind, a notation, an activation)."""
     value = data.get(key, default)
     if value is not None and not isinstance(value, str):
         raise ExampleFileError(f"{where} {key} must be text, not {_kind(value)}")
+    if name and value is not None and len(value) > _MAX_NAME:
+        raise UnknownNameError(f"{where} {key}: {elide(value)!r} is not a name symlstm knows")
     return value
 
 
@@ -341,6 +348,8 @@ def _variant(table: Any, origin: str) -> Variant:
         if expected is not None and not isinstance(value, expected):
             wanted = "true or false" if expected is bool else "text"
             raise ExampleFileError(f"{where} {key} must be {wanted}, not {_kind(value)}")
+        if expected is str:
+            _text(table, key, where, name=True)
         if key in ("forget_bias", "clip"):
             value = exact_number(value, f"{where} {key}")
         options[key] = value
@@ -372,10 +381,12 @@ def parse_example(data: Mapping[str, Any], *, origin: str = "example") -> Exampl
             for k in ("hidden_size", "input_size")
             if k in cell_table
         }
-        kind = _text(cell_table, "kind", f"{origin} [cell]", "tied")
+        kind = _text(cell_table, "kind", f"{origin} [cell]", "tied", name=True)
         cell = Cell(kind, _variant(cell_table.get("variant", {}), origin), **sizes)
         default_notation = "spec" if cell.kind == "tied" else "canonical"
-        note = notation(_text(cell_table, "notation", f"{origin} [cell]", default_notation))
+        note = notation(
+            _text(cell_table, "notation", f"{origin} [cell]", default_notation, name=True)
+        )
         initial = _table(data, "initial", origin, required=False)
         _check_keys(initial, {"h", "c"}, f"{origin} [initial]")
         input_table = _table(data, "inputs", origin)
@@ -386,7 +397,7 @@ def parse_example(data: Mapping[str, Any], *, origin: str = "example") -> Exampl
         for key, value in _table(data, "digits", origin, required=False).items():
             if key != "default" and key not in cell.quantities:
                 raise UnknownNameError(
-                    f"{origin} [digits]: unknown quantity {key!r}; "
+                    f"{origin} [digits]: unknown quantity {elide(repr(key))}; "
                     f"known: default, {', '.join(cell.quantities)}"
                 )
             digits[key] = _int(value, f"{origin} [digits] {key}", lo=0, hi=MAX_PLACES)
@@ -428,7 +439,7 @@ def _names(table: Mapping[str, Any], cell: Cell, origin: str) -> dict[str, str]:
     for key, value in table.items():
         if key not in known:
             raise UnknownNameError(
-                f"{origin} [names]: unknown symbol {key!r}; known: {', '.join(known)}"
+                f"{origin} [names]: unknown symbol {elide(repr(key))}; known: {', '.join(known)}"
             )
         if not isinstance(value, str) or not value.strip():
             raise ExampleFileError(f"{origin} [names] {key}: a label must be non-empty text")
@@ -459,7 +470,9 @@ def load_example(name_or_path: str | Path) -> Example:
         )
     text = os.fspath(name_or_path)
     if isinstance(text, bytes):
-        raise ExampleFileError(f"expected an example's name or path as text, not {text!r}")
+        raise ExampleFileError(
+            f"expected an example's name or path as text, not {elide(repr(text))}"
+        )
     path = Path(text)
     if isinstance(name_or_path, str) and is_builtin_name(text) and not path.exists():
         return parse_example(read_data_file(builtin_path(text)), origin=text)
