@@ -213,6 +213,12 @@ def find_numbers(lines: Sequence[str], *, latex: bool = False) -> list[Number]:
     ...
     symlstm.errors.ExampleFileError: line 1: cannot read the number '1,234.50': digit grouping ...
     """
+    if isinstance(lines, str) or not isinstance(lines, Sequence):
+        raise ArgumentError(f"lines must be a list of lines, not {type(lines).__name__}")
+    if not all(isinstance(line, str) for line in lines):
+        raise ArgumentError("lines must be a list of text lines")
+    if not isinstance(latex, bool):
+        raise ArgumentError(f"latex must be True or False, not {type(latex).__name__}")
     out: list[Number] = []
     for k, raw in enumerate(lines, start=1):
         line = raw[: _latex_comment_start(raw)] if latex else raw
@@ -1103,6 +1109,8 @@ def draft_claims(
     for ref in refs:
         if not isinstance(ref, str):
             raise ArgumentError(f"an example must be a name or a path, not {type(ref).__name__}")
+    if base_dir is not None and not isinstance(base_dir, str | os.PathLike):
+        raise ArgumentError(f"base_dir must be a path or None, not {type(base_dir).__name__}")
     lines, latex = read_document(document)
     try:
         numbers = find_numbers(lines, latex=latex)
