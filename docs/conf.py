@@ -38,7 +38,8 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
+# examples/: files the pages include (literalinclude), not pages of their own.
+exclude_patterns = ["_build", "_generated", "examples", "Thumbs.db", ".DS_Store"]
 
 # -- MyST -------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "deflist"]
