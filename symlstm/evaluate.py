@@ -48,6 +48,7 @@ from symlstm.errors import (
     ArgumentError,
     PrecisionError,
     RangeError,
+    ShapeError,
     SymLSTMError,
     UnknownNameError,
 )
@@ -306,7 +307,32 @@ _FUNCTIONS = {sigmoid: "sigmoid", tanh: "tanh", exp: "exp", Abs: "abs", sympy.si
 
 def evaluate_expression(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> Any:
     """Evaluate a scalar SymPy expression whose symbols ``env`` gives values to, in an
-    arithmetic from :func:`numeric_context`."""
+    arithmetic from :func:`numeric_context`.
+
+    >>> with numeric_context("exact") as arith:
+    ...     evaluate_expression(sympy.Symbol("a") + 1, {sympy.Symbol("a"): sympy.Rational(1, 2)},
+    ...                         arith)
+    3/2
+
+    Raises
+    ------
+    ArgumentError
+        If ``expr`` is not a SymPy expression, ``env`` not a mapping, or ``arith`` not an
+        arithmetic from :func:`numeric_context`.
+    """
+    if not isinstance(expr, sympy.Basic):
+        raise ArgumentError(f"expr must be a SymPy expression, not {type(expr).__name__}")
+    if not isinstance(env, Mapping):
+        raise ArgumentError(f"env must be a mapping of symbols to values, not {type(env).__name__}")
+    if not isinstance(arith, _Arithmetic):
+        raise ArgumentError(
+            f"arith must be an arithmetic from numeric_context, not {type(arith).__name__}"
+        )
+    return _evaluate_expression(expr, env, arith)
+
+
+def _evaluate_expression(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> Any:
+    """:func:`evaluate_expression` without the argument checks (it recurses here)."""
     if expr in env:
         return env[expr]
     if expr.is_Rational:
@@ -314,9 +340,9 @@ def evaluate_expression(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> A
     if isinstance(expr, sympy.Piecewise):  # conditions first: only the chosen piece is evaluated
         for piece, condition in expr.args:
             if _decide(condition, env, arith):
-                return evaluate_expression(piece, env, arith)
+                return _evaluate_expression(piece, env, arith)
         raise SymLSTMError(f"no piece of {expr} applies")
-    args = [evaluate_expression(a, env, arith) for a in expr.args] if expr.args else []
+    args = [_evaluate_expression(a, env, arith) for a in expr.args] if expr.args else []
     if expr.is_Add:
         return functools.reduce(arith.add, args)
     if expr.is_Mul:
@@ -368,8 +394,8 @@ def _decide(condition: sympy.Basic, env: Mapping, arith: _Arithmetic) -> bool:
     op = _COMPARISONS.get(type(condition))
     if op is None:
         raise SymLSTMError(f"cannot decide the condition {condition}")
-    lhs = evaluate_expression(condition.lhs, env, arith)
-    rhs = evaluate_expression(condition.rhs, env, arith)
+    lhs = _evaluate_expression(condition.lhs, env, arith)
+    rhs = _evaluate_expression(condition.rhs, env, arith)
     return arith.compare(op, lhs, rhs)
 
 
@@ -422,7 +448,7 @@ class Trace:
         step = self.steps[t - 1]
         env = {sym: step[name] for name, sym in self.cell.symbols.items() if name in step}
         with intervals.working_precision(self.precision):
-            return evaluate_expression(expr, env, _IntervalArithmetic())
+            return _evaluate_expression(expr, env, _IntervalArithmetic())
 
     def rounded(
         self, *, places: int | Mapping[str, int] | None = None, significant: int | None = None
@@ -460,7 +486,61 @@ def _prepare(cell, params, xs, h0, c0):
 
 
 def bind(cell: Cell, name: str, value: ExactValue, convert: Callable) -> dict:
-    """Environment entries for a named value of a cell: its symbol, or each matrix element."""
+    """Environment entries for a named value of a cell: its symbol, or each matrix element.
+
+    >>> bind(Cell("tied"), "w_f", sympy.Rational(7, 10), lambda v: v)
+    {w_f: 7/10}
+
+    Parameters
+    ----------
+    cell
+        The cell.
+    name
+        A parameter's or a quantity's name (``cell.parameters``, ``cell.symbols``).
+    value
+        Its value: a number for a scalar cell; for a vector cell a tuple of numbers
+        (a column) or of tuples (a matrix's rows), as :func:`symlstm.params.parameters`
+        gives them.
+    convert
+        Applied to each number (the arithmetic's ``const``, or the identity).
+
+    Raises
+    ------
+    ArgumentError
+        For a ``cell`` that is not a Cell, a ``name`` that is not a string, a ``convert``
+        that is not callable, or a vector cell's value that is not a tuple or list.
+    UnknownNameError
+        For a name the cell does not have.
+    ShapeError
+        For a vector cell's value of the wrong length.
+    """
+    if not isinstance(cell, Cell):
+        raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
+    if not isinstance(name, str):
+        raise ArgumentError(f"name must be a string, not {type(name).__name__}")
+    if name not in cell.parameters and name not in cell.symbols:
+        known = ", ".join([*cell.parameters, *cell.symbols])
+        raise UnknownNameError(
+            f"{name!r} is not a parameter or quantity of this cell; known: {known}"
+        )
+    if not callable(convert):
+        raise ArgumentError(f"convert must be callable, not {type(convert).__name__}")
+    if cell.is_vector:
+        rows = cell.parameters.get(name, cell.symbols.get(name)).shape[0]
+        if not isinstance(value, tuple | list):
+            raise ArgumentError(
+                f"{name} of a vector cell must be a tuple of {rows} values, not "
+                f"{type(value).__name__}"
+            )
+        if len(value) != rows:
+            raise ShapeError(f"{name} must have {rows} rows, not {len(value)}")
+    elif isinstance(value, tuple | list | Mapping | str) or value is None:
+        raise ArgumentError(f"{name} of a scalar cell must be a number, not {type(value).__name__}")
+    return _bind(cell, name, value, convert)
+
+
+def _bind(cell: Cell, name: str, value: ExactValue, convert: Callable) -> dict:
+    """:func:`bind` without the argument checks (called once a step)."""
     sym = cell.parameters.get(name, cell.symbols.get(name))
     if not cell.is_vector:
         return {sym: convert(value)}
@@ -473,15 +553,15 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
     program = cell.program()
     env: dict = {}
     for name, value in exact_params.items():
-        env.update(bind(cell, name, value, convert))
+        env.update(_bind(cell, name, value, convert))
     carried = {
-        "h_prev": bind(cell, "h_prev", h0, convert),
-        "c_prev": bind(cell, "c_prev", c0, convert),
+        "h_prev": _bind(cell, "h_prev", h0, convert),
+        "c_prev": _bind(cell, "c_prev", c0, convert),
     }
-    rounds_terms = {q: hand_rounds_terms(cell, q) for q in cell.quantities}
+    rounds_terms = {q: _hand_rounds_terms(cell, q) for q in cell.quantities}
     steps = []
     for t, x in enumerate(xs, start=1):
-        env.update(bind(cell, "x", x, convert))
+        env.update(_bind(cell, "x", x, convert))
         for part in carried.values():
             env.update(part)
         values: dict[str, list] = {}
@@ -491,11 +571,11 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
                 v = a.expr.xreplace(env)
             elif hand is not None and rounds_terms[a.quantity]:
                 # A person writes each product down rounded, then adds what is written.
-                terms = [evaluate_expression(term, env, arith) for term in a.expr.args]
+                terms = [_evaluate_expression(term, env, arith) for term in a.expr.args]
                 rounded = [arith.const(sympy.Rational(v.round(places=hand))) for v in terms]
                 v = functools.reduce(arith.add, rounded)
             else:
-                v = evaluate_expression(a.expr, env, arith)
+                v = _evaluate_expression(a.expr, env, arith)
             if arith is not None and a.quantity.startswith("z_"):
                 _check_range(arith, v, a.quantity, t)
             if hand is not None:
@@ -529,7 +609,26 @@ def hand_rounds_terms(cell: Cell, quantity: str) -> bool:
     >>> cell = Cell("tied")
     >>> hand_rounds_terms(cell, "c"), hand_rounds_terms(cell, "z_f"), hand_rounds_terms(cell, "h")
     (True, False, False)
+
+    Raises
+    ------
+    ArgumentError
+        If ``cell`` is not a Cell or ``quantity`` not a string.
+    UnknownNameError
+        If ``quantity`` is not one of the cell's quantities (``cell.quantities``).
     """
+    if not isinstance(cell, Cell):
+        raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
+    if not isinstance(quantity, str):
+        raise ArgumentError(f"quantity must be a string, not {type(quantity).__name__}")
+    if quantity not in cell.quantities:
+        raise UnknownNameError(
+            f"{quantity!r} is not a quantity of this cell; known: {', '.join(cell.quantities)}"
+        )
+    return _hand_rounds_terms(cell, quantity)
+
+
+def _hand_rounds_terms(cell: Cell, quantity: str) -> bool:
     if cell.is_vector or quantity.startswith("z_") or quantity not in cell.quantities:
         return False
     rhs = {str(eq.lhs): eq.rhs for eq in cell.equations()}[quantity]

@@ -20,7 +20,10 @@ from typing import Any
 
 import mpmath
 
+from symlstm.errors import ArgumentError, PrecisionError
+
 __all__ = [
+    "MAX_BITS",
     "extremum",
     "monotone",
     "point_ends",
@@ -33,6 +36,14 @@ __all__ = [
 
 iv = mpmath.iv
 
+#: Widest working precision :func:`working_precision` sets, in bits (about 300,000 digits:
+#: far beyond what certification asks for, which gives up at 32768 bits).
+MAX_BITS = 1 << 20
+
+
+def _not_interval(what: str, value: Any) -> ArgumentError:
+    return ArgumentError(f"{what} must be an mpmath.iv interval, not {type(value).__name__}")
+
 
 @contextlib.contextmanager
 def working_precision(bits: int) -> Iterator[None]:
@@ -42,7 +53,18 @@ def working_precision(bits: int) -> Iterator[None]:
     >>> with working_precision(200):
     ...     mpmath.iv.prec
     200
+
+    Raises
+    ------
+    ArgumentError
+        If ``bits`` is not an integer.
+    PrecisionError
+        If it is outside 2 … :data:`MAX_BITS` (mpmath would silently take 0 as 1).
     """
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise ArgumentError(f"bits must be an integer, not {type(bits).__name__}")
+    if not 2 <= bits <= MAX_BITS:
+        raise PrecisionError(f"bits must be 2..{MAX_BITS}, not {bits}")
     saved = iv.prec
     iv.prec = bits
     try:
@@ -58,7 +80,10 @@ def point_ends(a: Any) -> tuple[Any, Any]:
     >>> (float(lo.a), float(lo.b)), (float(hi.a), float(hi.b))
     ((1.0, 1.0), (2.0, 2.0))
     """
-    lo, hi = a._mpi_  # raw ends: mpmath.iv.mpf(x) would round them to the working precision
+    try:  # raw ends: mpmath.iv.mpf(x) would round them to the working precision
+        lo, hi = a._mpi_
+    except AttributeError:  # a try costs nothing for an interval
+        raise _not_interval("a", a) from None
     return iv.make_mpf((lo, lo)), iv.make_mpf((hi, hi))
 
 
@@ -70,8 +95,13 @@ def monotone(f: Callable[[Any], Any], a: Any) -> Any:
     >>> float(x.a), round(float(x.b), 6)
     (1.0, 2.718282)
     """
+    if not callable(f):
+        raise ArgumentError(f"f must be a function of an interval, not {type(f).__name__}")
     lo, hi = point_ends(a)
-    return iv.make_mpf((f(lo)._mpi_[0], f(hi)._mpi_[1]))
+    try:
+        return iv.make_mpf((f(lo)._mpi_[0], f(hi)._mpi_[1]))
+    except AttributeError:
+        raise ArgumentError("f must return an mpmath.iv interval") from None
 
 
 def extremum(pick: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
@@ -82,13 +112,24 @@ def extremum(pick: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
     >>> float(m.a), float(m.b)
     (1.0, 3.0)
     """
+    if pick is not max and pick is not min:
+        raise ArgumentError(f"pick must be max or min, not {pick!r}")
+    if not hasattr(b, "_mpi_"):
+        raise _not_interval("b", b)
     (a_lo, a_hi), (b_lo, b_hi) = point_ends(a), point_ends(b)
     return iv.make_mpf((pick(a_lo, b_lo)._mpi_[0], pick(a_hi, b_hi)._mpi_[1]))
 
 
 def sigmoid_point(x: Any) -> Any:
-    """1/(1 + e^(−x)) at a point interval (mpmath's exponent range does not overflow)."""
-    return 1 / (1 + iv.exp(-x))
+    """1/(1 + e^(−x)) at a point interval (mpmath's exponent range does not overflow).
+
+    >>> float(sigmoid_point(mpmath.iv.mpf(0)).a)
+    0.5
+    """
+    try:
+        return 1 / (1 + iv.exp(-x))
+    except TypeError:
+        raise _not_interval("x", x) from None
 
 
 def tanh_point(x: Any) -> Any:
@@ -98,7 +139,10 @@ def tanh_point(x: Any) -> Any:
     >>> float(tanh_point(mpmath.iv.mpf("inf")).a)
     1.0
     """
-    negative = x < 0
+    try:
+        negative = x < 0
+    except TypeError:
+        raise _not_interval("x", x) from None
     t = iv.expm1(2 * x if negative else -2 * x)  # in [-1, 0]
     return t / (2 + t) if negative else -t / (2 + t)
 

@@ -26,11 +26,12 @@ True
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from symlstm.errors import ArgumentError, PrecisionError
+from symlstm.errors import ArgumentError, ParameterError, PrecisionError
 
 __all__ = [
     "MAX_PREC",
@@ -116,9 +117,20 @@ def round_significant(x: Fraction, digits: int) -> str:
 def round_enclosure(
     lo: Fraction, hi: Fraction, *, places: int | None = None, significant: int | None = None
 ) -> str | None:
-    """Round every number in [lo, hi] the same way, or return None if they differ."""
+    """Round every number in [lo, hi] the same way, or return None if they differ.
+
+    Raises
+    ------
+    ArgumentError
+        If ``lo`` or ``hi`` is not a ``Fraction`` or ``int``, or ``places`` or
+        ``significant`` is not an integer.
+    PrecisionError
+        Unless exactly one of ``places`` and ``significant`` is given, or if it is out
+        of range.
+    """
     if (places is None) == (significant is None):
         raise PrecisionError("give exactly one of places and significant")
+    _check_enclosure(lo, hi)
     if places is not None:
         a, b = round_places(lo, places), round_places(hi, places)
     else:
@@ -128,12 +140,28 @@ def round_enclosure(
     return a if a == b else None
 
 
+def _check_enclosure(lo: Any, hi: Any) -> None:
+    for what, x in (("lo", lo), ("hi", hi)):
+        if not isinstance(x, Fraction | int) or isinstance(x, bool):
+            raise ArgumentError(f"{what} must be a Fraction or an int, not {type(x).__name__}")
+    if lo > hi:
+        raise PrecisionError(f"an enclosure needs lo <= hi, not lo = {lo}, hi = {hi}")
+
+
 def certified_significant_digits(lo: Fraction, hi: Fraction) -> int:
     """How many significant digits every number in [lo, hi] shares when rounded.
 
     >>> certified_significant_digits(Fraction(6201, 10000), Fraction(6202, 10000))
     3
+
+    Raises
+    ------
+    ArgumentError
+        If ``lo`` or ``hi`` is not a ``Fraction`` or ``int``.
+    PrecisionError
+        If ``lo > hi``.
     """
+    _check_enclosure(lo, hi)
     if lo == hi:
         return 10**6  # exact: as many digits as anyone asks for
     digits = 0
@@ -142,15 +170,34 @@ def certified_significant_digits(lo: Fraction, hi: Fraction) -> int:
     return digits
 
 
+#: The exponent of a stated decimal: at most 9 digits (beyond any number read).
+_EXPONENT = re.compile(r"[+-]?0*[0-9]{1,9}", re.ASCII)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)")
+
+
 def stated_places(text: str) -> int:
     """The decimal places a number is stated to: ``"0.62"`` → 2, ``"45"`` → 0.
 
-    >>> stated_places("0.603"), stated_places("27.6"), stated_places("45")
-    (3, 1, 0)
+    >>> stated_places("0.603"), stated_places("27.6"), stated_places("45"), stated_places("6e-3")
+    (3, 1, 0, 3)
+
+    Raises
+    ------
+    ArgumentError
+        If ``text`` is not a string.
+    ParameterError
+        If what follows an ``e`` is not a decimal exponent of at most 9 digits.
     """
+    if not isinstance(text, str):
+        raise ArgumentError(f"text must be a string, not {type(text).__name__}")
     text = text.strip().lower()
     if "e" in text:
         mantissa, _, exp = text.partition("e")
+        if not _EXPONENT.fullmatch(exp):
+            raise ParameterError(f"{_shown(text)}: {_shown(exp)} is not a decimal exponent")
         return stated_places(mantissa) - int(exp)
     _, dot, frac = text.partition(".")
     return len(frac) if dot else 0
@@ -163,10 +210,23 @@ def with_increasing_precision(
 
     Raises
     ------
+    ArgumentError
+        If ``compute`` is not callable, ``start`` or ``max_prec`` not an integer, or
+        ``what`` not a string.
     PrecisionError
         If ``max_prec`` bits do not decide it: the value may be exactly a
-        rounding tie that only exact arithmetic could settle.
+        rounding tie that only exact arithmetic could settle; or if ``start`` is below
+        2 or above ``max_prec``.
     """
+    if not callable(compute):
+        raise ArgumentError(f"compute must be callable, not {type(compute).__name__}")
+    if not isinstance(what, str):
+        raise ArgumentError(f"what must be a string, not {type(what).__name__}")
+    for name, bits in (("start", start), ("max_prec", max_prec)):
+        if isinstance(bits, bool) or not isinstance(bits, int):
+            raise ArgumentError(f"{name} must be an integer, not {type(bits).__name__}")
+    if not 2 <= start <= max_prec:
+        raise PrecisionError(f"start must be 2..max_prec ({max_prec}), not {start}")
     prec = start
     while True:
         try:

@@ -719,3 +719,37 @@ def test_spec_sequence_with_section_5_weights_gets_one_entry_wrong():
 def test_decimal_context_is_untouched():
     # the reference helpers use local contexts only
     assert decimal.getcontext().prec == 28
+
+
+def test_public_helpers_check_their_arguments_where_they_enter():
+    from symlstm.errors import ArgumentError, ShapeError, UnknownNameError
+    from symlstm.evaluate import bind, evaluate_expression, hand_rounds_terms, numeric_context
+
+    tied = Cell("tied")
+    assert bind(tied, "w_f", sympy.Rational(7, 10), lambda v: v) == {
+        tied.parameters["w_f"]: sympy.Rational(7, 10)
+    }
+    with pytest.raises(ArgumentError, match="cell must be a Cell, not str"):
+        bind("tied", "w_f", 1, lambda v: v)
+    with pytest.raises(UnknownNameError, match="'zz' is not a parameter or quantity"):
+        bind(tied, "zz", 1, lambda v: v)
+    with pytest.raises(ArgumentError, match="convert must be callable"):
+        bind(tied, "w_f", 1, None)
+    with pytest.raises(ArgumentError, match="w_f of a scalar cell must be a number, not list"):
+        bind(tied, "w_f", [1], lambda v: v)
+    vector = Cell("vector", hidden_size=2, input_size=1)
+    with pytest.raises(ShapeError, match="b_f must have 2 rows, not 3"):
+        bind(vector, "b_f", (1, 2, 3), lambda v: v)
+    with numeric_context("exact") as arith:
+        h = sympy.Symbol("h")
+        assert evaluate_expression(h / 2, {h: sympy.Integer(1)}, arith) == sympy.Rational(1, 2)
+        with pytest.raises(ArgumentError, match="expr must be a SymPy expression, not str"):
+            evaluate_expression("h", {}, arith)
+        with pytest.raises(ArgumentError, match="env must be a mapping"):
+            evaluate_expression(h, None, arith)
+    with pytest.raises(ArgumentError, match="arith must be an arithmetic from numeric_context"):
+        evaluate_expression(h, {}, None)
+    with pytest.raises(ArgumentError, match="quantity must be a string"):
+        hand_rounds_terms(tied, None)
+    with pytest.raises(UnknownNameError, match="'zz' is not a quantity"):
+        hand_rounds_terms(tied, "zz")

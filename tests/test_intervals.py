@@ -78,3 +78,33 @@ def test_working_precision_is_scoped_and_restored_on_error():
         assert iv.prec == 300
         1 / 0  # noqa: B018
     assert iv.prec == before
+
+
+def test_bad_arguments_are_argument_errors_naming_the_argument():
+    from symlstm.errors import ArgumentError, PrecisionError
+
+    a = mpmath.iv.mpf([0, 1])
+    with pytest.raises(ArgumentError, match=r"a must be an mpmath\.iv interval, not float"):
+        intervals.sigmoid(0.5)
+    with pytest.raises(ArgumentError, match=r"b must be an mpmath\.iv interval, not NoneType"):
+        intervals.extremum(max, a, None)
+    with pytest.raises(ArgumentError, match="pick must be max or min"):
+        intervals.extremum(sorted, a, a)
+    with pytest.raises(ArgumentError, match="f must be a function"):
+        intervals.monotone(None, a)
+    with pytest.raises(ArgumentError, match=r"x must be an mpmath\.iv interval, not str"):
+        intervals.tanh_point("zz")
+    with (
+        pytest.raises(ArgumentError, match="bits must be an integer, not str"),
+        intervals.working_precision("53"),
+    ):
+        pass
+    saved = mpmath.iv.prec
+    with (
+        pytest.raises(PrecisionError, match=r"bits must be 2\.\."),
+        intervals.working_precision(0),
+    ):
+        pass
+    assert mpmath.iv.prec == saved
+    # both errors are also the built-ins callers may catch
+    assert issubclass(ArgumentError, TypeError) and issubclass(PrecisionError, ValueError)

@@ -247,3 +247,23 @@ def test_with_increasing_precision_passes_other_errors_through():
 
     with pytest.raises(ZeroDivisionError, match="not ours"):
         with_increasing_precision(compute)
+
+
+def test_bad_arguments_raise_symlstm_errors():
+    from symlstm.errors import ArgumentError, ParameterError
+
+    with pytest.raises(ArgumentError, match="lo must be a Fraction or an int, not str"):
+        round_enclosure("0.1", F(1, 5), places=2)
+    with pytest.raises(PrecisionError, match="lo <= hi"):
+        certified_significant_digits(F(2), F(1))
+    with pytest.raises(ArgumentError, match="text must be a string, not int"):
+        stated_places(3)
+    with pytest.raises(ParameterError, match="not a decimal exponent"):
+        stated_places("1e" + "9" * 5000)
+    assert stated_places("6.25e1") == 1
+    with pytest.raises(ArgumentError, match="compute must be callable"):
+        with_increasing_precision(None)
+    with pytest.raises(PrecisionError, match=r"start must be 2\.\.max_prec"):
+        with_increasing_precision(lambda prec: prec, start=128, max_prec=64)
+    with pytest.raises(ArgumentError, match="what must be a string"):
+        with_increasing_precision(lambda prec: prec, what=3)
