@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 
 from symlstm.cell import Variant
-from symlstm.errors import ParameterError, ShapeError, UnknownNameError
+from symlstm.errors import ArgumentError, ParameterError, ShapeError, UnknownNameError
 
 __all__ = [
     "DIRECTIONS",
@@ -376,6 +376,37 @@ def get_layout(layout: Layout | str) -> Layout:
         raise UnknownNameError(f"unknown layout {layout!r}; known: {known}") from None
 
 
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _check_mapping(value: Any, what: str) -> None:
+    if not isinstance(value, Mapping):
+        raise ArgumentError(f"{what} must be a mapping of names to values, not {_type_name(value)}")
+
+
+def _check_optional_int(value: Any, what: str, low: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentError(f"{what} must be an integer, not {_type_name(value)}")
+    if value < low:
+        raise ParameterError(f"{what} must be >= {low}, not {value}")
+
+
+def _check_direction(direction: Any) -> None:
+    if not isinstance(direction, str):
+        raise ArgumentError(f"direction must be a string, not {_type_name(direction)}")
+    if direction not in DIRECTIONS:
+        raise UnknownNameError(f"unknown direction {direction!r}; known: {', '.join(DIRECTIONS)}")
+
+
+def _check_variant(variant: Any, optional: bool = False) -> None:
+    if not isinstance(variant, Variant) and not (optional and variant is None):
+        wanted = "a Variant or None" if optional else "a Variant"
+        raise ArgumentError(f"variant must be {wanted}, not {_type_name(variant)}")
+
+
 # -- ONNX node attributes ---------------------------------------------------------------------
 
 #: The attributes of an ONNX LSTM node (opset 7 to 22) that :func:`onnx_variant` reads.
@@ -501,7 +532,24 @@ def onnx_variant(
     Traceback (most recent call last):
     ...
     symlstm.errors.ParameterError: ONNX activation Elu(alpha=1) has no match in ...
+
+    Raises
+    ------
+    ArgumentError
+        For arguments of the wrong type (``attributes`` not a mapping, ``direction`` not
+        a string, ``num_directions`` or ``hidden_size`` not an integer, ``peephole`` not
+        a bool) and for attribute values of the wrong type.
+    UnknownNameError
+        For an unknown attribute, direction or activation.
+    ShapeError, ParameterError
+        For attributes that contradict the arrays or that symlstm cannot compute.
     """
+    _check_mapping(attributes, "attributes")
+    _check_direction(direction)
+    _check_optional_int(num_directions, "num_directions", 1)
+    _check_optional_int(hidden_size, "hidden_size", 1)
+    if not isinstance(peephole, bool | np.bool_):
+        raise ArgumentError(f"peephole must be True or False, not {_type_name(peephole)}")
     for key in attributes:
         if key not in ONNX_ATTRIBUTES:
             raise UnknownNameError(
@@ -523,6 +571,7 @@ def onnx_variant(
     if direction not in DIRECTIONS:
         raise UnknownNameError(f"unknown direction {direction!r}; known: {', '.join(DIRECTIONS)}")
     size = attributes.get("hidden_size")
+    _check_optional_int(size, "onnx hidden_size", 1)
     if size is not None and hidden_size is not None and int(size) != hidden_size:
         raise ShapeError(f"the node's hidden_size is {size}, the arrays' is {hidden_size}")
     if attributes.get("layout", 0) not in (0, 1):
@@ -561,10 +610,15 @@ def onnx_attributes(variant: Variant, *, num_directions: int = 1) -> dict[str, A
 
     Raises
     ------
+    ArgumentError
+        If ``variant`` is not a :class:`~symlstm.cell.Variant` or ``num_directions`` not
+        an integer.
     ParameterError
         For what an ONNX node cannot say: no forget gate, a forget bias (fold it into B),
         a clip that is not a float32 number.
     """
+    _check_variant(variant)
+    _check_optional_int(num_directions, "num_directions", 1)
     if num_directions not in (1, 2):
         raise ParameterError(f"num_directions is 1 or 2, not {num_directions!r}")
     if variant.forget_gate == "none":
@@ -772,6 +826,10 @@ def to_canonical(
 
     Raises
     ------
+    ArgumentError
+        For arguments of the wrong type: ``arrays`` or ``attributes`` not a mapping,
+        ``layer`` not an integer, ``direction`` not a string, ``forget_bias`` not a
+        number.
     UnknownNameError
         For an unknown layout, direction or array name.
     ParameterError
@@ -787,7 +845,18 @@ def to_canonical(
     ('forget bias 1', array([[1., 5.]]), array([[10.]]))
     """
     layout = get_layout(layout)
-    if biases not in ("sum", "exact"):
+    _check_mapping(arrays, "arrays")
+    _check_optional_int(layer, "layer", 0)
+    _check_direction(direction)
+    if forget_bias is not None and (
+        isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real)
+    ):
+        raise ArgumentError(f"forget_bias must be a number or None, not {_type_name(forget_bias)}")
+    if forget_bias is not None and not math.isfinite(forget_bias):
+        raise ParameterError(f"forget_bias must be finite, not {forget_bias}")
+    if attributes is not None:
+        _check_mapping(attributes, "attributes")
+    if not isinstance(biases, str) or biases not in ("sum", "exact"):
         raise UnknownNameError(f"unknown biases option {biases!r}; known: sum, exact")
     if attributes is not None and layout.attributes is None:
         raise ParameterError(f"{layout.name} arrays have no node attributes")
@@ -897,8 +966,22 @@ def from_canonical(
     >>> params |= {f"b_{k}": np.full(1, float(j)) for j, k in enumerate("ifgo")}
     >>> from_canonical("onnx", params)["B"]
     array([[0., 3., 1., 2., 0., 0., 0., 0.]])
+
+    Raises
+    ------
+    ArgumentError
+        For ``params`` that is not a mapping, a ``variant`` that is not a
+        :class:`~symlstm.cell.Variant` or None, a ``layer`` that is not an integer or a
+        ``direction`` that is not a string.
+    UnknownNameError, ParameterError, ShapeError
+        For unknown or missing parameters, wrong shapes, or a variant the layout cannot
+        hold.
     """
     layout = get_layout(layout)
+    _check_mapping(params, "params")
+    _check_variant(variant, optional=True)
+    _check_optional_int(layer, "layer", 0)
+    _check_direction(direction)
     canonical = LAYOUTS["canonical"]
     coupled = variant is not None and variant.forget_gate == "coupled"
     if coupled and layout.attributes == "onnx":  # zeros where ONNX reads no forget gate

@@ -49,6 +49,7 @@ from symlstm import intervals
 from symlstm.calculus import adjoint_symbol, backward_step
 from symlstm.cell import Cell, Variant
 from symlstm.errors import (
+    ArgumentError,
     ParameterError,
     PrecisionError,
     ShapeError,
@@ -188,10 +189,44 @@ def normwise_ulps(pairs: Iterable[tuple[Any, Any]], dtype: Any) -> float:
     >>> t = ReferenceTensor(np.array([1.0, 2.0**-20]), np.zeros(2), 106)
     >>> normwise_ulps([(t, np.array([1.0, 0.0], dtype=np.float32))], np.float32)  # 2^-20 / 2^-23
     8.0
+
+    Raises
+    ------
+    ArgumentError
+        If ``pairs`` is not an iterable of (exact, computed) pairs whose exact has ``hi``
+        and ``lo``, or ``dtype`` is not a NumPy dtype.
+    ParameterError
+        If ``dtype`` is not float16, float32 or float64, or a computed value is not an
+        array of real numbers.
+    ShapeError
+        If a computed array's shape does not broadcast with its exact tensor's.
     """
+    dtype = _check_dtype(dtype)
+    if isinstance(pairs, str | bytes | Mapping) or not isinstance(pairs, Iterable):
+        raise ArgumentError(
+            f"pairs must be an iterable of (exact, computed) pairs, not {type(pairs).__name__}"
+        )
     pairs = list(pairs)
-    dtype = np.dtype(dtype)
-    errors = [np.abs((np.asarray(c, np.float64) - e.hi) - e.lo).ravel() for e, c in pairs]
+    for k, pair in enumerate(pairs):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ArgumentError(f"pairs[{k}] must be an (exact, computed) pair, not {pair!r:.60}")
+        if not (hasattr(pair[0], "hi") and hasattr(pair[0], "lo")):
+            raise ArgumentError(
+                f"pairs[{k}]: the exact value must be a ReferenceTensor (with hi and lo), "
+                f"not {type(pair[0]).__name__}"
+            )
+    try:
+        computed = [np.asarray(c, np.float64) for _, c in pairs]
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"a computed value is not an array of real numbers: {err}") from None
+    for k, ((e, _), c) in enumerate(zip(pairs, computed, strict=True)):
+        try:
+            np.broadcast_shapes(c.shape, np.shape(e.hi), np.shape(e.lo))
+        except ValueError:
+            raise ShapeError(
+                f"pairs[{k}]: computed shape {c.shape} does not fit the exact {np.shape(e.hi)}"
+            ) from None
+    errors = [np.abs((c - e.hi) - e.lo).ravel() for (e, _), c in zip(pairs, computed, strict=True)]
     scale = max((float(np.max(np.abs(e.hi), initial=0.0)) for e, _ in pairs), default=0.0)
     unit = np.spacing(dtype.type(scale)) if scale else np.finfo(dtype).smallest_subnormal
     worst = max((float(np.max(e, initial=0.0)) for e in errors), default=0.0)
@@ -214,6 +249,18 @@ class ReferenceResult:
     grads: dict[str, ReferenceTensor] | None
     bits: int
     certified_bits: int
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    """A float dtype given as such (np.dtype(None) would be float64: refused here)."""
+    if dtype is None or isinstance(dtype, bool):
+        raise ArgumentError(f"dtype must be a NumPy float dtype, not {dtype!r}")
+    try:
+        return _float_dtype(dtype)
+    except TypeError:
+        raise ArgumentError(
+            f"dtype must be a NumPy float dtype, not {type(dtype).__name__}"
+        ) from None
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -1261,6 +1308,9 @@ def reference(
     >>> sorted(r.grads)[:3], r.grads["b_o"].hi.shape
     (['U_f', 'U_g', 'U_i'], (2,))
     """
+    for name, value in (("bits", bits), ("max_prec", max_prec)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ArgumentError(f"{name} must be an integer, not {type(value).__name__}")
     ops = _choose_backend(backend)
     if start_prec is None:
         steps = np.shape(x)[0] if np.ndim(x) else 0

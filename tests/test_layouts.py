@@ -572,3 +572,28 @@ def test_keras_bidirectional_names_both_directions():
     assert_same(to_canonical("keras", plain)[1], forward)
     with pytest.raises(UnknownNameError, match="unknown array 'kernel'"):
         to_canonical(layout, plain)
+
+
+def test_bad_argument_types_are_argument_errors():
+    from symlstm.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="attributes must be a mapping"):
+        onnx_variant(None)
+    with pytest.raises(ArgumentError, match="direction must be a string, not int"):
+        onnx_variant({}, direction=1)
+    with pytest.raises(ArgumentError, match="hidden_size must be an integer, not str"):
+        onnx_variant({}, hidden_size="4")
+    with pytest.raises(ArgumentError, match="onnx hidden_size must be an integer, not str"):
+        onnx_variant({"hidden_size": "x"})
+    with pytest.raises(ArgumentError, match="peephole must be True or False"):
+        onnx_variant({}, peephole="yes")
+    with pytest.raises(ArgumentError, match="variant must be a Variant, not str"):
+        onnx_attributes("peephole")
+    with pytest.raises(ArgumentError, match="arrays must be a mapping"):
+        to_canonical("torch", [1])
+    with pytest.raises(ArgumentError, match="forget_bias must be a number or None, not str"):
+        to_canonical("tf1", {}, forget_bias="1")
+    with pytest.raises(ArgumentError, match="params must be a mapping"):
+        from_canonical("torch", None)
+    with pytest.raises(ArgumentError, match="variant must be a Variant or None, not str"):
+        from_canonical("torch", {}, "peephole")
