@@ -84,3 +84,20 @@ def test_long_vectors_are_elided_in_latex_and_markdown(vector_demo):
     assert "(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)" in render_summary(ex, trace, "text")
     assert "| (0.1, 0.2, …, 0.8, 0.9) |" in render_summary(ex, trace, "markdown")
     assert r"$(0.1, 0.2, \ldots, 0.8, 0.9)$" in render_summary(ex, trace, "latex")
+
+
+def test_summary_needs_an_example_and_a_certified_trace_of_its_cell():
+    from symlstm.errors import ArgumentError, ParameterError
+
+    example = load_example("seed-step")
+    with pytest.raises(ArgumentError, match="example must be an Example, not str"):
+        summary_data("seed-step", example.certify())
+    with pytest.raises(ArgumentError, match="trace must be a Trace, not NoneType"):
+        render_summary(example, None)
+    with pytest.raises(ParameterError, match="no certified decimals"):
+        render_summary(example, example.evaluate(method="interval"))
+    other = load_example("vector-demo")
+    with pytest.raises(ParameterError, match="another cell"):
+        summary_data(example, other.certify())
+    with pytest.raises(ArgumentError, match="cell must be a Cell, not str"):
+        render_equations("tied")

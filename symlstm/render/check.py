@@ -37,7 +37,7 @@ from fractions import Fraction
 
 import sympy
 
-from symlstm.errors import PrecisionError, SymLSTMError, UnknownNameError
+from symlstm.errors import ArgumentError, PrecisionError, SymLSTMError, UnknownNameError
 from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.rounding import Undecided, round_places, stated_places, with_increasing_precision
 
@@ -408,7 +408,15 @@ def link_holds(left: str, right: str) -> bool | None:
     (True, True)
     >>> link_holds("1 × 0.652", "0.6525")
     False
+
+    Raises
+    ------
+    ArgumentError
+        If ``left`` or ``right`` is not a string.
     """
+    for what, side in (("left", left), ("right", right)):
+        if not isinstance(side, str):
+            raise ArgumentError(f"{what} must be a string, not {type(side).__name__}")
     a, b = parse_numeric(left), parse_numeric(right)
     if a is None or b is None or "elided" in (a.kind, b.kind):
         return None
@@ -680,7 +688,18 @@ def check_rendered(rendered: str, fmt: str = "text") -> CheckReport:
 
     >>> check_rendered("x = 0.1 + 0.2 = 0.3", "text").ok
     True
+
+    Raises
+    ------
+    ArgumentError
+        If ``rendered`` or ``fmt`` is not a string.
+    UnknownNameError
+        For an unknown format.
     """
+    if not isinstance(rendered, str):
+        raise ArgumentError(f"rendered must be a string, not {type(rendered).__name__}")
+    if not isinstance(fmt, str):
+        raise ArgumentError(f"fmt must be a string, not {type(fmt).__name__}")
     if fmt not in FORMATS:
         raise UnknownNameError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     chains = {

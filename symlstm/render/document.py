@@ -28,7 +28,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from symlstm.errors import ParameterError, SymLSTMError
+from symlstm.errors import ArgumentError, ParameterError, SymLSTMError
 
 __all__ = [
     "PdftoppmNotFoundError",
@@ -201,7 +201,14 @@ def escape_latex(text: str) -> str:
     \ensuremath{\sigma}(z) \ensuremath{\odot} h, café, a-{}-b, x y
     >>> escape_latex("snow ☃")
     'snow ?'
+
+    Raises
+    ------
+    ArgumentError
+        If ``text`` is not a string.
     """
+    if not isinstance(text, str):
+        raise ArgumentError(f"text must be a string, not {type(text).__name__}")
     out = "".join(_escape_char(ch) for ch in text)
     # OT1 ligatures: -- and --- are dashes, !` and ?` are inverted marks.
     out = re.sub(r"-(?=-)", "-{}", out)
@@ -260,7 +267,16 @@ def standalone(body: str, *, title: str | None = None) -> str:
     \noindent{\Large\bfseries Step \#1\par}\bigskip
     $\sigma(z)$
     \end{document}
+
+    Raises
+    ------
+    ArgumentError
+        If ``body`` is not a string, or ``title`` neither a string nor None.
     """
+    if not isinstance(body, str):
+        raise ArgumentError(f"body must be a string of LaTeX, not {type(body).__name__}")
+    if title is not None and not isinstance(title, str):
+        raise ArgumentError(f"title must be a string or None, not {type(title).__name__}")
     parts = [_PREAMBLE, "\\begin{document}\n"]
     if title is not None:
         parts.append(f"\\noindent{{\\Large\\bfseries {escape_latex(title)}\\par}}\\bigskip\n")

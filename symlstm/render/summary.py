@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from symlstm.cell import Cell
-from symlstm.errors import UnknownNameError
+from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.evaluate import Trace
 from symlstm.examples import Example
 from symlstm.render.printers import latex, text
@@ -28,6 +28,8 @@ FORMATS: tuple[str, ...] = ("text", "markdown", "latex", "json")
 
 
 def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
+    if not isinstance(fmt, str):
+        raise ArgumentError(f"fmt must be a string, not {type(fmt).__name__}")
     if fmt not in allowed:
         raise UnknownNameError(f"unknown format {fmt!r}; known: {', '.join(allowed)}")
 
@@ -42,7 +44,16 @@ def render_equations(cell: Cell, *, notation: str = "canonical", fmt: str = "lat
     C_t = f_t·C_{t-1} + i_t·C̃_t
     o_t = σ(W_o·h_{t-1} + W_o·x_t + b_o)
     h_t = o_t·tanh(C_t)
+
+    Raises
+    ------
+    ArgumentError
+        If ``cell`` is not a :class:`~symlstm.cell.Cell` or ``fmt`` not a string.
+    UnknownNameError
+        For an unknown format or notation.
     """
+    if not isinstance(cell, Cell):
+        raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
     _check_format(fmt, ("text", "markdown", "latex"))
     eqs = cell.equations(inline=True)
     if fmt == "text":
@@ -93,8 +104,34 @@ def _show(value: Any, fmt: str = "text") -> str:
     return f"${shown}$" if math else shown
 
 
+def _check_certified(example: Any, trace: Any) -> None:
+    """An Example and a certified Trace of its cell (``Example.certify``), or an error."""
+    if not isinstance(example, Example):
+        raise ArgumentError(f"example must be an Example, not {type(example).__name__}")
+    if not isinstance(trace, Trace):
+        raise ArgumentError(f"trace must be a Trace, not {type(trace).__name__}")
+    if not trace.decimals:
+        raise ParameterError("the trace has no certified decimals: use Example.certify")
+    if _cell_key(trace.cell) != _cell_key(example.cell):
+        raise ParameterError("the trace is of another cell than the example's")
+
+
+def _cell_key(cell: Cell) -> tuple:
+    return (cell.kind, cell.variant, cell.hidden_size, cell.input_size, cell.shape("h"))
+
+
 def summary_data(example: Example, trace: Trace) -> dict[str, Any]:
-    """The JSON contract of ``symlstm example --format json``: decimal strings throughout."""
+    """The JSON contract of ``symlstm example --format json``: decimal strings throughout.
+
+    Raises
+    ------
+    ArgumentError
+        If ``example`` is not an :class:`~symlstm.examples.Example` or ``trace`` not a
+        :class:`~symlstm.evaluate.Trace`.
+    ParameterError
+        If the trace is not certified (no ``decimals``) or is of another cell.
+    """
+    _check_certified(example, trace)
     steps = []
     for t, row in enumerate(trace.decimals, start=1):
         values = {name: (list(v) if isinstance(v, tuple) else v) for name, v in row.items()}
@@ -123,8 +160,20 @@ def summary_data(example: Example, trace: Trace) -> dict[str, Any]:
 
 
 def render_summary(example: Example, trace: Trace, fmt: str = "text") -> str:
-    """Equations, then every certified value of every step, in one format."""
+    """Equations, then every certified value of every step, in one format.
+
+    ``trace`` is a certified trace of the example (:meth:`~symlstm.examples.Example.certify`);
+    ``fmt`` one of :data:`FORMATS`.
+
+    Raises
+    ------
+    ArgumentError, ParameterError
+        As :func:`summary_data`.
+    UnknownNameError
+        For an unknown format.
+    """
     _check_format(fmt)
+    _check_certified(example, trace)
     if fmt == "json":
         return json.dumps(summary_data(example, trace), indent=2, ensure_ascii=False)
     note = get_notation(example.notation)

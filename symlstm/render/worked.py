@@ -26,7 +26,7 @@ import sympy
 from sympy import Add, ImmutableMatrix, MatAdd, Mul, Symbol
 from sympy.printing.precedence import PRECEDENCE
 
-from symlstm.errors import UnknownNameError
+from symlstm.errors import ArgumentError, UnknownNameError
 from symlstm.evaluate import Enclosure, Trace, hand_rounds_terms
 from symlstm.examples import Example
 from symlstm.functions import hard_sigmoid, sigmoid
@@ -794,7 +794,22 @@ def worked_example(
     >>> w = worked_example(load_example("seed-step"), mode="hand", narration=False)
     >>> [row["c"] for row in w.summary]
     ['0.451']
+
+    Raises
+    ------
+    ArgumentError
+        If ``example`` is not an :class:`~symlstm.examples.Example`, ``mode`` not a
+        string, or ``narration`` or ``drop_zero_terms`` not a bool.
+    UnknownNameError
+        For an unknown mode or notation.
     """
+    if not isinstance(example, Example):
+        raise ArgumentError(f"example must be an Example, not {type(example).__name__}")
+    if not isinstance(mode, str):
+        raise ArgumentError(f"mode must be a string, not {type(mode).__name__}")
+    for what, flag in (("narration", narration), ("drop_zero_terms", drop_zero_terms)):
+        if not isinstance(flag, bool):
+            raise ArgumentError(f"{what} must be True or False, not {type(flag).__name__}")
     if mode not in MODES:
         raise UnknownNameError(f"unknown rounding mode {mode!r}; known: {', '.join(MODES)}")
     note = get_notation(notation) if notation is not None else example.notation_with_names()
