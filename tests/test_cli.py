@@ -106,9 +106,29 @@ def test_list(capsys):
     assert out.split()[0::1][:1] == ["seed-sequence"] and "seed-step" in out
 
 
+def _holding_spec_claims(folder):
+    """The spec's claims without the wrong f_3, as a file: an audit that passes."""
+    import tomllib
+
+    from symlstm.examples import builtin_path
+
+    data = tomllib.loads(builtin_path("seed-claims").read_text(encoding="utf-8"))
+    kept = [c for c in data["claims"] if not (c.get("line") == 159 and c["quantity"] == "f")]
+    lines = []
+    for c in kept:
+        lines.append("[[claims]]")
+        lines += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in c.items()]
+    path = folder / "holding.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def test_audit_exit_statuses(capsys, tmp_path):
+    # The spec's own claims: f_3 of section 8 is wrong under its stated weights.
     status, out, _ = run(capsys, "audit", "--format", "json")
-    assert status == 0 and json.loads(out)["all_hold"] is True
+    assert status == 1 and json.loads(out)["all_hold"] is False
+    status, out, _ = run(capsys, "audit", str(_holding_spec_claims(tmp_path)))
+    assert status == 0 and "38 hold, 0 wrong" in out
     claims = tmp_path / "c.toml"
     claims.write_text(
         '[[claims]]\nwhere = "wrong"\nexample = "seed-step"\nt = 1\nquantity = "f"\n'
@@ -243,7 +263,8 @@ def _with_closed_pipe(*argv: str) -> tuple[int, str]:
 )
 def test_a_closed_pipe_ends_the_output_quietly(argv):
     status, err = _with_closed_pipe(*argv)
-    assert (status, err) == (0, "")  # the command's own status: every spec claim holds
+    # The command's own status: audit's 1 says the spec's f_3 is wrong.
+    assert (status, err) == (1 if argv[0] == "audit" else 0, "")
 
 
 def test_a_closed_pipe_keeps_the_exit_status_of_audit(tmp_path):
@@ -265,7 +286,7 @@ def test_a_closed_pipe_in_process_returns_the_status(monkeypatch):
             raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
-    assert main(["audit"]) == 0 and main(["example", "--list"]) == 0
+    assert main(["audit"]) == 1 and main(["example", "--list"]) == 0
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
