@@ -601,15 +601,19 @@ def _run_reference(case: _Case, seeds: dict[str, np.ndarray], progress: bool | N
     )
 
 
-def _bias_parts(layout: Layout, names: tuple[str, ...], n: int) -> list[tuple[str, slice]]:
-    """Where the biases lie: (array name, slice of its last axis), in the layout's order."""
+def _bias_parts(
+    layout: Layout, names: tuple[str, ...], n: int
+) -> list[tuple[str, slice, tuple[str, ...]]]:
+    """Where the biases lie: (array name, slice of its last axis, the gates it holds), in
+    the layout's order."""
     out = []
     for packed, name in zip(layout.arrays, names, strict=True):
         if packed.is_matrix or "b" not in packed.parts:
             continue
-        width = len(layout._array_gates(packed)) * n
+        gates = tuple(layout._array_gates(packed))
+        width = len(gates) * n
         out += [
-            (name, slice(j * width, (j + 1) * width))
+            (name, slice(j * width, (j + 1) * width), gates)
             for j, part in enumerate(packed.parts)
             if part == "b"
         ]
@@ -629,12 +633,17 @@ def _packed_gradients(case: _Case, grads: dict[str, ReferenceTensor]) -> dict:
             f"cannot compare gradients in the {layout.name} layout: {err}"
         ) from None
     names = layout.names(**unit)
-    parts = _bias_parts(layout, names, n)
-    for name, where in parts[1:]:  # every bias of a gate has the gradient db_k
-        first, first_where = parts[0]
+    # Every bias of the same gates has the gradient db_k (torch's bias_ih and bias_hh);
+    # biases of other gates (the canonical layout's b_i, b_f, …) keep their own.
+    first: dict[tuple[str, ...], tuple[str, slice]] = {}
+    for name, where, gates in _bias_parts(layout, names, n):
+        if gates not in first:
+            first[gates] = (name, where)
+            continue
+        source, source_where = first[gates]
         for packed in (hi, lo):
             if name in packed:
-                packed[name][..., where] = packed[first][..., first_where]
+                packed[name][..., where] = packed[source][..., source_where]
     bits = min(t.certified_bits for t in canonical.values())
     lead = (0,) if layout.direction_axis else ()
     return {name: ReferenceTensor(hi[name][lead], lo[name][lead], bits) for name in hi}
@@ -910,7 +919,7 @@ def _candidates(case: _Case) -> Iterator[_Candidate]:
                 params=_reread(case, weights),
             )
     # Biases: one of two dropped, all doubled, all dropped.
-    parts = [(a, w) for a, w in _bias_parts(layout, names, n) if a in case.weights]
+    parts = [(a, w) for a, w, _ in _bias_parts(layout, names, n) if a in case.weights]
     if len(parts) > 1:
         for name, where in parts:
 

@@ -133,6 +133,30 @@ def test_generated_numpy_passes_for_every_layout_it_is_given_in():
         assert report.passed, (layout, report.to_text())
 
 
+def test_gradients_pass_in_every_layout_they_are_given_in():
+    # torch's autograd gradients, repacked into each layout: each layout's bias arrays get
+    # their own gate's db_k (the canonical layout's b_f, b_g, b_o were compared with b_i's).
+    lstm = _lstm(8, torch.float64)
+    inputs = _inputs(9, np.float64)
+    dy = np.random.default_rng(10).normal(size=(T, B, N))
+    outputs, grads = _torch_run(lstm, inputs["x"], inputs["h0"], inputs["c0"], dy)
+    _, params = to_canonical("torch", _weights(lstm))
+    # db_k once: torch's two bias arrays each have the gradient db_k, and to_canonical adds them.
+    weight_grads = {k: v for k, v in grads.items() if "_l0" in k}
+    weight_grads["bias_hh_l0"] = np.zeros_like(weight_grads["bias_hh_l0"])
+    _, dparams = to_canonical("torch", weight_grads)
+    from symlstm.layouts import from_canonical
+
+    extra = {k: v for k, v in grads.items() if "_l0" not in k}
+    for layout in ("canonical", "keras", "torch"):
+        packed = from_canonical(layout, dparams) if layout != "torch" else grads
+        report = validate(layout, from_canonical(layout, params), inputs, outputs,
+                          {**packed, **extra}, diagnosis=False)  # fmt: skip
+        assert report.passed, (layout, report.to_text())
+        if layout == "canonical":
+            assert {"grad b_i", "grad b_f", "grad b_g", "grad b_o"} <= set(report.tensors)
+
+
 def test_the_reverse_direction_of_a_bidirectional_torch_lstm():
     lstm = _lstm(6, bidirectional=True)
     inputs = _inputs(7)
