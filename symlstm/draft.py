@@ -81,12 +81,15 @@ claimed = "0.62"
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +144,11 @@ class Number:
     text: str  # as written, with a Unicode minus as "-" and without the "%"
     percent: bool = False
 
-    @property
+    @cached_property
     def value(self) -> Fraction:
         return Fraction(self.text)
 
-    @property
+    @cached_property
     def places(self) -> int:
         """The decimal places it is stated to."""
         return stated_places(self.text)
@@ -155,12 +158,12 @@ _TOKEN = re.compile(
     r"(?P<body>\.?\d(?:[\d.,]*\d)?)"
     r"(?P<exp>[eE][-+]?\d+(?![\w.]))?"
     r"(?P<tail>[^\W\d_]+|\\(?:text|line|column|paper)(?:width|height)|\\[a-z]*skip|\\hsize)?"
-    r"(?P<pct>\s*(?:\\[,;: ]|~)?\s*\\?%)?",
+    r"(?P<pct>\s*+(?:\\[,;: ]|~)?+\s*+\\?%)?",
 )
 _GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
-_URL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+")
+_URL = re.compile(r"(?:https?://|www\.)\S++|[\w.+-]++@[\w-]++(?:\.[\w-]++)++")
 _HEADING_NUMBER = re.compile(r"\s*(?:#+\s*|>\s*)?[1-9]\d?\.[1-9]\d?\.?\s+[A-Z(]")
-_LATEX_OPTIONS = re.compile(r"\\[A-Za-z@]+\*?\s*\[[^\]]*\]")
+_LATEX_OPTIONS = re.compile(r"\\[A-Za-z@]++\*?\s*+\[[^\]\n]{0,200}+\]")
 _OPERAND = re.compile(r"[\w)\]}|!.]")
 
 
@@ -372,6 +375,8 @@ _FUNCTION_NAMES = {
     "tanh": ({"g": "z_g", "c": "c"}, {"g": "g", "c": "s"}),
     "exp": ({"f": "-z_f", "i": "-z_i", "o": "-z_o", "g": "-z_g"}, {}),
 }
+#: How many symbols on each side of a number, and functions before it, are looked at.
+_NEAREST = 8
 _CLAUSE_END = re.compile(r",|;|\\q?quad\b|\\\\|&|\||\t|\band\b|\bbut\b|\.(?=\s|$)")
 _STEP_WORDS = re.compile(r"(?<![A-Za-z_])t\s*=\s*(\d+)\b|\btime\s*step\s+(\d+)\b", re.IGNORECASE)
 _HEADING = re.compile(r"\s*(?:#+\s|\d+(?:\.\d+)*\.?\s+[A-Z]|\\(?:sub)*section\*?\{|\\chapter\b)")
@@ -407,16 +412,16 @@ def _symbol(match: re.Match, kind: str) -> _Mention:
     return _Mention(start, end, frozenset({base}), step)
 
 
-def _matching_bracket(text: str, open_at: int) -> int:
-    depth = 0
-    for k in range(open_at, len(text)):
-        if text[k] in "([{":
-            depth += 1
-        elif text[k] in ")]}":
-            depth -= 1
-            if depth == 0:
-                return k
-    return len(text)
+def _matching_brackets(text: str) -> dict[int, int]:
+    """Each opening bracket's position → its closing bracket's (the text's end if none)."""
+    pairs, stack = {}, []
+    for k, ch in enumerate(text):
+        if ch in "([{":
+            stack.append(k)
+        elif ch in ")]}" and stack:
+            pairs[stack.pop()] = k
+    pairs.update((k, len(text)) for k in stack)
+    return pairs
 
 
 def _mentions(text: str) -> list[_Mention]:
@@ -434,13 +439,19 @@ def _mentions(text: str) -> list[_Mention]:
                 found.append(_Mention(m.start(), m.end(), frozenset({name})))
                 taken[m.start() : m.end()] = [True] * (m.end() - m.start())
     found.sort(key=lambda m: m.start)
+    gate_letters = {"f", "i", "o", "g", "c"}
+    gates = [(g.end, next(iter(sorted(g.names & gate_letters)))) for g in found
+             if g.names & gate_letters]  # fmt: skip
+    gate_ends = [end for end, _ in gates]
+    brackets = _matching_brackets(text) if any(p.search(text) for p, _ in _FUNCTIONS) else {}
     functions = []
     for pattern, name in _FUNCTIONS:
         for m in pattern.finditer(text):
             open_at = m.end()
-            close = _matching_bracket(text, open_at)
-            gates = [g for g in found if g.end <= m.start() and g.names & {"f", "i", "o", "g", "c"}]
-            gate = next(iter(gates[-1].names & {"f", "i", "o", "g", "c"}), None) if gates else None
+            close = brackets.get(open_at, len(text))
+            # the gate the clause names before the function: f_t = σ(…) is about f
+            k = bisect.bisect_right(gate_ends, m.start())
+            gate = gates[k - 1][1] if k else None
             arg, value = _FUNCTION_NAMES[name]
             names = {arg[gate]} if gate in arg else set(arg.values())
             functions.append(
@@ -454,31 +465,39 @@ def _mentions(text: str) -> list[_Mention]:
     return sorted(found + functions, key=lambda m: m.start)
 
 
-def _depths(text: str) -> list[int]:
-    """The bracket depth of each character (a bracket itself has the outer depth)."""
-    out, depth = [], 0
-    for ch in text:
-        if ch in ")]}":
-            depth = max(depth - 1, 0)
-        out.append(depth)
+def _groups(text: str) -> list[int]:
+    """For each character, where the innermost brackets around it open (-1: none); a
+    bracket itself belongs to the group outside it."""
+    out, stack = [], [-1]
+    for k, ch in enumerate(text):
+        if ch in ")]}" and len(stack) > 1:
+            stack.pop()
+        out.append(stack[-1])
         if ch in "([{":
-            depth += 1
-    out.append(depth)
+            stack.append(k)
+    out.append(stack[-1])
     return out
 
 
 @dataclass
 class _Line:
-    """What one line says: its mentions, clauses, bracket depths, table cell and step."""
+    """What one line says: its mentions, clauses, bracket groups, table cell and step."""
 
     text: str
     mentions: list[_Mention]
     clauses: list[int]
-    depths: list[int]
+    groups: list[int]
     step: int | None  # from "t = N" or digit subscripts, when the line has exactly one
     cells: list[tuple[int, int]] = field(default_factory=list)  # a table row's cells
     header: list[frozenset[str]] | None = None  # its table's column names
     row: int | None = None  # its place among the table's rows
+
+    def __post_init__(self) -> None:
+        self.plain = [m for m in self.mentions if not m.function]
+        self.plain_starts = [m.start for m in self.plain]
+        self.functions = [m for m in self.mentions if m.function]
+        self.function_starts = [m.start for m in self.functions]
+        self.names = frozenset(x for m in self.plain for x in m.names)
 
     @classmethod
     def read(cls, text: str) -> _Line:
@@ -491,7 +510,7 @@ class _Line:
         mentions = _mentions(text)
         steps = {int(a or b) for a, b in _STEP_WORDS.findall(text)}
         steps |= {m.step for m in mentions if m.step is not None}
-        return cls(text, mentions, clauses, _depths(text), steps.pop() if len(steps) == 1 else None)
+        return cls(text, mentions, clauses, _groups(text), steps.pop() if len(steps) == 1 else None)
 
     def visible(self, mention: _Mention, number: Number) -> bool:
         """In the number's clause and in the same brackets: ``C_t`` in ``(C_t = 0.451)``,
@@ -501,14 +520,11 @@ class _Line:
             mention.end > n or self.clauses[mention.end - 1] != self.clauses[n]
         ):
             return False
-        a, b = sorted((mention.start, n))
-        return self.depths[mention.start] == self.depths[n] == min(self.depths[a : b + 1])
+        return self.groups[mention.start] == self.groups[n]
 
     def cell(self, number: Number) -> int | None:
-        for k, (a, b) in enumerate(self.cells):
-            if a <= number.column < b:
-                return k
-        return None
+        k = bisect.bisect_right([a for a, _ in self.cells], number.column) - 1
+        return k if k >= 0 and number.column < self.cells[k][1] else None
 
 
 def _table_cells(text: str, latex: bool) -> list[tuple[int, int]]:
@@ -542,10 +558,9 @@ def _read_lines(lines: Sequence[str], latex: bool) -> dict[int, _Line]:
         block = []
         while k <= len(lines):
             row = _table_cells(lines[k - 1], latex)
-            if (
-                re.fullmatch(r"\s*\|?[\s:|-]*-{3,}[\s:|-]*", lines[k - 1])
-                or lines[k - 1].strip() == "\\hline"
-            ):
+            if ("---" in lines[k - 1] and not set(lines[k - 1]) - set("|:- \t")) or lines[
+                k - 1
+            ].strip() == "\\hline":
                 k += 1
                 continue
             if len(row) != len(cells):
@@ -600,6 +615,21 @@ class _Base:
     names: frozenset[str]
     order: int  # the quantity's place in the cell's order
     bounds: tuple[tuple[Fraction, Fraction], ...]  # (lo, hi) in exact, hand mode; inputs: 1
+
+    @cached_property
+    def approx(self) -> tuple[float, float]:
+        """Floats below and above every bound: a quick first test of a match."""
+        return (
+            min(_float(lo) for lo, _ in self.bounds),
+            max(_float(hi) for _, hi in self.bounds),
+        )
+
+
+def _float(q: Fraction) -> float:
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
 
 
 def _components(value: Any) -> list[tuple[str, Any]]:
@@ -706,6 +736,13 @@ def _matching_modes(number: Number, base: _Base, transform: str) -> tuple[str, .
     ``("exact",)`` for an input equal to it. :class:`Undecided` when an enclosure is too
     wide to say."""
     value, places = number.value, number.places
+    fv, fhalf = _float(value), 0.5 * 10.0 ** -min(max(places, -300), 300)
+    lo, hi = base.approx
+    factor = 100 if transform == "percent" else 1
+    lo, hi = (-hi, -lo) if transform == "negation" else (factor * lo, factor * hi)
+    slack = fhalf + 1e-9 * (abs(fv) + fhalf)  # floats are within 1e-16 of the bounds
+    if hi < fv - slack or lo > fv + slack:
+        return ()
     target = round_places(value, places)
     half = Fraction(1, 2) / Fraction(10) ** places
     modes = []
@@ -779,24 +816,35 @@ def _hints(number: Number, line: _Line, step: int | None) -> _Hints:
         k = line.cell(number)
         if k is not None and k < len(line.header):
             column = line.header[k]
-    plain = [m for m in line.mentions if not m.function]
-    if line.cells:  # in a table, a clause is a cell
+    # The closest symbols and words of its clause (a table's cell), at most _NEAREST a side.
+    if line.cells:
         k = line.cell(number)
         a, b = line.cells[k] if k is not None else (n, n)
-        plain = [m for m in plain if a <= m.start < b]
+
+        def near(m: _Mention) -> bool:
+            return a <= m.start < b
+
     else:
-        plain = [m for m in plain if line.visible(m, number)]
-    left = sorted((m for m in plain if m.end <= n), key=lambda m: n - m.end)
-    right = sorted((m for m in plain if m.start > n), key=lambda m: m.start - n)
+
+        def near(m: _Mention) -> bool:
+            return line.visible(m, number)
+
+    at = bisect.bisect_left(line.plain_starts, n)
+    left = [m for m in line.plain[max(at - _NEAREST, 0) : at][::-1] if near(m)]
+    right = [m for m in line.plain[at : at + _NEAREST] if near(m)]
+    # The function it is the argument of (the innermost) or the value of.
     function: frozenset[str] = frozenset()
     in_exp = False
-    for m in line.mentions:
-        if m.function and m.arg and m.arg[0] < n < m.arg[1]:
+    at = bisect.bisect_left(line.function_starts, n)
+    for m in line.functions[max(at - _NEAREST, 0) : at]:
+        if m.arg and m.arg[0] < n < m.arg[1]:
             function, in_exp = m.names, m.function == "exp"  # the innermost wins: last
-        elif m.function and m.function.startswith("=") and m.start < n:
-            between = line.text[m.start + 1 : n]
-            if re.fullmatch(r"\s*\$*\s*=\s*\$*\s*", between):
-                function = m.names
+        elif (
+            m.function.startswith("=")
+            and n - m.start < 20
+            and re.fullmatch(r"\s*\$*\s*=\s*\$*\s*", line.text[m.start + 1 : n])
+        ):
+            function = m.names
     own = left + right
     return _Hints(
         column=column,
@@ -804,8 +852,7 @@ def _hints(number: Number, line: _Line, step: int | None) -> _Hints:
         function=function,
         step=step,
         row_step=line.row,
-        line=frozenset(x for m in plain + [m for m in line.mentions if not m.function]
-                       for x in m.names),
+        line=line.names,
         in_exp=in_exp,
     )  # fmt: skip
 
@@ -1047,7 +1094,12 @@ def _comment(text: str) -> str:
 
 def _where(text: str, column: int) -> str:
     """The number's line, trimmed, whitespace collapsed, cut to :data:`WHERE_CHARS` around it."""
-    head, tail = text[:column], text[column:]
+    reach = 4 * WHERE_CHARS  # enough to fill the window after whitespace is collapsed
+    head, tail = text[max(column - reach, 0) : column], text[column : column + reach]
+    if column > reach:
+        head = "…" + head
+    if column + reach < len(text):
+        tail = tail + "…"
     head = re.sub(r"\s+", " ", head).lstrip()
     tail = re.sub(r"\s+", " ", tail).rstrip()
     if len(head) + len(tail) <= WHERE_CHARS:

@@ -405,3 +405,18 @@ def test_command_writes_a_claims_file_audit_reads(tmp_path, capsys):
     assert audit(out).all_hold
     assert main(["claims", "draft", str(SPEC), "--example", "seed-step"]) == 0
     assert capsys.readouterr().out.startswith("# Claims drafted by `symlstm claims draft`")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.62" + " " * 500_000 + "x",  # no quadratic regex on long runs of spaces …
+        "(" * 200_000 + " 0.62 " + ")" * 200_000,  # … or of brackets
+        "costs@" * 100_000,  # … or of e-mail-like text
+        "f_t h_t " * 30_000 + " 0.62" * 2000,  # many numbers after many symbols
+    ],
+)
+def test_hostile_documents_are_read_in_seconds(tmp_path, text):
+    start = time.perf_counter()
+    _draft_text(tmp_path, text + "\n", SPEC_EXAMPLES)
+    assert time.perf_counter() - start < 10
