@@ -286,6 +286,26 @@ def test_vector_cells_match_components(tmp_path):
     ]
 
 
+def test_a_vector_document_drafted_and_audited(tmp_path):
+    # Draft then audit, end to end, on a vector cell: h_2[1] = 0.023, written 0.024.
+    doc = tmp_path / "vector.md"
+    doc.write_text(
+        "At t = 1 the forget gate is f_1 = (0.777, 0.703).\n"
+        "At t = 2 the cell state is c_2 = (0.489, 0.034).\n"
+        "The second hidden unit ends at h_2[1] = 0.024.\n",
+        encoding="utf-8",
+    )
+    d = draft_claims(doc, ["vector-demo"])
+    assert [(c.t, c.quantity, c.claimed) for c in d.claims] == [
+        (1, "f[0]", "0.777"), (1, "f[1]", "0.703"), (2, "c[0]", "0.489"), (2, "c[1]", "0.034")
+    ]  # fmt: skip
+    assert [u.number.text for u in d.unmatched] == ["0.024"]
+    claims = tmp_path / "claims.toml"
+    claims.write_text(d.to_toml(), encoding="utf-8")
+    report = audit(claims)
+    assert report.all_hold and len(report.results) == 4
+
+
 # -- which numbers are read -----------------------------------------------------------------
 
 
