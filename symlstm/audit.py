@@ -35,6 +35,7 @@ from typing import Any
 
 import sympy
 
+from symlstm import budget
 from symlstm.errors import ArgumentError, ExampleFileError, SymLSTMError, UnknownNameError
 from symlstm.evaluate import Trace, evaluate, numeric_context
 from symlstm.examples import (
@@ -485,7 +486,10 @@ def _normalise(claimed: str) -> str:
 
 
 def audit(
-    claims: ClaimsDocument | str | Path | None = None, *, explain: bool = False
+    claims: ClaimsDocument | str | Path | None = None,
+    *,
+    explain: bool = False,
+    allow_large: bool = False,
 ) -> AuditReport:
     """Recompute every claim, certified, in exact and hand-calculation modes.
 
@@ -497,6 +501,10 @@ def audit(
     explain
         Also search for possible explanations of the wrong claims
         (:func:`symlstm.explain.explain`): the report's ``explanations``.
+    allow_large
+        Audit examples whose estimated time is over the work budget
+        (:mod:`symlstm.budget`) too; otherwise the largest one's estimate is checked
+        before any recomputation and :class:`~symlstm.errors.WorkBudgetError` raised.
     """
     if not isinstance(explain, bool):
         raise ArgumentError(f"explain must be True or False, not {explain!r}")
@@ -517,6 +525,17 @@ def audit(
         except SymLSTMError as err:
             raise type(err)(f"{claim.source or claim.where}: {err}") from None
         groups.setdefault(claim.example, []).append((k, claim, expr))
+    if not examples:
+        return _audit(doc, examples, groups, explain)
+    largest = max(
+        examples.values(),
+        key=lambda e: budget.estimate_seconds("audit", e.cell, len(e.inputs)),
+    )
+    with budget.work("audit", largest.cell, len(largest.inputs), allow_large=allow_large):
+        return _audit(doc, examples, groups, explain)
+
+
+def _audit(doc: ClaimsDocument, examples: dict, groups: dict, explain: bool) -> AuditReport:
     results: dict[int, ClaimResult] = {}
     for name, items in groups.items():
         pairs = [(c, e) for _, c, e in items]

@@ -52,6 +52,7 @@ from sympy import (
 )
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from symlstm import budget
 from symlstm.cell import Cell
 from symlstm.errors import (
     ArgumentError,
@@ -548,10 +549,13 @@ def backprop(
     dps: int = 15,
     prec: int = 64,
     record: bool = False,
+    allow_large: bool = False,
 ) -> Gradients:
     """Gradients of a loss by the closed-form backward recurrences (BPTT).
 
     With ``record``, ``steps`` keeps every adjoint of every step (for worked derivations).
+    Work estimated over the work budget (:mod:`symlstm.budget`) raises
+    :class:`~symlstm.errors.WorkBudgetError` before it starts, unless ``allow_large``.
 
     The forward pass is :func:`symlstm.evaluate.evaluate` with the same method; then
     the backward step's equations run from t = T down to 1.
@@ -566,6 +570,18 @@ def backprop(
     _check_cell(cell)
     if not isinstance(record, bool):
         raise ArgumentError(f"record must be True or False, not {record!r}")
+    with budget.work("gradient", cell, _count(xs), allow_large=allow_large):
+        return _backprop(cell, params, xs, h0, c0, loss, targets, method, dps, prec, record)
+
+
+def _count(xs: Any) -> int:
+    try:
+        return len(xs)
+    except TypeError:
+        return 0
+
+
+def _backprop(cell, params, xs, h0, c0, loss, targets, method, dps, prec, record) -> Gradients:
     exact_params = parameters(cell, params)
     trace = evaluate(cell, exact_params, xs, h0, c0, method=method, dps=dps, prec=prec)
     steps = len(trace)
@@ -585,6 +601,7 @@ def backprop(
         recorded: list[dict[str, Any]] = [{} for _ in range(steps)]
         backward_names = ["h", "c_next", *(str(eq.lhs)[1:] for eq in backward_step(cell).equations)]
         for t in range(steps, 0, -1):
+            budget.progress(steps - t + 1, steps)
             for name, value in trace.steps[t - 1].items():
                 env.update(bind(cell, name, value, lambda v: v))
             if t == steps:
@@ -638,9 +655,13 @@ def certify_gradients(
     loss: str | sympy.Expr | Loss = "sum_h",
     targets: Any = None,
     max_prec: int = MAX_PREC,
+    allow_large: bool = False,
 ) -> Gradients:
     """Gradients in interval arithmetic, with precision raised until each is certified to
     ``significant`` digits; ``decimals`` holds them as decimal strings.
+
+    Work estimated over the work budget (:mod:`symlstm.budget`) raises
+    :class:`~symlstm.errors.WorkBudgetError` before it starts, unless ``allow_large``.
 
     >>> from symlstm.cell import Cell
     >>> g = certify_gradients(Cell("tied"), {"w_f": "0.7", "w_i": "0.6", "w_g": "0.5",
@@ -670,7 +691,8 @@ def certify_gradients(
         decimals = {name: text(v) for name, v in g.all().items()}
         return Gradients(g.loss, g.method, prec, g.parameters, g.h0, g.c0, g.x, decimals)
 
-    return with_increasing_precision(attempt, max_prec=max_prec, what="the gradients")
+    with budget.work("gradient", cell, _count(xs), allow_large=allow_large):
+        return with_increasing_precision(attempt, max_prec=max_prec, what="the gradients")
 
 
 # -- proofs: the closed form against differentiating the unrolled graph ----------------------

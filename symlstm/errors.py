@@ -23,6 +23,7 @@ __all__ = [
     "SymLSTMError",
     "UndefinedError",
     "UnknownNameError",
+    "WorkBudgetError",
 ]
 
 
@@ -75,3 +76,9 @@ class ExpressionError(SymLSTMError, ValueError):
 
 class UndefinedError(ExpressionError):
     """An expression is undefined, infinite, NaN or complex where it is evaluated."""
+
+
+class WorkBudgetError(SymLSTMError, ValueError):
+    """The work asked for is estimated to take longer than the work budget
+    (:data:`symlstm.limits.MAX_WORK_SECONDS`); ``allow_large=True`` or ``--allow-large``
+    runs it anyway."""

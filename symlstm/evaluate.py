@@ -42,7 +42,7 @@ import sympy
 from mpmath.libmp import to_rational
 from sympy import Abs, Max, Min, exp, tanh
 
-from symlstm import intervals
+from symlstm import budget, intervals
 from symlstm.cell import Cell
 from symlstm.errors import (
     ArgumentError,
@@ -561,6 +561,7 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
     rounds_terms = {q: _hand_rounds_terms(cell, q) for q in cell.quantities}
     steps = []
     for t, x in enumerate(xs, start=1):
+        budget.progress(t, len(xs))
         env.update(_bind(cell, "x", x, convert))
         for part in carried.values():
             env.update(part)
@@ -676,6 +677,7 @@ def evaluate(
     dps: int = 15,
     prec: int = 64,
     hand_places: Mapping[str, int] | None = None,
+    allow_large: bool = False,
 ) -> Trace:
     """Evaluate a cell along an input sequence.
 
@@ -695,6 +697,9 @@ def evaluate(
         Interval method only: quantity name → decimal places; each such quantity
         is rounded before anything uses it (hand-calculation mode). A rounding
         the enclosure cannot decide raises :class:`~symlstm.rounding.Undecided`.
+    allow_large
+        Run work estimated over the work budget (:mod:`symlstm.budget`) too; otherwise
+        it raises :class:`~symlstm.errors.WorkBudgetError` before it starts.
 
     >>> from symlstm.cell import Cell
     >>> t = evaluate(Cell("tied"), {"w_f": 1, "w_i": 1, "w_g": 1, "w_o": 1, "b": 0},
@@ -706,6 +711,19 @@ def evaluate(
     _check_arguments(cell, hand_places=hand_places)
     if method not in METHODS:
         raise UnknownNameError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    with budget.work("evaluation", cell, _steps(xs), allow_large=allow_large):
+        return _evaluate(cell, params, xs, h0, c0, method, dps, prec, hand_places)
+
+
+def _steps(xs: Any) -> int:
+    """The number of inputs, before they are converted (0 if not a sized sequence)."""
+    try:
+        return len(xs)
+    except TypeError:
+        return 0
+
+
+def _evaluate(cell, params, xs, h0, c0, method, dps, prec, hand_places) -> Trace:
     exact_params, xs_, h0_, c0_ = _prepare(cell, params, xs, h0, c0)
     if hand_places is not None and method != "interval":
         raise PrecisionError("hand-calculation mode needs the interval method")
@@ -750,6 +768,7 @@ def certify(
     significant: int | None = None,
     hand_places: Mapping[str, int] | None = None,
     max_prec: int = MAX_PREC,
+    allow_large: bool = False,
 ) -> Trace:
     """An interval trace whose ``decimals`` are every value correctly rounded.
 
@@ -758,7 +777,8 @@ def certify(
     is doubled from 64 bits until every rounding is decided; the trace's
     ``precision`` is the one that decided it.
 
-    ``hand_places`` switches on hand-calculation mode (see :func:`evaluate`).
+    ``hand_places`` switches on hand-calculation mode, and ``allow_large`` runs work
+    over the work budget (see :func:`evaluate`).
 
     >>> from symlstm.cell import Cell
     >>> t = certify(Cell("tied"), {"w_f": 1, "w_i": 1, "w_g": 1, "w_o": 1, "b": 0},
@@ -776,16 +796,24 @@ def certify(
                 "give places or significant digits, not both (significant digits may cover "
                 "only the quantities a mapping of places leaves out: no 'default' in it)"
             )
-    exact_params, xs_, h0_, c0_ = _prepare(cell, params, xs, h0, c0)
+    with budget.work("evaluation", cell, _steps(xs), allow_large=allow_large):
+        exact_params, xs_, h0_, c0_ = _prepare(cell, params, xs, h0, c0)
 
-    def attempt(prec: int) -> Trace:
-        trace = evaluate(
-            cell, exact_params, xs_, h0_, c0_, method="interval", prec=prec, hand_places=hand_places
-        )
-        decimals = trace.rounded(places=places, significant=significant)
-        return Trace(cell, trace.method, prec, trace.steps, hand_places, decimals)
+        def attempt(prec: int) -> Trace:
+            trace = evaluate(
+                cell,
+                exact_params,
+                xs_,
+                h0_,
+                c0_,
+                method="interval",
+                prec=prec,
+                hand_places=hand_places,
+            )
+            decimals = trace.rounded(places=places, significant=significant)
+            return Trace(cell, trace.method, prec, trace.steps, hand_places, decimals)
 
-    return with_increasing_precision(attempt, max_prec=max_prec, what="the trace")
+        return with_increasing_precision(attempt, max_prec=max_prec, what="the trace")
 
 
 @contextlib.contextmanager

@@ -49,6 +49,7 @@ __all__ = [
     "MAX_NPZ_TOTAL_BYTES",
     "MAX_NUMBER_DIGITS",
     "MAX_PLACES",
+    "MAX_WORK_SECONDS",
     "Limit",
     "check_nesting",
     "check_number",
@@ -73,6 +74,8 @@ MAX_NPZ_TOTAL_BYTES = 2**30
 MAX_NPZ_MEMBERS = 1024
 #: Most decimal places of a quantity shown (an example file's ``[digits]``).
 MAX_PLACES = 1000
+#: Longest work (estimated seconds: symlstm.budget) run without ``allow_large``.
+MAX_WORK_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,15 @@ LIMITS: tuple[Limit, ...] = (
         "decimal places",
         "the places of a quantity in an example file's `[digits]`",
         "certifying 1000 places of the built-in examples takes well under a second",
+    ),
+    Limit(
+        "MAX_WORK_SECONDS",
+        MAX_WORK_SECONDS,
+        "seconds",
+        "the estimated time of an evaluation, worked example, gradient, audit or reference "
+        "(steps × cell size, `symlstm.budget`), checked before it starts",
+        "a scalar worked example takes about 16 ms a step, a hidden-300 vector cell many "
+        "minutes; `--allow-large` (Python: `allow_large=True`) runs it anyway",
     ),
 )
 

@@ -45,7 +45,7 @@ import numpy as np
 import sympy
 from sympy import Abs, Heaviside, Max, Min, Piecewise, exp, sign, tanh
 
-from symlstm import intervals
+from symlstm import budget, intervals
 from symlstm.calculus import adjoint_symbol, backward_step
 from symlstm.cell import Cell, Variant
 from symlstm.errors import (
@@ -1233,6 +1233,7 @@ def reference(
     max_prec: int = MAX_PREC,
     progress: bool | None = None,
     backend: str = "auto",
+    allow_large: bool = False,
 ) -> ReferenceResult:
     """Run a vector cell along a batch of sequences in certified ball arithmetic.
 
@@ -1277,6 +1278,10 @@ def reference(
         interval arithmetic, the same equations and certification, far slower (see the
         benchmarks). ``"auto"`` (the default): Arb where python-flint imports, otherwise
         mpmath with a :class:`RuntimeWarning` (and "mpmath.iv" in the progress line).
+    allow_large
+        Run a reference whose estimated time (steps × batch × cell size,
+        :mod:`symlstm.budget`) is over the work budget; otherwise it raises
+        :class:`~symlstm.errors.WorkBudgetError` before any work.
 
     Returns
     -------
@@ -1321,6 +1326,12 @@ def reference(
     if not bits < max_prec:
         raise PrecisionError(f"max_prec ({max_prec}) must exceed bits ({bits})")
     data = _validate(cell, params, x, h0, c0, dy, dhT, dcT)
+    cost = "reference" if ops.name == "arb" else "evaluation"  # mpmath.iv: far slower
+    with budget.work(cost, cell, data.steps, batch=data.batch, allow_large=allow_large):
+        return _reference(cell, data, ops, bits, start_prec, max_prec, progress)
+
+
+def _reference(cell, data, ops, bits, start_prec, max_prec, progress) -> ReferenceResult:
     plan = _plan(cell.variant, ops.name)
     if cell.projected:  # the one equation the element-wise plan does not cover
         s, w_hr = cell.symbols, cell.parameters["W_hr"]

@@ -67,6 +67,7 @@ def test_public_names_are_exactly_the_error_classes():
             "SymLSTMError",
             "UndefinedError",
             "UnknownNameError",
+            "WorkBudgetError",
         ]
     )
     for name in errors.__all__:

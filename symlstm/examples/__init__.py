@@ -27,6 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from symlstm import budget
 from symlstm.cell import Cell, Variant
 from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
 from symlstm.evaluate import Trace, certify, evaluate
@@ -393,6 +394,8 @@ def parse_example(data: Mapping[str, Any], *, origin: str = "example") -> Exampl
         _check_keys(input_table, {"x"}, f"{origin} [inputs]")
         if "x" not in input_table:
             raise ExampleFileError(f"{origin}: [inputs] needs x, one value per step")
+        if isinstance(input_table["x"], list):  # the budget, before any number is converted
+            budget.check_work("evaluation", cell, len(input_table["x"]))
         digits = {"default": 3}
         for key, value in _table(data, "digits", origin, required=False).items():
             if key != "default" and key not in cell.quantities:

@@ -26,6 +26,7 @@ import sympy
 from sympy import Add, ImmutableMatrix, MatAdd, Mul, Symbol
 from sympy.printing.precedence import PRECEDENCE
 
+from symlstm import budget
 from symlstm.errors import ArgumentError, UnknownNameError
 from symlstm.evaluate import Enclosure, Trace, hand_rounds_terms
 from symlstm.examples import Example
@@ -675,7 +676,12 @@ class _Builder:
         if self.cell.variant.forget_gate != "standard":
             order.remove("f")
             order.insert(order.index("i") + 1, "f")
-        return [[self.stage(q, t) for q in order] for t in range(1, len(self.trace) + 1)]
+        steps = len(self.trace)
+        out = []
+        for t in range(1, steps + 1):
+            budget.progress(t, steps)
+            out.append([self.stage(q, t) for q in order])
+        return out
 
     def summary(self) -> list[dict[str, str]]:
         rows = []
@@ -768,6 +774,7 @@ def worked_example(
     narration: bool = True,
     drop_zero_terms: bool = True,
     claims: Any = None,
+    allow_large: bool = False,
 ) -> WorkedExample:
     """Build the worked example of an example, every digit certified.
 
@@ -789,6 +796,10 @@ def worked_example(
     claims
         A claims file (or :class:`~symlstm.audit.ClaimsDocument`) to audit: summary
         entries it claims wrongly are marked.
+    allow_large
+        Build it even if its estimated time is over the work budget
+        (:mod:`symlstm.budget`); otherwise such an example raises
+        :class:`~symlstm.errors.WorkBudgetError` before any work.
 
     >>> from symlstm.examples import load_example
     >>> w = worked_example(load_example("seed-step"), mode="hand", narration=False)
@@ -802,6 +813,8 @@ def worked_example(
         string, or ``narration`` or ``drop_zero_terms`` not a bool.
     UnknownNameError
         For an unknown mode or notation.
+    WorkBudgetError
+        If the example's steps and cell size are over the work budget (``allow_large``).
     """
     if not isinstance(example, Example):
         raise ArgumentError(f"example must be an Example, not {type(example).__name__}")
@@ -831,6 +844,8 @@ def worked_example(
         ]
         return WorkedExample(example, mode, note, steps, summary, differences, {}, narration)
 
-    worked = with_increasing_precision(attempt, what=f"the worked example {example.name}")
-    worked.marks = _claim_marks(example, claims, mode)
+    steps = len(example.inputs)
+    with budget.work("worked", example.cell, steps, allow_large=allow_large):
+        worked = with_increasing_precision(attempt, what=f"the worked example {example.name}")
+        worked.marks = _claim_marks(example, claims, mode)
     return worked
