@@ -151,6 +151,15 @@ def _json_object(text: str) -> dict:
     return value
 
 
+def _allow_large(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="run work estimated over the work budget (see docs/limits.md); it may take "
+        "minutes or hours, with progress on a terminal",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from symlstm.cell import KINDS
     from symlstm.layouts import LAYOUTS
@@ -190,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--claims", help="mark the summary entries this claims file gets wrong")
     ex.add_argument("--compact", action="store_true", help="equations and a table of values only")
     ex.add_argument("--list", action="store_true", help="list the built-in examples")
+    _allow_large(ex)
 
     au = sub.add_parser("audit", help="check a document's claimed numbers")
     au.add_argument("claims", nargs="?", help="claims file (.toml/.json); default: the spec's")
@@ -215,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not search for possible explanations of wrong claims",
     )
+    _allow_large(au)
 
     gr = sub.add_parser("grad", help="certified gradients of a loss by backprop through time")
     gr.add_argument("example", nargs="?", default="seed-step", help="built-in name or file")
@@ -237,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gr.add_argument("--standalone", action="store_true", help="with latex: a whole document")
     gr.add_argument("--no-narration", action="store_true", help="no 'Step 1 – …' headings")
+    _allow_large(gr)
 
     de = sub.add_parser("derive", help="the backprop-through-time formulas of a cell")
     de.add_argument("--kind", choices=KINDS, default="vector")
@@ -288,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="search the usual convention mistakes: when the outputs fail (auto), always, never",
     )
     va.add_argument("--format", choices=("text", "json"), default="text")
+    _allow_large(va)
 
     eq = sub.add_parser("equations", help="the cell's equations")
     eq.add_argument("--kind", choices=KINDS, default="tied")
@@ -599,7 +612,10 @@ def _run(argv: Sequence[str] | None) -> int:
     }
     if args.command is None:
         args = build_parser().parse_args(["example"])
-    return command[args.command](args)
+    from symlstm.budget import allowing
+
+    with allowing(getattr(args, "allow_large", False)):
+        return command[args.command](args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
