@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from symlstm.cell import Cell, Variant
-from symlstm.errors import DataFileError, ParameterError, ShapeError
+from symlstm.errors import ArgumentError, DataFileError, ParameterError, ShapeError
 from symlstm.functions import ACTIVATIONS
 from symlstm.layouts import Layout, from_canonical, get_layout, to_canonical
 from symlstm.limits import MAX_NPZ_MEMBER_BYTES, MAX_NPZ_MEMBERS, MAX_NPZ_TOTAL_BYTES
@@ -325,7 +325,19 @@ def compare(name: str, exact: ReferenceTensor, computed: Any, tolerance: float) 
     >>> r.verdict, r.problems
     ('fail', ('1 finite where NaN or infinite inputs leave the exact value undefined',))
     """
+    if not isinstance(name, str):
+        raise ArgumentError(f"name must be a string, not {type(name).__name__}")
+    if not isinstance(exact, ReferenceTensor):
+        raise ArgumentError(f"exact must be a ReferenceTensor, not {type(exact).__name__}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float):
+        raise ArgumentError(f"tolerance must be a number of ULPs, not {type(tolerance).__name__}")
+    if not tolerance >= 0 or tolerance == float("inf"):
+        raise ParameterError(f"tolerance must be a finite number of ULPs >= 0, not {tolerance}")
+    if not isinstance(computed, np.ndarray | list | tuple | np.generic):
+        raise ArgumentError(f"{name}: computed must be an array, not {type(computed).__name__}")
     c = np.asarray(computed)
+    if c.dtype.kind != "f":
+        raise ParameterError(f"{name}: computed must be an array of floats, not {c.dtype}")
     if c.shape != exact.shape:
         raise ShapeError(f"{name}: shape {c.shape}, expected {exact.shape}")
     err, ok, undefined, finite = _errors(exact.hi, exact.lo, c)

@@ -113,10 +113,6 @@ KNOWN_GAPS: set[tuple[str, str]] = {
     ("symlstm.params.inputs", "cell"),
     ("symlstm.params.state", "cell"),
     ("symlstm.params.state", "name"),
-    ("symlstm.validate.compare", "computed"),
-    ("symlstm.validate.compare", "exact"),
-    ("symlstm.validate.compare", "name"),
-    ("symlstm.validate.compare", "tolerance"),
 }
 
 
