@@ -17,7 +17,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import struct
+import threading
 import time
 import tracemalloc
 import zlib
@@ -40,6 +42,7 @@ FUZZ = settings(
     deadline=int(SECONDS * 1000),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize="SYMLSTM_FUZZ_EXAMPLES" not in os.environ,
+    database=None,  # the default run is the same every time; a long run reports its seeds
 )
 
 SEED_STEP = (resources.files("symlstm.examples") / "seed-step.toml").read_text(encoding="utf-8")
@@ -64,14 +67,34 @@ FRAGMENTS = ["[", "]", "{", "}", '"', "'", "=", "\n", "#", ",", ".", "[[", "]]",
              "\\", "e", "_", "٣", "\x00", "\ufeff"]  # fmt: skip
 
 
+class _Hung(Exception):
+    """Raised by the alarm when a case runs past HANG_SECONDS (so a hang fails, not stalls)."""
+
+
+#: Past this, a case is stopped by an alarm and reported as hung.
+HANG_SECONDS = 10.0
+
+
+def _alarm(signum, frame):
+    raise _Hung(f"still running after {HANG_SECONDS} s")
+
+
 def _outcome(call, *args):
     """Run ``call``; return its result or its SymLSTMError; assert it took under SECONDS."""
+    alarm = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if alarm:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
     start = time.perf_counter()
     try:
         result = call(*args)
     except SymLSTMError as err:
         result = err
         assert str(err) and "\n" not in str(err).strip() and len(str(err)) < 2000, repr(err)
+    finally:
+        if alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
     elapsed = time.perf_counter() - start
     assert elapsed < SECONDS, f"{elapsed:.2f} s"
     return result
