@@ -65,6 +65,7 @@ from symlstm.errors import (
 from symlstm.evaluate import bind, check_dps, evaluate, evaluate_expression, numeric_context
 from symlstm.expressions import check_expression, elide, evaluate_checked, parse_expression
 from symlstm.functions import sigmoid
+from symlstm.limits import MAX_ROUNDING_DIGITS, MAX_STRUCTURED_STEPS, MAX_SYMBOLIC_STEPS
 from symlstm.params import exact_value, parameters
 from symlstm.rounding import MAX_PREC, with_increasing_precision
 
@@ -90,12 +91,10 @@ __all__ = [
 #: The most steps the symbolic functions unroll (:func:`unroll`, :func:`naive_gradients`,
 #: :func:`prove_gradients` …; the benchmarks unroll 32). Expanding or differentiating the
 #: unrolled graph grows exponentially with the steps: beyond a few, expect it to be slow.
-MAX_SYMBOLIC_STEPS = 64
 #: The most significant digits :func:`certify_gradients` certifies (its working precision
 #: stops at MAX_PREC = 32768 bits, about 9800 digits; Python prints at most 4300).
-MAX_SIGNIFICANT = 4000
+MAX_SIGNIFICANT = MAX_ROUNDING_DIGITS  # one table: symlstm.limits
 #: The most steps :func:`structured_gradients` writes out (its size grows linearly).
-MAX_STRUCTURED_STEPS = 1000
 
 
 def _check_cell(cell: Any) -> Cell:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
 from symlstm.errors import SymLSTMError
+from symlstm.limits import MAX_DPS, MAX_SHOWN_DIGITS
 
 __all__ = ["main"]
 
@@ -58,10 +59,9 @@ class _UsageError(Exception):
 
 #: Most decimal places (``example --digits``) or significant digits (``grad --digits``)
 #: shown: the built-in examples are certified and worked at 1000 in about a second.
-MAX_DIGITS = 1000
+MAX_DIGITS = MAX_SHOWN_DIGITS  # one table: symlstm.limits
 #: Most significant digits of ``--dps``: 500 take a few seconds for the built-in examples
 #: (beyond about 600 the working precision doubles again and the time about quadruples).
-MAX_DPS = 500
 
 
 def _integer(

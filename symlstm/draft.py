@@ -96,6 +96,12 @@ from typing import Any
 from symlstm.errors import ArgumentError, ExampleFileError
 from symlstm.evaluate import Enclosure
 from symlstm.examples import Example, is_builtin_name, load_example
+from symlstm.limits import (
+    MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_NUMBER_DIGITS,
+    MAX_DOCUMENT_NUMBER_EXPONENT,
+    MAX_DOCUMENT_NUMBERS,
+)
 from symlstm.rounding import (
     MAX_PREC,
     Undecided,
@@ -119,12 +125,11 @@ __all__ = [
 ]
 
 #: The largest document read, in bytes.
-MAX_DOCUMENT_BYTES = 2**20
 #: The most numbers one document may state.
-MAX_NUMBERS = 5000
+MAX_NUMBERS = MAX_DOCUMENT_NUMBERS  # one table: symlstm.limits
 #: The most digits of one number, and the largest decimal exponent, the reader matches.
-MAX_NUMBER_DIGITS = 50
-MAX_NUMBER_EXPONENT = 100
+MAX_NUMBER_DIGITS = MAX_DOCUMENT_NUMBER_DIGITS  # one table: symlstm.limits
+MAX_NUMBER_EXPONENT = MAX_DOCUMENT_NUMBER_EXPONENT  # one table: symlstm.limits
 #: Where text is cut to this many characters, around the number.
 WHERE_CHARS = 80
 #: Quantities whose percentages are matched (``45%`` against ``100*c``).

@@ -49,6 +49,17 @@ from symlstm.errors import (
 )
 from symlstm.exact import FLOAT64_MAX
 from symlstm.functions import sigmoid
+from symlstm.limits import (
+    MAX_CONSTANT_BITS,
+    MAX_EXPRESSION_CHARS,
+    MAX_EXPRESSION_DEPTH,
+    MAX_EXPRESSION_NODES,
+    MAX_EXPRESSION_NUMBER_DIGITS,
+    MAX_EXPRESSION_NUMBER_EXPONENT,
+    MAX_EXPRESSION_TOKENS,
+    MAX_FUNCTION_NESTING,
+    MAX_POWER_EXPONENT,
+)
 from symlstm.rounding import Undecided
 
 __all__ = [
@@ -67,23 +78,21 @@ __all__ = [
 ]
 
 #: Characters in an expression's text.
-MAX_CHARS = 2000
+MAX_CHARS = MAX_EXPRESSION_CHARS  # one table: symlstm.limits
 #: Tokens (names, numbers, operators, parentheses) in an expression.
-MAX_TOKENS = 500
+MAX_TOKENS = MAX_EXPRESSION_TOKENS  # one table: symlstm.limits
 #: Nesting of parentheses and function calls.
-MAX_DEPTH = 32
+MAX_DEPTH = MAX_EXPRESSION_DEPTH  # one table: symlstm.limits
 #: The largest ``|n|`` of a power ``a**n``; ``n`` must be a whole number.
-MAX_EXPONENT = 64
+MAX_EXPONENT = MAX_POWER_EXPONENT  # one table: symlstm.limits
 #: Functions applied inside functions (``exp(exp(exp(h)))`` is 3).
-MAX_FUNCTION_NESTING = 3
 #: Digits in one number (``0.123`` has 4).
-MAX_NUMBER_DIGITS = 50
+MAX_NUMBER_DIGITS = MAX_EXPRESSION_NUMBER_DIGITS  # one table: symlstm.limits
 #: The largest ``|e|`` of a number written ``1.5e-300``.
-MAX_NUMBER_EXPONENT = 300
+MAX_NUMBER_EXPONENT = MAX_EXPRESSION_NUMBER_EXPONENT  # one table: symlstm.limits
 #: Bits of an exact constant the parser computes (``9**64`` has 203).
-MAX_CONSTANT_BITS = 4096
 #: Nodes of a SymPy expression passed in directly (the Python API).
-MAX_NODES = 5000
+MAX_NODES = MAX_EXPRESSION_NODES  # one table: symlstm.limits
 
 _FLOAT64_MAX = Fraction(FLOAT64_MAX)
 _MPF_MAX = mpmath.mpf(float(FLOAT64_MAX))

@@ -41,14 +41,33 @@ from symlstm.errors import ExampleFileError, ParameterError, RangeError
 
 __all__ = [
     "LIMITS",
+    "MAX_CONSTANT_BITS",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_DOCUMENT_NUMBERS",
+    "MAX_DOCUMENT_NUMBER_DIGITS",
+    "MAX_DOCUMENT_NUMBER_EXPONENT",
+    "MAX_DPS",
     "MAX_EXPONENT",
+    "MAX_EXPRESSION_CHARS",
+    "MAX_EXPRESSION_DEPTH",
+    "MAX_EXPRESSION_NODES",
+    "MAX_EXPRESSION_NUMBER_DIGITS",
+    "MAX_EXPRESSION_NUMBER_EXPONENT",
+    "MAX_EXPRESSION_TOKENS",
     "MAX_FILE_BYTES",
+    "MAX_FUNCTION_NESTING",
     "MAX_NESTING",
     "MAX_NPZ_MEMBERS",
     "MAX_NPZ_MEMBER_BYTES",
     "MAX_NPZ_TOTAL_BYTES",
     "MAX_NUMBER_DIGITS",
     "MAX_PLACES",
+    "MAX_POWER_EXPONENT",
+    "MAX_PREC",
+    "MAX_ROUNDING_DIGITS",
+    "MAX_SHOWN_DIGITS",
+    "MAX_STRUCTURED_STEPS",
+    "MAX_SYMBOLIC_STEPS",
     "MAX_WORK_SECONDS",
     "Limit",
     "check_nesting",
@@ -76,6 +95,44 @@ MAX_NPZ_MEMBERS = 1024
 MAX_PLACES = 1000
 #: Longest work (estimated seconds: symlstm.budget) run without ``allow_large``.
 MAX_WORK_SECONDS = 30
+#: Significant digits of the JSON values (`--dps`).
+MAX_DPS = 500
+#: Decimal places (``example --digits``) or significant digits (``grad --digits``) shown.
+MAX_SHOWN_DIGITS = 1000
+#: Digits of one correctly rounded decimal (certify, certify_gradients, round_places).
+MAX_ROUNDING_DIGITS = 4000
+#: Working precision (bits) at which certification gives up and reports the value.
+MAX_PREC = 1 << 15
+#: The text of a loss or a claim's quantity.
+MAX_EXPRESSION_CHARS = 2000
+#: Names, numbers, operators and parentheses of a loss or quantity.
+MAX_EXPRESSION_TOKENS = 500
+#: Nesting of parentheses and calls in a loss or quantity.
+MAX_EXPRESSION_DEPTH = 32
+#: The whole-number exponent n of a power a**n in a loss or quantity.
+MAX_POWER_EXPONENT = 64
+#: Functions applied inside functions (exp(exp(exp(h))) is 3).
+MAX_FUNCTION_NESTING = 3
+#: Digits of one number written in a loss or quantity.
+MAX_EXPRESSION_NUMBER_DIGITS = 50
+#: The exponent e of a number written 1.5e-300 in a loss or quantity.
+MAX_EXPRESSION_NUMBER_EXPONENT = 300
+#: An exact constant the expression parser computes (9**64 has 203).
+MAX_CONSTANT_BITS = 4096
+#: A SymPy expression passed in directly (the Python API).
+MAX_EXPRESSION_NODES = 5000
+#: A document read by `symlstm claims draft`.
+MAX_DOCUMENT_BYTES = 2**20
+#: The numbers one drafted document may state.
+MAX_DOCUMENT_NUMBERS = 5000
+#: Digits of one number a drafted document states.
+MAX_DOCUMENT_NUMBER_DIGITS = 50
+#: The exponent of a number a drafted document states.
+MAX_DOCUMENT_NUMBER_EXPONENT = 100
+#: Steps of a symbolic unrolled graph (naive gradients, proofs).
+MAX_SYMBOLIC_STEPS = 64
+#: Steps written out by structured_gradients.
+MAX_STRUCTURED_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -155,6 +212,144 @@ LIMITS: tuple[Limit, ...] = (
         "(steps × cell size, `symlstm.budget`), checked before it starts",
         "a scalar worked example takes about 16 ms a step, a hidden-300 vector cell many "
         "minutes; `--allow-large` (Python: `allow_large=True`) runs it anyway",
+    ),
+    Limit(
+        "MAX_DPS",
+        MAX_DPS,
+        "digits",
+        "significant digits of the JSON values (`--dps`)",
+        "500 take a few seconds for the built-in examples; beyond about 600 the working "
+        "precision doubles again and the time about quadruples",
+    ),
+    Limit(
+        "MAX_SHOWN_DIGITS",
+        MAX_SHOWN_DIGITS,
+        "digits",
+        "decimal places (`example --digits`) or significant digits (`grad --digits`, "
+        "a worked derivation) shown",
+        "the built-in examples are certified and worked at 1000 in about a second",
+    ),
+    Limit(
+        "MAX_ROUNDING_DIGITS",
+        MAX_ROUNDING_DIGITS,
+        "digits",
+        "the digits of one correctly rounded decimal (the Python API: certify, "
+        "certify_gradients, round_places)",
+        "certification stops at MAX_PREC bits (about 9800 digits) and Python prints "
+        "integers of at most 4300 digits",
+    ),
+    Limit(
+        "MAX_PREC",
+        MAX_PREC,
+        "bits",
+        "the working precision at which certification gives up (a rounding that close "
+        "to a tie is reported, not guessed)",
+        "exact ties are decided exactly; anything else is decided long before",
+    ),
+    Limit(
+        "MAX_EXPRESSION_CHARS",
+        MAX_EXPRESSION_CHARS,
+        "characters",
+        "the text of a loss or a claim's quantity",
+        "the longest useful loss is a line",
+    ),
+    Limit(
+        "MAX_EXPRESSION_TOKENS",
+        MAX_EXPRESSION_TOKENS,
+        "tokens",
+        "names, numbers, operators and parentheses of a loss or quantity",
+        "bounds the parser's work",
+    ),
+    Limit(
+        "MAX_EXPRESSION_DEPTH",
+        MAX_EXPRESSION_DEPTH,
+        "levels",
+        "nesting of parentheses and calls in a loss or quantity",
+        "5000 unary minus signs or deep parentheses would exhaust the recursion",
+    ),
+    Limit(
+        "MAX_POWER_EXPONENT",
+        MAX_POWER_EXPONENT,
+        "",
+        "the whole-number exponent n of a power a**n in a loss or quantity",
+        "h**999999999 or 9**9**9**9 would never finish exactly",
+    ),
+    Limit(
+        "MAX_FUNCTION_NESTING",
+        MAX_FUNCTION_NESTING,
+        "levels",
+        "functions applied inside functions (exp(exp(exp(h))) is 3)",
+        "five nested exp overflow any precision",
+    ),
+    Limit(
+        "MAX_EXPRESSION_NUMBER_DIGITS",
+        MAX_EXPRESSION_NUMBER_DIGITS,
+        "digits",
+        "digits of one number written in a loss or quantity",
+        "a loss's constants are short",
+    ),
+    Limit(
+        "MAX_EXPRESSION_NUMBER_EXPONENT",
+        MAX_EXPRESSION_NUMBER_EXPONENT,
+        "decimal exponent",
+        "the exponent e of a number written 1.5e-300 in a loss or quantity",
+        "float64's range",
+    ),
+    Limit(
+        "MAX_CONSTANT_BITS",
+        MAX_CONSTANT_BITS,
+        "bits",
+        "an exact constant the expression parser computes (9**64 has 203)",
+        "larger constants are never what a loss means",
+    ),
+    Limit(
+        "MAX_EXPRESSION_NODES",
+        MAX_EXPRESSION_NODES,
+        "nodes",
+        "a SymPy expression passed in directly (the Python API)",
+        "bounds evaluation and differentiation",
+    ),
+    Limit(
+        "MAX_DOCUMENT_BYTES",
+        MAX_DOCUMENT_BYTES,
+        "bytes",
+        "a document read by `symlstm claims draft`",
+        "a long paper is a few hundred kilobytes of text",
+    ),
+    Limit(
+        "MAX_DOCUMENT_NUMBERS",
+        MAX_DOCUMENT_NUMBERS,
+        "numbers",
+        "the numbers one drafted document may state",
+        "each is matched against every quantity at every step",
+    ),
+    Limit(
+        "MAX_DOCUMENT_NUMBER_DIGITS",
+        MAX_DOCUMENT_NUMBER_DIGITS,
+        "digits",
+        "digits of one number a drafted document states",
+        "a worked example's numbers are short",
+    ),
+    Limit(
+        "MAX_DOCUMENT_NUMBER_EXPONENT",
+        MAX_DOCUMENT_NUMBER_EXPONENT,
+        "decimal exponent",
+        "the exponent of a number a drafted document states",
+        "beyond this no LSTM quantity can match",
+    ),
+    Limit(
+        "MAX_SYMBOLIC_STEPS",
+        MAX_SYMBOLIC_STEPS,
+        "steps",
+        "steps of a symbolic unrolled graph (naive gradients, proofs)",
+        "the unrolled graph grows exponentially with the steps",
+    ),
+    Limit(
+        "MAX_STRUCTURED_STEPS",
+        MAX_STRUCTURED_STEPS,
+        "steps",
+        "steps written out by structured_gradients",
+        "its size grows linearly; beyond this it is unreadable",
     ),
 )
 

@@ -32,6 +32,7 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 from symlstm.errors import ArgumentError, ParameterError, PrecisionError
+from symlstm.limits import MAX_PREC, MAX_ROUNDING_DIGITS
 
 __all__ = [
     "MAX_PREC",
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 #: Working precision (bits) beyond which certification gives up.
-MAX_PREC = 1 << 15
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ def _half_up(q: Fraction) -> int:
 
 
 #: The most digits a rounded decimal may have (Python prints ints of at most 4300 digits).
-MAX_DIGITS = 4000
+MAX_DIGITS = MAX_ROUNDING_DIGITS  # one table: symlstm.limits
 
 
 def _check_rounding_arguments(x: Any, n: Any, what: str) -> None:

@@ -21,6 +21,7 @@ from symlstm.calculus import Gradients, adjoint_symbol, backward_step
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.examples import Example
+from symlstm.limits import MAX_SHOWN_DIGITS
 from symlstm.render.printers import latex, text
 from symlstm.render.summary import render_equations
 from symlstm.symbols import Notation
@@ -36,7 +37,7 @@ __all__ = [
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "latex", "json")
 #: The most significant digits a worked derivation shows.
-MAX_WORKED_DIGITS = 1000
+MAX_WORKED_DIGITS = MAX_SHOWN_DIGITS  # one table: symlstm.limits
 
 
 def adjoint_notation(cell: Cell, notation: str | Notation) -> Notation:
