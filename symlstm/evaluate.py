@@ -93,13 +93,35 @@ def check_dps(dps: Any, *, what: str = "dps") -> int:
     return dps
 
 
-def _fraction(x: mpmath.mpf) -> Fraction:
-    """The exact value of a finite mpf."""
+#: An endpoint smaller than 2^-_TINY_BITS in magnitude (σ(-2e10) = e^(-2e10) is one) is
+#: widened outward to 0 or ±2^-_TINY_BITS before it becomes an exact fraction: its exact
+#: fraction would have billions of digits, and no rounding the package does (at most
+#: MAX_ROUNDING_DIGITS digits) can tell it from 2^-_TINY_BITS.
+_TINY_BITS = 4 * MAX_PREC
+_TINY = Fraction(1, 1 << _TINY_BITS)
+
+
+def _fraction(x: mpmath.mpf, *, upward: bool | None = None) -> Fraction:
+    """The exact value of a finite mpf; with ``upward`` given (the upper or lower end of an
+    interval), a value too small to matter is moved outward to 0 or ±2^-_TINY_BITS."""
     if not mpmath.isfinite(x):
         raise RangeError(f"a value overflowed to {x}")
+    sign, man, exp, bc = x._mpf_
+    if man and exp + bc < -_TINY_BITS and upward is not None:
+        if upward:
+            return _TINY if not sign else Fraction(0)
+        return Fraction(0) if not sign else -_TINY
+    if man and exp + bc > MAX_PREC + 1100:  # beyond float64 by far: no digit of it is wanted
+        raise RangeError(f"a value of about 2^{exp + bc} is beyond float64's range")
     # Not x.man_exp: it drops the sign (mpf("-0.5").man_exp == (1, -1)).
     p, q = to_rational(x._mpf_)
     return Fraction(p, q)
+
+
+def _tiny(interval: Any) -> bool:
+    """Whether both ends of an interval are nonzero and smaller than 2^-_TINY_BITS."""
+    ends = [mpmath.mp.make_mpf(end)._mpf_ for end in interval._mpi_]
+    return all(man and exp + bc < -_TINY_BITS for _, man, exp, bc in ends)
 
 
 def _endpoints(interval: Any) -> tuple[mpmath.mpf, mpmath.mpf]:
@@ -118,14 +140,24 @@ class Enclosure:
 
     @property
     def lo(self) -> Fraction:
-        return self.exact if self.exact is not None else _fraction(_endpoints(self.interval)[0])
+        if self.exact is not None:
+            return self.exact
+        return _fraction(_endpoints(self.interval)[0], upward=False)
 
     @property
     def hi(self) -> Fraction:
-        return self.exact if self.exact is not None else _fraction(_endpoints(self.interval)[1])
+        if self.exact is not None:
+            return self.exact
+        return _fraction(_endpoints(self.interval)[1], upward=True)
 
     def round(self, *, places: int | None = None, significant: int | None = None) -> str:
         """The correctly rounded decimal, or :class:`Undecided` if the enclosure is too wide."""
+        if significant is not None and self.exact is None and _tiny(self.interval):
+            raise RangeError(
+                f"a value smaller than 2^-{_TINY_BITS} in magnitude (about "
+                f"1e-{_TINY_BITS * 3 // 10}) cannot be shown to significant digits; it is 0 to "
+                "any decimal places"
+            )
         text = round_enclosure(self.lo, self.hi, places=places, significant=significant)
         if text is None:
             raise Undecided

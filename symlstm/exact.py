@@ -27,6 +27,7 @@ import sys
 import sympy
 
 from symlstm.errors import ParameterError, RangeError
+from symlstm.limits import check_number
 
 __all__ = ["FLOAT64_MAX", "to_rational"]
 
@@ -52,6 +53,9 @@ def to_rational(value: object, *, what: str = "value") -> sympy.Rational:
     """
     if isinstance(value, bool):
         raise ParameterError(f"{what}: {value!r} is a boolean, not a number")
+    if isinstance(value, str | decimal.Decimal | int | fractions.Fraction):
+        # On the text (or digits, or bit length) first: 1e999999999 as a fraction never ends.
+        check_number(value, what)
     if isinstance(value, sympy.Rational):
         return value
     if isinstance(value, sympy.Basic):

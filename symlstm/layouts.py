@@ -460,7 +460,16 @@ def _onnx_activation_text(name: str, alpha: float | None, beta: float | None) ->
 
 def _onnx_activations(attributes: Mapping[str, Any], dirs: int) -> list[str]:
     """The symlstm activation of each entry of ``activations`` (f, g, h per direction)."""
-    names = list(attributes.get("activations", ONNX_DEFAULT_ACTIVATIONS * dirs))
+    given = attributes.get("activations", ONNX_DEFAULT_ACTIVATIONS * dirs)
+    if isinstance(given, str | bytes) or not isinstance(given, list | tuple):
+        raise ParameterError(f"onnx activations must be a list of names, not {given!r}")
+    for key in ("activation_alpha", "activation_beta"):
+        values = attributes.get(key, ())
+        if not isinstance(values, list | tuple) or any(
+            isinstance(v, bool) or not isinstance(v, numbers.Real) for v in values
+        ):
+            raise ParameterError(f"onnx {key} must be a list of numbers, not {values!r}")
+    names = [n.decode() if isinstance(n, bytes) else n for n in given]
     if len(names) != 3 * dirs:
         raise ShapeError(
             f"onnx activations: {len(names)} names, expected 3 per direction (f, g, h) "
@@ -574,11 +583,11 @@ def onnx_variant(
     _check_optional_int(size, "onnx hidden_size", 1)
     if size is not None and hidden_size is not None and int(size) != hidden_size:
         raise ShapeError(f"the node's hidden_size is {size}, the arrays' is {hidden_size}")
-    if attributes.get("layout", 0) not in (0, 1):
-        raise ParameterError(f"onnx layout is 0 or 1, not {attributes['layout']!r}")
+    for key in ("layout", "input_forget"):  # integers 0 or 1: true and 1.0 are not
+        value = attributes.get(key, 0)
+        if isinstance(value, bool | float) or value not in (0, 1):
+            raise ParameterError(f"onnx {key} is 0 or 1, not {value!r}")
     input_forget = attributes.get("input_forget", 0)
-    if input_forget not in (0, 1) or isinstance(input_forget, float):
-        raise ParameterError(f"onnx input_forget is 0 or 1, not {input_forget!r}")
     clip = attributes.get("clip")
     if clip is not None:
         if isinstance(clip, bool) or not isinstance(clip, numbers.Real):

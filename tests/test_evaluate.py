@@ -753,3 +753,17 @@ def test_public_helpers_check_their_arguments_where_they_enter():
         hand_rounds_terms(tied, None)
     with pytest.raises(UnknownNameError, match="'zz' is not a quantity"):
         hand_rounds_terms(tied, "zz")
+
+
+def test_values_far_below_any_digit_are_rounded_in_a_moment():
+    # x = -31249822493: f = σ(-2.2e10) = e^(-2.2e10), whose exact fraction would have
+    # billions of digits (a fuzz run found certify hanging on it).
+    import time
+
+    params = {"w_f": "0.7", "w_i": "0.6", "w_g": "0.5", "w_o": "0.9", "b": "0"}
+    start = time.monotonic()
+    trace = certify(Cell("tied"), params, ["-31249822493"], places=3)
+    assert time.monotonic() - start < 10
+    assert trace.decimals[0]["f"] == "0.000" and trace.decimals[0]["g"] == "-1.000"
+    with pytest.raises(RangeError, match="cannot be shown to significant digits"):
+        certify(Cell("tied"), params, ["-31249822493"], significant=5)

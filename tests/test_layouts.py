@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -597,3 +598,20 @@ def test_bad_argument_types_are_argument_errors():
         from_canonical("torch", None)
     with pytest.raises(ArgumentError, match="variant must be a Variant or None, not str"):
         from_canonical("torch", {}, "peephole")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"activations": 3}, "onnx activations must be a list of names, not 3"),
+        ({"activations": "Tanh"}, "must be a list of names, not 'Tanh'"),
+        ({"activation_alpha": ["a"]}, "activation_alpha must be a list of numbers"),
+        ({"layout": True}, "onnx layout is 0 or 1, not True"),
+        ({"input_forget": 1.0}, "onnx input_forget is 0 or 1, not 1.0"),
+        ({"hidden_size": "x"}, "hidden_size must be an integer"),
+    ],
+)
+def test_wrongly_typed_onnx_attributes_are_refused(attributes, message):
+    # Issue 18: {"layout": true} was taken as 1, {"activations": 3} raised a TypeError.
+    with pytest.raises(SymLSTMError, match=re.escape(message)):
+        onnx_variant(attributes)
