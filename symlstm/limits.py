@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from symlstm.errors import ExampleFileError, ParameterError, RangeError
+from symlstm.errors import ArgumentError, ExampleFileError, ParameterError, RangeError
 
 __all__ = [
     "LIMITS",
@@ -379,6 +379,8 @@ def elide(text: str, keep: int = 10) -> str:
     >>> elide("x" * 50)
     'xxxxxxxxxx…(50 characters)…xxxxxxxx'
     """
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 2 <= keep <= 1000:
+        raise ArgumentError(f"keep must be an integer from 2 to 1000, not {keep!r}")
     text = str(text)
     if len(text) <= 2 * keep + 20:
         return text
@@ -567,6 +569,12 @@ def check_nesting(text: str, what: str, *, toml: bool = True) -> None:
     symlstm.errors.ExampleFileError: deep.json: nested more than 64 levels deep \
 (MAX_NESTING in symlstm.limits)
     """
+    if not isinstance(text, str):
+        raise ArgumentError(f"text must be a string, not {type(text).__name__}")
+    if not isinstance(what, str):
+        raise ArgumentError(f"what must be a string, not {type(what).__name__}")
+    if not isinstance(toml, bool):
+        raise ArgumentError(f"toml must be True or False, not {toml!r}")
     skip = _TOML_SKIP if toml else _JSON_SKIP
     brackets = _NOT_BRACKET.sub("", skip.sub(" ", text))
     if not brackets:

@@ -23,7 +23,7 @@ import numpy as np
 import sympy
 
 from symlstm.cell import Cell
-from symlstm.errors import ParameterError, ShapeError, UnknownNameError
+from symlstm.errors import ArgumentError, ParameterError, ShapeError, UnknownNameError
 from symlstm.exact import to_rational
 from symlstm.limits import check_number, elide
 
@@ -144,12 +144,20 @@ def parameters(cell: Cell, values: Mapping[str, Any]) -> dict[str, ExactValue]:
     return {name: converted[name] for name in cell.parameters}
 
 
+def _check_cell(cell: Any) -> None:
+    if not isinstance(cell, Cell):
+        raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
+
+
 def state(cell: Cell, name: str, value: Any = None) -> ExactValue:
     """Validate an initial state (``"h_prev"`` or ``"c_prev"``); None means zeros.
 
     >>> state(Cell("vector", hidden_size=2, input_size=1), "h_prev")
     (0, 0)
     """
+    _check_cell(cell)
+    if name not in ("h_prev", "c_prev"):
+        raise UnknownNameError(f"a state is 'h_prev' or 'c_prev', not {elide(repr(name))}")
     shape = cell.shape(name)
     if value is None:
         zero = sympy.Integer(0)
@@ -163,6 +171,7 @@ def inputs(cell: Cell, xs: Any) -> tuple[ExactValue, ...]:
     >>> inputs(Cell("tied"), ["0.2", "0.4"])
     (1/5, 2/5)
     """
+    _check_cell(cell)
     if not _is_sequence(xs):
         raise ShapeError("inputs: expected a sequence of steps, got a single value")
     if len(xs) == 0:

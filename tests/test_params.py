@@ -197,7 +197,7 @@ def test_state_defaults_to_zeros_and_is_exact():
         state(VECTOR, "h_prev", [1, 2, 3])
     with pytest.raises(ParameterError, match="c_prev: 'x' is not a number"):
         state(Cell("tied"), "c_prev", "x")
-    with pytest.raises(UnknownNameError, match="'h0' is not a name"):
+    with pytest.raises(UnknownNameError, match="a state is 'h_prev' or 'c_prev', not 'h0'"):
         state(Cell("tied"), "h0", 1)
 
 
