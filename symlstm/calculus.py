@@ -449,7 +449,7 @@ class Loss:
 
         Raises :class:`~symlstm.errors.UndefinedError` (a division by zero, the
         logarithm of a number that is not positive) or :class:`~symlstm.errors.RangeError`
-        (beyond float64's range); with interval values, :class:`~symlstm.rounding.Undecided`
+        (beyond float64's range); with interval values, :class:`~symlstm.errors.UndecidedError`
         where the precision does not decide it yet.
 
         >>> from symlstm.evaluate import numeric_context

@@ -38,7 +38,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from symlstm.errors import SymLSTMError
+from symlstm.errors import OutputError, SymLSTMError, UsageError
 from symlstm.limits import MAX_DPS, MAX_SHOWN_DIGITS
 
 __all__ = ["main"]
@@ -50,11 +50,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors exit 2 through one path."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(f"{self.prog}: {message}")
-
-
-class _UsageError(Exception):
-    pass
+        raise UsageError(f"{self.prog}: {message}")
 
 
 #: Most decimal places (``example --digits``) or significant digits (``grad --digits``)
@@ -323,9 +319,9 @@ def _example(args: argparse.Namespace) -> int:
             print(f"{name:<16} {title}")
         return EXIT_OK
     if args.standalone and args.format != "latex":
-        raise _UsageError("symlstm example: --standalone needs --format latex")
+        raise UsageError("symlstm example: --standalone needs --format latex")
     if args.dps is not None and args.format != "json":
-        raise _UsageError("symlstm example: --dps sets the JSON digits; use --digits otherwise")
+        raise UsageError("symlstm example: --dps sets the JSON digits; use --digits otherwise")
     example = load_example(args.example)
     if args.digits is not None:
         example = replace(example, digits={"default": args.digits})
@@ -369,11 +365,11 @@ def _claims(args: argparse.Namespace) -> int:
     from symlstm.draft import draft_claims
 
     if args.claims_command is None:
-        raise _UsageError("symlstm claims: give a subcommand: draft")
+        raise UsageError("symlstm claims: give a subcommand: draft")
     out = args.output
     same = out is not None and os.path.exists(out) and os.path.exists(args.document)
     if same and os.path.samefile(out, args.document):
-        raise _UsageError(f"symlstm claims draft: -o {out} would overwrite the document")
+        raise UsageError(f"symlstm claims draft: -o {out} would overwrite the document")
     base = os.path.dirname(os.path.abspath(out)) if out is not None else os.getcwd()
     draft = draft_claims(args.document, args.example, base_dir=base)
     text = draft.to_toml()
@@ -392,7 +388,7 @@ def _claims(args: argparse.Namespace) -> int:
     except OSError as err:
         with contextlib.suppress(NameError, OSError):
             os.unlink(file.name)
-        raise _UsageError(f"symlstm claims draft: cannot write {out}: {err.strerror}") from None
+        raise UsageError(f"symlstm claims draft: cannot write {out}: {err.strerror}") from None
     _report(f"{out}: {draft.summary()}")
     return EXIT_OK
 
@@ -409,7 +405,7 @@ def _grad(args: argparse.Namespace) -> int:
     if args.loss != "mse":
         targets = None if args.targets is None else targets
     if args.standalone and args.format != "latex":
-        raise _UsageError("symlstm grad: --standalone needs --format latex")
+        raise UsageError("symlstm grad: --standalone needs --format latex")
     grads = certify_gradients(
         example.cell,
         example.parameters,
@@ -451,7 +447,7 @@ def _derive(args: argparse.Namespace) -> int:
     from symlstm.render.gradients import render_backward
 
     if args.standalone and args.format != "latex":
-        raise _UsageError("symlstm derive: --standalone needs --format latex")
+        raise UsageError("symlstm derive: --standalone needs --format latex")
     cell = Cell(args.kind, Variant.parse(args.variant))
     note = args.notation or ("spec" if args.kind == "tied" else "canonical")
     out = render_backward(cell, notation=note, fmt=args.format)
@@ -467,12 +463,12 @@ def _codegen(args: argparse.Namespace) -> int:
     from symlstm.cell import Variant
 
     if args.target == "torch" and args.kind != "vector":
-        raise _UsageError(
+        raise UsageError(
             f"symlstm codegen torch: the torch module is for vector cells (--kind vector), "
             f"not --kind {args.kind}"
         )
     if args.projection and args.kind != "vector":
-        raise _UsageError("symlstm codegen: --projection needs --kind vector")
+        raise UsageError("symlstm codegen: --projection needs --kind vector")
     variant = Variant.parse(args.variant)
     if args.target == "torch":
         from symlstm.codegen_torch import generate_torch
@@ -489,7 +485,7 @@ def _codegen(args: argparse.Namespace) -> int:
         with open(args.output, "w", encoding="utf-8") as file:
             file.write(source)
     except OSError as err:
-        raise _UsageError(f"symlstm codegen: cannot write {args.output}: {err.strerror}") from None
+        raise UsageError(f"symlstm codegen: cannot write {args.output}: {err.strerror}") from None
     return EXIT_OK
 
 
@@ -532,10 +528,6 @@ def _equations(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _OutputError(SymLSTMError, OSError):
-    """The output could not be written (not a closed pipe: a full disk, an I/O error)."""
-
-
 def _to_devnull(stream: TextIO) -> None:
     """Point the process's own stdout at the null device, so that what is still buffered
     for a closed pipe or a full disk cannot fail again when the interpreter exits."""
@@ -555,7 +547,7 @@ def _to_devnull(stream: TextIO) -> None:
 class _Output:
     """``sys.stdout`` while a command runs: a closed pipe drops the rest of the output
     (the command finishes and returns its own status); any other write error raises
-    :class:`_OutputError`, once."""
+    :class:`OutputError`, once."""
 
     def __init__(self, stream: TextIO | None) -> None:
         self.stream = stream
@@ -573,7 +565,7 @@ class _Output:
             self._dropping = True
             _to_devnull(self.stream)
             reason = err.strerror or str(err)
-            raise _OutputError(f"cannot write the output: {reason}") from None
+            raise OutputError(f"cannot write the output: {reason}") from None
 
     def write(self, text: str) -> int:
         self._guarded("write", text)
@@ -638,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _run(argv)
             out.flush()
         return status
-    except _UsageError as err:
+    except UsageError as err:
         _report(err)
         return EXIT_BAD_INPUT
     except SymLSTMError as err:

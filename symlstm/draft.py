@@ -93,7 +93,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from symlstm.errors import ArgumentError, ExampleFileError
+from symlstm.errors import ArgumentError, ExampleFileError, UndecidedError
 from symlstm.evaluate import Enclosure
 from symlstm.examples import Example, is_builtin_name, load_example
 from symlstm.limits import (
@@ -104,7 +104,6 @@ from symlstm.limits import (
 )
 from symlstm.rounding import (
     MAX_PREC,
-    Undecided,
     round_enclosure,
     round_places,
     stated_places,
@@ -672,7 +671,7 @@ class _Values:
 
     def __init__(self, examples: Sequence[Example], refs: Sequence[str]) -> None:
         self.examples, self.refs = examples, refs
-        self._cache: dict[int, list[_Base] | Undecided] = {}
+        self._cache: dict[int, list[_Base] | UndecidedError] = {}
         self.inputs = [b for k, ex in enumerate(examples) for b in self._inputs(k, ex)]
 
     def _inputs(self, k: int, ex: Example) -> list[_Base]:
@@ -687,15 +686,15 @@ class _Values:
         return out
 
     def at(self, prec: int) -> list[_Base]:
-        """The quantities of every example at ``prec`` bits; :class:`Undecided` if a
+        """The quantities of every example at ``prec`` bits; :class:`UndecidedError` if a
         hand-mode rounding needs more."""
         cached = self._cache.get(prec)
-        if isinstance(cached, Undecided):
-            raise Undecided
+        if isinstance(cached, UndecidedError):
+            raise UndecidedError
         if cached is None:
             try:
                 cached = [b for k, ex in enumerate(self.examples) for b in self._bases(k, ex, prec)]
-            except Undecided as err:
+            except UndecidedError as err:
                 self._cache[prec] = err
                 raise
             self._cache[prec] = cached
@@ -738,7 +737,7 @@ class _Values:
 
 def _matching_modes(number: Number, base: _Base, transform: str) -> tuple[str, ...]:
     """The modes ("exact", "hand") in which the number is the correct rounding of the value;
-    ``("exact",)`` for an input equal to it. :class:`Undecided` when an enclosure is too
+    ``("exact",)`` for an input equal to it. :class:`UndecidedError` when an enclosure is too
     wide to say."""
     value, places = number.value, number.places
     fv, fhalf = _float(value), 0.5 * 10.0 ** -min(max(places, -300), 300)
@@ -764,7 +763,7 @@ def _matching_modes(number: Number, base: _Base, transform: str) -> tuple[str, .
             continue
         rounded = round_enclosure(lo, hi, places=places)
         if rounded is None:
-            raise Undecided
+            raise UndecidedError
         if rounded == target:
             modes.append(mode)
     return tuple(modes)
@@ -1319,7 +1318,7 @@ def _nearest(
             out.append(round_enclosure(lo, hi, places=places))
         value = round_enclosure(*_scaled(base.bounds[0], chosen.transform), places=places + 2)
         if value is None or None in out:
-            raise Undecided
+            raise UndecidedError
         return value, out[0], out[-1]
 
     value, rounded, hand = with_increasing_precision(

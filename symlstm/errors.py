@@ -11,16 +11,24 @@ True
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "ArgumentError",
     "DataFileError",
     "ExampleFileError",
     "ExpressionError",
+    "MissingDependencyError",
     "ParameterError",
+    "PdftoppmNotFoundError",
     "PrecisionError",
     "RangeError",
     "ShapeError",
     "SymLSTMError",
+    "TexError",
+    "TexNotFoundError",
+    "UndecidedBranchError",
+    "UndecidedError",
     "UndefinedError",
     "UnknownNameError",
     "WorkBudgetError",
@@ -82,3 +90,88 @@ class WorkBudgetError(SymLSTMError, ValueError):
     """The work asked for is estimated to take longer than the work budget
     (:data:`symlstm.limits.MAX_WORK_SECONDS`); ``allow_large=True`` or ``--allow-large``
     runs it anyway."""
+
+
+class MissingDependencyError(SymLSTMError, ImportError):
+    """An optional dependency is not installed: python-flint for the certified reference
+    (``pip install 'symlstm[arb]'``), PyTorch for the generated PyTorch module; the
+    message names the extra to install."""
+
+
+class UndecidedError(PrecisionError):
+    """An enclosure is too wide, at this working precision, to decide a rounding, a sign
+    or a branch: raise the precision and retry.
+
+    :func:`symlstm.rounding.with_increasing_precision` catches it and retries at a
+    higher precision; it escapes only from calls made at one fixed precision (a
+    :class:`~symlstm.evaluate.Trace`'s ``round`` at ``prec=...``).
+    """
+
+
+class UndecidedBranchError(UndecidedError):
+    """A discontinuous choice (Piecewise, sign, Heaviside) is still undecided at ``max_prec``.
+
+    The value it depends on lies on a kink, exactly or within the working precision;
+    no precision the caller allows decides it, so the precision loop lets it through.
+    """
+
+
+class TexError(SymLSTMError, RuntimeError):
+    """A LaTeX document did not compile (or a PDF page could not be rendered).
+
+    The message quotes the error lines of the ``.log`` (those starting with ``!``
+    and the few after them, down to the ``l.<line>`` context); ``log_excerpt``
+    holds them alone and ``log_path`` the full log, when there is one.
+    """
+
+    def __init__(
+        self, message: str, *, log_excerpt: str = "", log_path: Path | None = None
+    ) -> None:
+        super().__init__(message)
+        self.log_excerpt = log_excerpt
+        self.log_path = log_path
+
+
+class TexNotFoundError(TexError):
+    """No TeX engine (``pdflatex``) is on ``PATH``; the message names the packages to install."""
+
+
+class PdftoppmNotFoundError(TexNotFoundError):
+    """``pdftoppm`` is not on ``PATH``: install Debian's ``poppler-utils``."""
+
+
+# -- used inside the package only: never raised out of a public call ----------------------
+
+
+class UsageError(Exception):
+    """The command line is malformed (raised by :mod:`symlstm.cli`'s argument parser
+    instead of exiting; ``main`` prints it and returns exit status 2)."""
+
+
+class OutputError(SymLSTMError, OSError):
+    """The command's output could not be written (not a closed pipe: a full disk, an I/O
+    error); :mod:`symlstm.cli` reports it with exit status 2."""
+
+
+class UnverifiableError(Exception):
+    """A rendered link cannot be checked from what is shown (elided entries, unknown
+    notation); :func:`symlstm.render.check.check_rendered` reports the link as
+    unverifiable instead of raising."""
+
+
+class AccuracyShortfallError(UndecidedError):
+    """Certified values came out with fewer correct bits than asked at this working
+    precision (raised and caught inside :func:`symlstm.reference.reference`).
+
+    ``quantity`` names the first value short of the bits asked (None when the forward
+    pass already predicts the shortfall), ``got`` is the bits it has (None where a ball
+    is not finite) and ``next_prec`` the working precision predicted to be enough.
+    """
+
+    def __init__(
+        self, message: str, *, quantity: str | None, got: int | None, next_prec: int
+    ) -> None:
+        super().__init__(message)
+        self.quantity = quantity
+        self.got = got
+        self.next_prec = next_prec

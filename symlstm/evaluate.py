@@ -50,6 +50,7 @@ from symlstm.errors import (
     RangeError,
     ShapeError,
     SymLSTMError,
+    UndecidedError,
     UnknownNameError,
 )
 from symlstm.exact import FLOAT64_MAX
@@ -57,7 +58,6 @@ from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.params import ExactValue, inputs, parameters, state
 from symlstm.rounding import (
     MAX_PREC,
-    Undecided,
     certified_significant_digits,
     round_enclosure,
     with_increasing_precision,
@@ -151,7 +151,8 @@ class Enclosure:
         return _fraction(_endpoints(self.interval)[1], upward=True)
 
     def round(self, *, places: int | None = None, significant: int | None = None) -> str:
-        """The correctly rounded decimal, or :class:`Undecided` if the enclosure is too wide."""
+        """The correctly rounded decimal, or :class:`~symlstm.errors.UndecidedError` if the
+        enclosure is too wide."""
         if significant is not None and self.exact is None and _tiny(self.interval):
             raise RangeError(
                 f"a value smaller than 2^-{_TINY_BITS} in magnitude (about "
@@ -160,7 +161,7 @@ class Enclosure:
             )
         text = round_enclosure(self.lo, self.hi, places=places, significant=significant)
         if text is None:
-            raise Undecided
+            raise UndecidedError
         return text
 
     @property
@@ -307,7 +308,7 @@ class _IntervalArithmetic(_Arithmetic):
             lo, hi = a.lo, a.hi
             if lo > 0 or hi < 0 or lo == hi == 0:
                 return self._from_fraction(Fraction((lo > 0) - (hi < 0)))
-            raise Undecided
+            raise UndecidedError
         if name == "sigmoid":
             return Enclosure(intervals.sigmoid(a.interval))
         if name == "tanh":
@@ -331,7 +332,7 @@ class _IntervalArithmetic(_Arithmetic):
         at_corners = {op(x, y) for x in (a.lo, a.hi) for y in (b.lo, b.hi)}
         if len(at_corners) == 1:
             return at_corners.pop()
-        raise Undecided
+        raise UndecidedError
 
 
 _FUNCTIONS = {sigmoid: "sigmoid", tanh: "tanh", exp: "exp", Abs: "abs", sympy.sign: "sign"}
@@ -487,7 +488,7 @@ class Trace:
     ) -> tuple[dict[str, Any], ...]:
         """Decimals of every value of an interval trace, each certified.
 
-        Raises :class:`~symlstm.rounding.Undecided` where the enclosure is too
+        Raises :class:`~symlstm.errors.UndecidedError` where the enclosure is too
         wide; :func:`certify` catches it and raises the precision.
         """
         if self.method != "interval":
@@ -728,7 +729,7 @@ def evaluate(
     hand_places
         Interval method only: quantity name → decimal places; each such quantity
         is rounded before anything uses it (hand-calculation mode). A rounding
-        the enclosure cannot decide raises :class:`~symlstm.rounding.Undecided`.
+        the enclosure cannot decide raises :class:`~symlstm.errors.UndecidedError`.
     allow_large
         Run work estimated over the work budget (:mod:`symlstm.budget`) too; otherwise
         it raises :class:`~symlstm.errors.WorkBudgetError` before it starts.

@@ -43,11 +43,10 @@ from typing import Any
 
 from symlstm.audit import AuditReport, Claim, ClaimResult, _mode_results, parse_quantity
 from symlstm.cell import Cell
-from symlstm.errors import ArgumentError, SymLSTMError
+from symlstm.errors import ArgumentError, SymLSTMError, UndecidedError
 from symlstm.evaluate import Enclosure
 from symlstm.examples import Example
 from symlstm.rounding import (
-    Undecided,
     round_places,
     stated_places,
     with_increasing_precision,
@@ -215,7 +214,7 @@ class _Search:
         for rule, (cost, fn) in _ROUNDINGS.items():
             try:
                 text = fn(exact, places)
-            except Undecided:
+            except UndecidedError:
                 continue
             if text is not None and Fraction(text) == claimed:
                 agree = self.agreeing(rule, fn)
@@ -281,7 +280,7 @@ class _Search:
                 continue
             try:
                 text = fn(enc, r.claim.places)
-            except Undecided:
+            except UndecidedError:
                 continue
             if text is not None and Fraction(text) == Fraction(r.claim.claimed):
                 count += 1
@@ -304,7 +303,7 @@ class _Search:
         for name, t in places:
             try:
                 yield f"{name} at t = {t}", trace[name, t].round(places=claim.places)
-            except (Undecided, SymLSTMError):
+            except (UndecidedError, SymLSTMError):
                 continue
 
     # -- the search --------------------------------------------------------------------
@@ -445,14 +444,14 @@ def _truncated(enc: Enclosure, places: int) -> str | None:
 
     a, b = cut(lo), cut(hi)
     if a != b:
-        raise Undecided
+        raise UndecidedError
     return round_places(a, places)
 
 
 def _half_even(enc: Enclosure, places: int) -> str | None:
     a, b = (round(q, places) for q in (enc.lo, enc.hi))
     if a != b:
-        raise Undecided
+        raise UndecidedError
     return round_places(Fraction(a), places)
 
 

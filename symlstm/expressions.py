@@ -16,7 +16,7 @@ or interval values) and refuses, with :class:`~symlstm.errors.UndefinedError`,
 a division by zero, the logarithm of a number that is not positive, and any
 value beyond float64's range (:class:`~symlstm.errors.RangeError`). With
 interval values a sign that the enclosure cannot decide raises
-:class:`~symlstm.rounding.Undecided`, so that the caller raises the precision.
+:class:`~symlstm.errors.UndecidedError`, so that the caller raises the precision.
 
 >>> from sympy import Symbol, exp
 >>> h = Symbol("h_1", real=True)
@@ -44,6 +44,7 @@ from symlstm.errors import (
     ExpressionError,
     RangeError,
     SymLSTMError,
+    UndecidedError,
     UndefinedError,
     UnknownNameError,
 )
@@ -60,7 +61,6 @@ from symlstm.limits import (
     MAX_FUNCTION_NESTING,
     MAX_POWER_EXPONENT,
 )
-from symlstm.rounding import Undecided
 
 __all__ = [
     "MAX_CHARS",
@@ -443,7 +443,7 @@ def _endpoints(value: Any) -> tuple[mpmath.mpf, mpmath.mpf]:
 
 
 def _sign(value: Any) -> int:
-    """-1, 0 or 1; :class:`Undecided` for an enclosure that straddles 0."""
+    """-1, 0 or 1; :class:`UndecidedError` for an enclosure that straddles 0."""
     if isinstance(value, sympy.Basic):
         if value.is_zero:
             return 0
@@ -466,7 +466,7 @@ def _sign(value: Any) -> int:
         return -1
     if lo == hi == 0:
         return 0
-    raise Undecided
+    raise UndecidedError
 
 
 def _check_finite(value: Any, fail: Callable[..., SymLSTMError]) -> Any:
@@ -487,7 +487,7 @@ def _check_finite(value: Any, fail: Callable[..., SymLSTMError]) -> Any:
     if not (-bound <= lo and hi <= bound):
         if lo > bound or hi < -bound or mpmath.isinf(lo) or mpmath.isinf(hi):
             raise fail("is infinite or beyond float64's range (|value| > 1.8e308)", RangeError)
-        raise Undecided
+        raise UndecidedError
     return value
 
 
@@ -515,7 +515,7 @@ def evaluate_checked(
 
     ``arith`` is an arithmetic from :func:`symlstm.evaluate.numeric_context`. With
     interval values a sign the enclosure cannot decide raises
-    :class:`~symlstm.rounding.Undecided` (raise the precision and retry).
+    :class:`~symlstm.errors.UndecidedError` (raise the precision and retry).
 
     >>> from sympy import Symbol, Rational
     >>> from symlstm.evaluate import numeric_context

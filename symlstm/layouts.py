@@ -37,7 +37,13 @@ from typing import Any, Literal
 import numpy as np
 
 from symlstm.cell import Variant
-from symlstm.errors import ArgumentError, ParameterError, ShapeError, UnknownNameError
+from symlstm.errors import (
+    ArgumentError,
+    MissingDependencyError,
+    ParameterError,
+    ShapeError,
+    UnknownNameError,
+)
 
 __all__ = [
     "DIRECTIONS",
@@ -674,8 +680,6 @@ def read_onnx_attributes(node: Any) -> dict[str, Any]:
     try:
         from onnx import helper
     except ImportError:  # pragma: no cover - the onnx extra is installed in CI
-        from symlstm.reference import MissingDependencyError
-
         raise MissingDependencyError(
             "reading an ONNX node needs the onnx package: pip install 'symlstm[onnx]'"
         ) from None

@@ -41,6 +41,7 @@ from symlstm.errors import ArgumentError, ExampleFileError, ParameterError, Rang
 
 __all__ = [
     "LIMITS",
+    "MAX_CHECK_PREC",
     "MAX_CONSTANT_BITS",
     "MAX_DOCUMENT_BYTES",
     "MAX_DOCUMENT_NUMBERS",
@@ -64,6 +65,7 @@ __all__ = [
     "MAX_PLACES",
     "MAX_POWER_EXPONENT",
     "MAX_PREC",
+    "MAX_REFERENCE_PREC",
     "MAX_ROUNDING_DIGITS",
     "MAX_SHOWN_DIGITS",
     "MAX_STRUCTURED_STEPS",
@@ -103,6 +105,11 @@ MAX_SHOWN_DIGITS = 1000
 MAX_ROUNDING_DIGITS = 4000
 #: Working precision (bits) at which certification gives up and reports the value.
 MAX_PREC = 1 << 15
+#: Working precision (bits) at which the certified reference (symlstm.reference) gives up.
+MAX_REFERENCE_PREC = 4096
+#: Working precision (bits) spent on one link of a rendered derivation before it is
+#: called unverifiable (symlstm.render.check).
+MAX_CHECK_PREC = 2048
 #: The text of a loss or a claim's quantity.
 MAX_EXPRESSION_CHARS = 2000
 #: Names, numbers, operators and parentheses of a loss or quantity.
@@ -245,6 +252,24 @@ LIMITS: tuple[Limit, ...] = (
         "the working precision at which certification gives up (a rounding that close "
         "to a tie is reported, not guessed)",
         "exact ties are decided exactly; anything else is decided long before",
+    ),
+    Limit(
+        "MAX_REFERENCE_PREC",
+        MAX_REFERENCE_PREC,
+        "bits",
+        "the working precision at which the certified reference (`symlstm.reference`, "
+        "`validate`) gives up on a tensor or a kink (its `max_prec` argument raises it)",
+        "the balls lose about 2 bits a step forward and backward, so 4096 bits leave a "
+        "double-double's 106 for about 2000 steps",
+    ),
+    Limit(
+        "MAX_CHECK_PREC",
+        MAX_CHECK_PREC,
+        "bits",
+        "the working precision spent on one link of a rendered derivation before the "
+        "link is reported unverifiable",
+        "the numbers shown have a few digits; a link still undecided at 2048 bits is "
+        "reported, not guessed",
     ),
     Limit(
         "MAX_EXPRESSION_CHARS",

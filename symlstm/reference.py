@@ -20,7 +20,7 @@ ball operations to whole (hidden, batch) arrays.
 Kinks: Max, Min and Abs are continuous, so a ball across a kink gives a valid
 enclosure. A discontinuous choice (a Piecewise condition, sign, Heaviside) is
 made only when the ball decides it; otherwise the precision is raised, and past
-``max_prec`` :class:`UndecidedBranchError` names the condition.
+``max_prec`` :class:`~symlstm.errors.UndecidedBranchError` names the condition.
 
 >>> cell, params = vector_form(Cell("tied"), {"w_f": 0.5, "w_i": 0.5, "w_g": 0.5,
 ...                                           "w_o": 0.5, "b": 0})
@@ -45,28 +45,31 @@ import numpy as np
 import sympy
 from sympy import Abs, Heaviside, Max, Min, Piecewise, exp, sign, tanh
 
-from symlstm import budget, intervals
-from symlstm.calculus import adjoint_symbol, backward_step
+from symlstm import budget, intervals, limits
 from symlstm.cell import Cell, Variant
 from symlstm.errors import (
+    AccuracyShortfallError,
     ArgumentError,
+    MissingDependencyError,
     ParameterError,
     PrecisionError,
     ShapeError,
     SymLSTMError,
+    UndecidedBranchError,
+    UndecidedError,
     UnknownNameError,
 )
 from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.params import parameters
+from symlstm.plan import StepEquation, StepPlan, step_plan
+from symlstm.rounding import with_increasing_precision
 
 __all__ = [
     "DEFAULT_BITS",
     "MAX_PREC",
     "START_PREC",
-    "MissingDependencyError",
     "ReferenceResult",
     "ReferenceTensor",
-    "UndecidedBranchError",
     "normwise_ulps",
     "reference",
     "vector_form",
@@ -77,21 +80,11 @@ DEFAULT_BITS = 106
 #: The least working precision of the first attempt (see :func:`reference`), raised
 #: until certified.
 START_PREC = 128
-#: Working precision beyond which :func:`reference` gives up.
-MAX_PREC = 4096
+#: Working precision beyond which :func:`reference` gives up (one table:
+#: :data:`symlstm.limits.MAX_REFERENCE_PREC`).
+MAX_PREC = limits.MAX_REFERENCE_PREC
 # A magnitude of at most 2^-1075 rounds to zero in every float format: it needs no accuracy.
 _NEGLIGIBLE_EXPONENT = -1075
-
-
-class MissingDependencyError(SymLSTMError, ImportError):
-    """python-flint, which the certified reference computes with, is not installed."""
-
-
-class UndecidedBranchError(PrecisionError):
-    """A discontinuous choice (Piecewise, sign, Heaviside) is still undecided at ``max_prec``.
-
-    The value it depends on lies on a kink, exactly or within the working precision.
-    """
 
 
 def _flint() -> Any:
@@ -627,10 +620,6 @@ _RELATIONS = {  # relation → (certainly true, certainly false) on balls
 }
 
 
-class _Undecided(Exception):
-    """The balls do not decide a discontinuous choice at this precision."""
-
-
 Env = Mapping[sympy.Basic, Any]
 Compiled = Callable[[Env], Any]
 
@@ -642,7 +631,7 @@ def _first_index(mask: np.ndarray) -> tuple[int, ...]:
 def _decide(codes: np.ndarray, what: sympy.Basic) -> None:
     undecided = codes == _UNDECIDED
     if undecided.any():
-        raise _Undecided(f"{what} at element {_first_index(undecided)} (row, batch)")
+        raise UndecidedError(f"{what} at element {_first_index(undecided)} (row, batch)")
 
 
 def _compile(expr: sympy.Basic, ops: _Backend) -> Compiled:
@@ -796,109 +785,41 @@ def _compile_piecewise(expr: Piecewise, ops: _Backend) -> Compiled:
 
 @dataclass(frozen=True)
 class _Plan:
+    """The step plan (:mod:`symlstm.plan`) with its element-wise equations compiled."""
+
+    step: StepPlan
     gates: tuple[str, ...]
     peepholes: tuple[str, ...]
-    affine: dict[str, sympy.Symbol]  # gate → the symbol standing for W_k x + U_k h + b_k
+    affine: Mapping[str, sympy.Symbol]  # gate → the symbol standing for W_k x + U_k h + b_k
     forward: tuple[tuple[str, sympy.Basic, Compiled], ...]
     backward: tuple[tuple[str, sympy.Basic, Compiled], ...]
     saved: tuple[sympy.Basic, ...]  # forward values the backward equations read
-    symbols: dict[str, sympy.Basic]  # h, c, c_prev, dh, dc_next, dc_prev, dz_k, dp_k, p_k
+    symbols: Mapping[str, sympy.Basic]  # h, c, c_prev, dh, dc_next, dc_prev, dz_k, dp_k, p_k
+
+
+def _plan(variant: Variant, backend: str = "arb") -> _Plan:
+    """The step plan of the variant's cell (:func:`symlstm.plan.step_plan`), its
+    element-wise equations compiled for ``backend`` ("arb" or "iv")."""
+    return _compiled_plan(step_plan(variant), backend)
 
 
 @functools.lru_cache(maxsize=32)
-def _plan(variant: Variant, backend: str = "arb") -> _Plan:
-    """Derive the element-wise programs from the scalar cell's equations and backward step,
-    compiled for ``backend`` ("arb" or "iv")."""
+def _compiled_plan(step: StepPlan, backend: str) -> _Plan:
     ops = _backend(backend)
-    cell = Cell("scalar", variant)
-    s, p = cell.symbols, cell.parameters
-    gates, peepholes = cell.gates_with_parameters, cell.peephole_gates
-    expected_names = {f"{w}_{k}" for k in gates for w in "WUb"} | {f"p_{k}" for k in peepholes}
-    if set(p) != expected_names:
-        raise SymLSTMError(
-            f"the {variant.label()} cell has parameters {', '.join(p)}; the reference knows "
-            "W_k, U_k, b_k and p_k only"
-        )
-    matrix_part = {s["x"], s["h_prev"], *(p[n] for n in p if not n.startswith("p_"))}
-    affine = {k: sympy.Symbol(f"_affine_{k}", real=True) for k in gates}
 
-    known = {s["c_prev"], *affine.values(), *(p[f"p_{k}"] for k in peepholes)}
-    forward = []
-    for name, eq in zip(cell.quantities, cell.equations(), strict=True):
-        rhs = eq.rhs.doit()
-        if name.startswith("z_"):
-            k = name[2:]
-            linear = p[f"W_{k}"] * s["x"] + p[f"U_{k}"] * s["h_prev"] + p[f"b_{k}"]
-            rhs = affine[k] + sympy.expand(rhs - linear)
-        if rhs.free_symbols & matrix_part:
-            raise SymLSTMError(
-                f"{name} = {eq.rhs.doit()} is not W_{name[2:]} x + U h + b plus element-wise "
-                "terms; the reference cannot split it into matrix and element-wise parts"
-            )
-        forward.append((name, eq.lhs, _compile(_known(rhs, known, name), ops)))
-        known.add(eq.lhs)
+    def program(equations: Iterable[StepEquation]) -> tuple[tuple[str, sympy.Basic, Compiled], ...]:
+        return tuple((eq.name, eq.target, _compile(eq.rhs, ops)) for eq in equations)
 
-    dz = {k: adjoint_symbol(cell, f"z_{k}") for k in gates}
-    expected = {
-        "x": sympy.Add(*(p[f"W_{k}"] * dz[k] for k in gates)),
-        "h_prev": sympy.Add(*(p[f"U_{k}"] * dz[k] for k in gates)),
-    }
-    for k in gates:
-        expected |= {f"W_{k}": dz[k] * s["x"], f"U_{k}": dz[k] * s["h_prev"], f"b_{k}": dz[k]}
-    forbidden = matrix_part | {adjoint_symbol(cell, n) for n in expected}
-    equations = backward_step(cell).equations
-    known |= {adjoint_symbol(cell, "h"), adjoint_symbol(cell, "c_next")}
-    backward = []
-    for eq in equations:
-        name, rhs = str(eq.lhs), eq.rhs.doit()
-        if name[1:] in expected:
-            if sympy.expand(rhs - expected[name[1:]]) != 0:
-                raise SymLSTMError(
-                    f"backward_step gives {name} = {rhs} for the {variant.label()} cell; the "
-                    f"reference computes {name} = {expected[name[1:]]} with matrix products"
-                )
-        elif rhs.free_symbols & forbidden:
-            raise SymLSTMError(
-                f"backward_step gives {name} = {rhs}: not element-wise, and not one of the "
-                "matrix forms the reference knows"
-            )
-        else:
-            backward.append((name, eq.lhs, _compile(_known(rhs, known, name), ops)))
-            known.add(eq.lhs)
-
-    targets = {sym for _, sym, _ in forward} | {s["c_prev"]}
-    read = set().union(*(eq.rhs.free_symbols for eq in equations))
-    symbols = {name: s[name] for name in ("h", "c", "c_prev")} | {
-        "dh": adjoint_symbol(cell, "h"),
-        "dc_next": adjoint_symbol(cell, "c_next"),
-        "dc_prev": adjoint_symbol(cell, "c_prev"),
-    }
-    symbols |= {f"dz_{k}": dz[k] for k in gates}
-    symbols |= {f"dp_{k}": adjoint_symbol(cell, f"p_{k}") for k in peepholes}
-    symbols |= {f"p_{k}": p[f"p_{k}"] for k in peepholes}
-    computed = {sym for _, sym, _ in backward} | {adjoint_symbol(cell, n) for n in expected}
-    needed = [v for k, v in symbols.items() if k.startswith(("dz_", "dp_", "dc_prev"))]
-    missing = [str(v) for v in needed if v not in computed]
-    if missing:
-        raise SymLSTMError(f"backward_step gives no equation for {', '.join(missing)}")
     return _Plan(
-        gates,
-        peepholes,
-        affine,
-        tuple(forward),
-        tuple(backward),
-        tuple(sorted(targets & read, key=str)),
-        symbols,
+        step,
+        step.gate_names,
+        step.peepholes,
+        step.affine,
+        program(step.forward),
+        program(step.backward),
+        step.saved,
+        step.symbols,
     )
-
-
-def _known(rhs: sympy.Expr, known: set[sympy.Basic], name: str) -> sympy.Expr:
-    """``rhs``, checked to read only values computed before it."""
-    unknown = rhs.free_symbols - known
-    if unknown:
-        names = ", ".join(sorted(map(str, unknown)))
-        raise SymLSTMError(f"the equation of {name} reads {names} before it is computed")
-    return rhs
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -1154,8 +1075,8 @@ def _run_equations(
     for name, target, fn in program:
         try:
             env[target] = _full(fn(env), shape)
-        except _Undecided as err:
-            raise _Undecided(f"{err} in the equation of {name} at step {t + 1}") from None
+        except UndecidedError as err:
+            raise UndecidedError(f"{err} in the equation of {name} at step {t + 1}") from None
 
 
 # -- certification --------------------------------------------------------------------------------
@@ -1170,11 +1091,12 @@ def _attempt_certified(
     first: int,
     predict: bool,
     tick: Any,
-) -> tuple[dict[str, np.ndarray], dict[str, int | None], str | None, int | None]:
-    """One attempt at ``prec``: balls and accuracies, the first tensor short of ``bits``
-    (None if none), and the precision to try next (None when all are certified).
-    ``first`` is the first attempt's precision: the least length the gradient products'
-    factors are trimmed to grows from ``bits + 24`` with every retry.
+) -> tuple[dict[str, np.ndarray], dict[str, int | None]]:
+    """One attempt at ``prec``: balls and accuracies, all certified to ``bits``; or
+    :class:`~symlstm.errors.AccuracyShortfallError` naming the first tensor short of
+    ``bits`` and the precision to try next. ``first`` is the first attempt's precision:
+    the least length the gradient products' factors are trimmed to grows from
+    ``bits + 24`` with every retry.
 
     The forward part is checked first, so that an attempt it fails skips the backward.
     With ``predict``, the backward is also skipped when the forward's loss says it will
@@ -1189,15 +1111,31 @@ def _attempt_certified(
         for name, values in part.items():
             accuracy[name] = got = ops.accuracy(values, data.finite)
             if got is None or got < bits:
-                return balls, accuracy, name, _next_precision(prec, bits, got, factor)
+                raise AccuracyShortfallError(
+                    f"{name} has {got} of {bits} bits",
+                    quantity=name,
+                    got=got,
+                    next_prec=_next_precision(prec, bits, got, factor),
+                )
             balls[name] = values
         if predict and "y" in part:
             got = min(accuracy[name] for name in part)
             retry = _next_precision(prec, bits, got, factor)
             if retry is not None:
-                return balls, accuracy, None, retry
+                raise AccuracyShortfallError(
+                    f"the forward pass predicts fewer than {bits} bits",
+                    quantity=None,
+                    got=got,
+                    next_prec=retry,
+                )
         factor = 1
-    return balls, accuracy, None, None
+    return balls, accuracy
+
+
+def _predicted_precision(prec: int, err: UndecidedError) -> int:
+    """The precision loop's next precision: the one a shortfall predicts; double after an
+    undecided kink, where nothing was measured."""
+    return err.next_prec if isinstance(err, AccuracyShortfallError) else 2 * prec
 
 
 def _next_precision(prec: int, bits: int, got: int | None, factor: int) -> int | None:
@@ -1292,7 +1230,7 @@ def reference(
     ------
     PrecisionError
         When ``max_prec`` does not certify a tensor (named in the message);
-        :class:`UndecidedBranchError` when it does not decide a kink.
+        :class:`~symlstm.errors.UndecidedBranchError` when it does not decide a kink.
     ShapeError, ParameterError, UnknownNameError
         For bad shapes, missing or unknown parameter names, or a cell that is not a
         sized vector cell.
@@ -1334,44 +1272,45 @@ def reference(
 def _reference(cell, data, ops, bits, start_prec, max_prec, progress) -> ReferenceResult:
     plan = _plan(cell.variant, ops.name)
     if cell.projected:  # the one equation the element-wise plan does not cover
-        s, w_hr = cell.symbols, cell.parameters["W_hr"]
-        if cell.equations()[-1].rhs != sympy.MatMul(w_hr, s["m"]):
-            raise SymLSTMError("the reference computes a projected cell's h as W_hr m")
+        plan.step.check_projection("the reference")
     saved_prec = ops.precision()
-    prec = first = min(start_prec, max_prec)
+    first = min(start_prec, max_prec)
     tick = _Progress(sys.stderr.isatty() if progress is None else progress, backend=ops.name)
+
+    def attempt(prec: int) -> tuple[dict[str, np.ndarray], dict[str, int | None], int]:
+        ops.set_precision(prec)
+        tick.prec = prec
+        balls, accuracy = _attempt_certified(
+            plan, data, ops, bits, prec, first, prec < max_prec, tick
+        )
+        return balls, accuracy, prec
+
+    def give_up(prec: int, err: UndecidedError) -> PrecisionError:
+        if not isinstance(err, AccuracyShortfallError):
+            return UndecidedBranchError(
+                f"cannot decide {err} even at {prec} bits: the value lies on a kink of "
+                "a piecewise function (or within 2^-prec of one)"
+            )
+        if err.got is None:
+            short = "a ball is not finite"
+        elif err.got < -(1 << 20):
+            short = "a value is not told apart from zero"
+        else:
+            short = f"only {err.got} bits"
+        failed = str(err.quantity).replace("grad:", "the gradient of ")
+        return PrecisionError(
+            f"could not certify {failed} to {bits} bits at {prec} bits working precision "
+            f"({short}); raise max_prec or ask for fewer bits"
+        )
+
     try:
-        while True:
-            ops.set_precision(prec)
-            tick.prec = prec
-            try:
-                balls, accuracy, failed, retry = _attempt_certified(
-                    plan, data, ops, bits, prec, first, prec < max_prec, tick
-                )
-            except _Undecided as err:
-                if prec >= max_prec:
-                    raise UndecidedBranchError(
-                        f"cannot decide {err} even at {prec} bits: the value lies on a kink of "
-                        "a piecewise function (or within 2^-prec of one)"
-                    ) from None
-                prec = min(2 * prec, max_prec)
-                continue
-            if retry is None:
-                break
-            if failed is not None and prec >= max_prec:
-                got = accuracy[failed]
-                if got is None:
-                    short = "a ball is not finite"
-                elif got < -(1 << 20):
-                    short = "a value is not told apart from zero"
-                else:
-                    short = f"only {got} bits"
-                raise PrecisionError(
-                    f"could not certify {failed.replace('grad:', 'the gradient of ')} to {bits} "
-                    f"bits at {prec} bits working precision ({short}); raise max_prec or ask for "
-                    "fewer bits"
-                )
-            prec = min(retry, max_prec)
+        balls, accuracy, prec = with_increasing_precision(
+            attempt,
+            start=first,
+            max_prec=max_prec,
+            next_precision=_predicted_precision,
+            give_up=give_up,
+        )
         tensors = {name: _tensor(v, accuracy[name], ops, data.finite) for name, v in balls.items()}
     finally:
         ops.set_precision(saved_prec)

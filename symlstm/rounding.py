@@ -3,7 +3,9 @@
 Rounding is *half up* (ties away from zero), the rule of hand calculation and of
 the spec. A value known only as an enclosure [lo, hi] is rounded only when every
 number in it rounds the same way; otherwise the answer is "undecided" and the
-caller raises the working precision (:func:`with_increasing_precision`).
+caller raises the working precision (:func:`with_increasing_precision`, the one
+precision loop of the package: certified evaluation, worked examples, audits and the
+certified reference all run in it).
 
 Rounding to a fixed number of decimal places and to significant digits are both
 monotone, so comparing the roundings of the two endpoints decides the question.
@@ -31,13 +33,19 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from symlstm.errors import ArgumentError, ParameterError, PrecisionError
+from symlstm.errors import (
+    ArgumentError,
+    ParameterError,
+    PrecisionError,
+    UndecidedBranchError,
+    UndecidedError,
+)
 from symlstm.limits import MAX_PREC, MAX_ROUNDING_DIGITS
 
 __all__ = [
     "MAX_PREC",
-    "Undecided",
     "certified_significant_digits",
+    "doubling",
     "round_enclosure",
     "round_places",
     "round_significant",
@@ -45,13 +53,10 @@ __all__ = [
     "with_increasing_precision",
 ]
 
-#: Working precision (bits) beyond which certification gives up.
-
 T = TypeVar("T")
 
-
-class Undecided(Exception):
-    """The enclosure is too wide to decide a rounding: raise the precision and retry."""
+#: The former name of :class:`symlstm.errors.UndecidedError` (the same class).
+Undecided = UndecidedError
 
 
 def _half_up(q: Fraction) -> int:
@@ -203,10 +208,34 @@ def stated_places(text: str) -> int:
     return len(frac) if dot else 0
 
 
+def doubling(prec: int, err: UndecidedError) -> int:
+    """The default next precision of :func:`with_increasing_precision`: twice ``prec``."""
+    return 2 * prec
+
+
 def with_increasing_precision(
-    compute: Callable[[int], T], *, start: int = 64, max_prec: int = MAX_PREC, what: str = "value"
+    compute: Callable[[int], T],
+    *,
+    start: int = 64,
+    max_prec: int = MAX_PREC,
+    what: str = "value",
+    next_precision: Callable[[int, UndecidedError], int] = doubling,
+    give_up: Callable[[int, UndecidedError], Exception] | None = None,
 ) -> T:
-    """Call ``compute(prec)`` with a doubling precision until it stops raising :class:`Undecided`.
+    """Call ``compute(prec)`` with a rising precision until it stops raising
+    :class:`~symlstm.errors.UndecidedError`.
+
+    After an undecided attempt at ``prec`` the next precision is
+    ``next_precision(prec, err)`` (by default :func:`doubling`), at most ``max_prec``.
+    An :class:`~symlstm.errors.UndecidedBranchError` is passed through: no precision
+    decides it. Undecided at ``max_prec``, it raises ``give_up(prec, err)`` when given.
+
+    >>> def compute(prec):
+    ...     if prec < 256:
+    ...         raise UndecidedError
+    ...     return prec
+    >>> with_increasing_precision(compute), with_increasing_precision(compute, start=100)
+    (256, 400)
 
     Raises
     ------
@@ -231,10 +260,14 @@ def with_increasing_precision(
     while True:
         try:
             return compute(prec)
-        except Undecided:
+        except UndecidedBranchError:
+            raise
+        except UndecidedError as err:
             if prec >= max_prec:
+                if give_up is not None:
+                    raise give_up(prec, err) from None
                 raise PrecisionError(
                     f"could not certify the rounding of {what} at {max_prec} bits; "
                     "it may lie exactly on a rounding tie: try fewer digits or a higher max_prec"
                 ) from None
-            prec = min(2 * prec, max_prec)
+            prec = min(next_precision(prec, err), max_prec)

@@ -172,7 +172,7 @@ def test_errors_are_clear():
 
 def test_without_torch_the_module_asks_for_the_extra(monkeypatch):
     from symlstm import codegen_torch
-    from symlstm.reference import MissingDependencyError
+    from symlstm.errors import MissingDependencyError
 
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install 'symlstm\[torch\]'"):

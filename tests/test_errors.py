@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
+
 import pytest
 
+import symlstm
 import symlstm.errors as errors
 from symlstm.errors import (
     DataFileError,
@@ -29,6 +34,13 @@ from symlstm.functions import activation
         (RangeError, (ParameterError, ValueError, OverflowError, ArithmeticError)),
         (ExampleFileError, (ValueError,)),
         (DataFileError, (ValueError,)),
+        (errors.MissingDependencyError, (ImportError,)),
+        (errors.UndecidedError, (PrecisionError, ValueError)),
+        (errors.UndecidedBranchError, (errors.UndecidedError, PrecisionError, ValueError)),
+        (errors.TexError, (RuntimeError,)),
+        (errors.TexNotFoundError, (errors.TexError, RuntimeError)),
+        (errors.PdftoppmNotFoundError, (errors.TexNotFoundError, RuntimeError)),
+        (errors.OutputError, (OSError,)),
     ],
 )
 def test_each_error_is_a_symlstm_error_and_its_builtin(cls, builtins):
@@ -60,11 +72,17 @@ def test_public_names_are_exactly_the_error_classes():
             "DataFileError",
             "ExampleFileError",
             "ExpressionError",
+            "MissingDependencyError",
             "ParameterError",
+            "PdftoppmNotFoundError",
             "PrecisionError",
             "RangeError",
             "ShapeError",
             "SymLSTMError",
+            "TexError",
+            "TexNotFoundError",
+            "UndecidedBranchError",
+            "UndecidedError",
             "UndefinedError",
             "UnknownNameError",
             "WorkBudgetError",
@@ -90,3 +108,33 @@ def test_builtin_except_clauses_catch_package_errors():
         to_rational("1e400", what="w_f")
     with pytest.raises(ValueError, match="w_f: 'nan' is not a finite number"):
         to_rational("nan", what="w_f")
+
+
+def test_every_exception_class_is_defined_in_errors():
+    """Issue 16: no exception class outside symlstm/errors.py (a module may re-export one)."""
+    outside = []
+    for info in pkgutil.walk_packages(symlstm.__path__, "symlstm."):
+        if info.name == "symlstm.__main__":
+            continue  # importing it runs the command
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseException)
+                and value.__module__ == info.name
+                and info.name != "symlstm.errors"
+            ):
+                outside.append(f"{info.name}.{name}")
+    assert outside == []
+
+
+def test_old_import_paths_are_the_same_classes():
+    from symlstm import reference, rounding
+    from symlstm.render import document
+
+    assert reference.MissingDependencyError is errors.MissingDependencyError
+    assert reference.UndecidedBranchError is errors.UndecidedBranchError
+    assert rounding.Undecided is errors.UndecidedError
+    assert document.TexError is errors.TexError
+    assert document.TexNotFoundError is errors.TexNotFoundError
+    assert document.PdftoppmNotFoundError is errors.PdftoppmNotFoundError

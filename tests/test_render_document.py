@@ -22,13 +22,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symlstm.errors import ParameterError, SymLSTMError
+from symlstm.errors import (
+    ParameterError,
+    PdftoppmNotFoundError,
+    SymLSTMError,
+    TexError,
+    TexNotFoundError,
+)
 from symlstm.examples import load_example
 from symlstm.render import document
 from symlstm.render.document import (
-    PdftoppmNotFoundError,
-    TexError,
-    TexNotFoundError,
     compile_pdf,
     escape_latex,
     first_page_png,

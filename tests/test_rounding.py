@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symlstm.errors import PrecisionError
+from symlstm.errors import PrecisionError, UndecidedError
 from symlstm.rounding import (
     MAX_PREC,
-    Undecided,
     certified_significant_digits,
     round_enclosure,
     round_places,
@@ -221,7 +220,7 @@ def test_with_increasing_precision_doubles_until_decided():
     def compute(prec):
         seen.append(prec)
         if prec < 300:
-            raise Undecided
+            raise UndecidedError
         return f"done at {prec}"
 
     assert with_increasing_precision(compute) == "done at 512"
@@ -233,7 +232,7 @@ def test_with_increasing_precision_gives_up_at_max_prec():
 
     def compute(prec):
         seen.append(prec)
-        raise Undecided
+        raise UndecidedError
 
     with pytest.raises(PrecisionError, match="could not certify the rounding of h at 1000 bits"):
         with_increasing_precision(compute, start=100, max_prec=1000, what="h")

@@ -37,22 +37,24 @@ from fractions import Fraction
 
 import sympy
 
-from symlstm.errors import ArgumentError, PrecisionError, SymLSTMError, UnknownNameError
+from symlstm.errors import (
+    ArgumentError,
+    PrecisionError,
+    SymLSTMError,
+    UndecidedError,
+    UnknownNameError,
+    UnverifiableError,
+)
 from symlstm.functions import hard_sigmoid, sigmoid
-from symlstm.rounding import Undecided, round_places, stated_places, with_increasing_precision
+from symlstm.limits import MAX_CHECK_PREC
+from symlstm.rounding import round_places, stated_places, with_increasing_precision
 
 __all__ = ["CheckReport", "LinkCheck", "check_rendered", "link_holds"]
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "latex")
 EQUAL, APPROX = "=", "≈"
-#: Largest working precision (bits) spent on one link before it is called unverifiable.
-MAX_CHECK_PREC = 2048
 #: Largest integer exponent a checked power may have (worked examples print squares).
 MAX_EXPONENT = 64
-
-
-class _Unverifiable(Exception):
-    """The link cannot be checked from what is shown (elided entries, unknown notation)."""
 
 
 # -- parsing ------------------------------------------------------------------------
@@ -176,7 +178,7 @@ class _Parser:
             if kind == "number":
                 return _Node("num", value=Fraction(text), places=stated_places(text))
             if kind == "elided":
-                raise _Unverifiable("elided entries")
+                raise UnverifiableError("elided entries")
             if kind == "func":
                 self.take("(")
                 args = [self.sum()]
@@ -239,7 +241,7 @@ def parse_numeric(text: str) -> _Node | None:
         return _Node("elided")
     try:
         return _Parser(tokens).parse()
-    except (SyntaxError, _Unverifiable):
+    except (SyntaxError, UnverifiableError):
         return None
 
 
@@ -250,7 +252,7 @@ def _scalar(node: _Node) -> sympy.Expr:
     """The exact SymPy expression of a scalar node (unevaluated: no work done here)."""
     if node.kind == "num":
         return sympy.Rational(node.value.numerator, node.value.denominator)
-    raise _Unverifiable(node.kind)
+    raise UnverifiableError(node.kind)
 
 
 def _value(node: _Node) -> sympy.Expr | list[list[sympy.Expr]]:
@@ -259,11 +261,11 @@ def _value(node: _Node) -> sympy.Expr | list[list[sympy.Expr]]:
     if kind == "num":
         return _scalar(node)
     if kind == "elided":
-        raise _Unverifiable("elided entries")
+        raise UnverifiableError("elided entries")
     if kind == "mat":
         rows = [[_value(c) for c in row.children] for row in node.children]
         if any(isinstance(v, list) for r in rows for v in r):
-            raise _Unverifiable("nested matrix")
+            raise UnverifiableError("nested matrix")
         return rows
     args = [_value(c) for c in node.children]
     with sympy.evaluate(False):
@@ -276,15 +278,15 @@ def _value(node: _Node) -> sympy.Expr | list[list[sympy.Expr]]:
         if kind == "pow":
             base, exponent = args
             if isinstance(exponent, list) or not exponent.is_Integer:
-                raise _Unverifiable("a power that is not a small integer")
+                raise UnverifiableError("a power that is not a small integer")
             if abs(int(exponent)) > MAX_EXPONENT:
-                raise _Unverifiable("a power too large to check")
+                raise UnverifiableError("a power too large to check")
             return _elementwise(lambda a: sympy.Pow(a, exponent), [base])
         if kind == "matmul":
             a, b = args
             if isinstance(a, list) and isinstance(b, list):
                 if len(a[0]) != len(b):
-                    raise _Unverifiable("matrix shapes do not fit")
+                    raise UnverifiableError("matrix shapes do not fit")
                 return [
                     [
                         sympy.Add(*(a[r][k] * b[k][c] for k in range(len(b))))
@@ -296,7 +298,7 @@ def _value(node: _Node) -> sympy.Expr | list[list[sympy.Expr]]:
         if kind == "call":
             func = _FUNCTIONS[node.name]
             return _elementwise(lambda *xs: func(*xs), args)
-    raise _Unverifiable(kind)
+    raise UnverifiableError(kind)
 
 
 def _elementwise(fn, args: list) -> sympy.Expr | list[list[sympy.Expr]]:
@@ -304,7 +306,7 @@ def _elementwise(fn, args: list) -> sympy.Expr | list[list[sympy.Expr]]:
     if not shapes:
         return fn(*args)
     if len(shapes) > 1:
-        raise _Unverifiable("matrix shapes do not fit")
+        raise UnverifiableError("matrix shapes do not fit")
     rows, cols = shapes.pop()
     return [
         [fn(*(a[r][c] if isinstance(a, list) else a for a in args)) for c in range(cols)]
@@ -323,7 +325,7 @@ def _enclose(expr: sympy.Expr, prec: int):
         try:
             return evaluate_expression(expr, {}, arith)
         except ZeroDivisionError:
-            raise _Unverifiable("division by zero") from None
+            raise UnverifiableError("division by zero") from None
 
 
 def _holds(left: _Node, right: _Node, prec: int) -> bool:
@@ -354,7 +356,7 @@ def _holds(left: _Node, right: _Node, prec: int) -> bool:
     if _mentions(left, "σ_hard") or _mentions(right, "σ_hard"):
         # σ_hard is printed alike for every slope (1/5, 1/6): its definition on the next
         # link, max(0, min(1, α z + β)), is what can be checked.
-        raise _Unverifiable("σ_hard's slope is not shown")
+        raise UnverifiableError("σ_hard's slope is not shown")
     return _same_number(_value(left), _value(right), prec)
 
 
@@ -369,7 +371,7 @@ def _rounds_to(expr: sympy.Expr, shown: _Node, prec: int) -> bool:
             return enc.exact == 0
         if enc.lo > 0 or enc.hi < 0:
             return False
-        raise Undecided  # a transcendental value is never exactly 0 unless the trace says so
+        raise UndecidedError  # a transcendental value is never exactly 0 unless the trace says so
     return enc.round(places=shown.places) == round_places(shown.value, shown.places)
 
 
@@ -385,7 +387,7 @@ def _same_number(a, b, prec: int) -> bool:
         elif ex.hi < ey.lo or ey.hi < ex.lo:
             return False
         elif prec < 256:
-            raise Undecided  # overlapping at low precision: look closer before saying equal
+            raise UndecidedError  # overlapping at low precision: look closer before saying equal
     return True
 
 
@@ -394,7 +396,7 @@ def _link_verdict(left: _Node, right: _Node) -> bool | None:
         return with_increasing_precision(
             lambda prec: _holds(left, right, prec), max_prec=MAX_CHECK_PREC, what="a link"
         )
-    except (_Unverifiable, PrecisionError, SymLSTMError, ZeroDivisionError, OverflowError):
+    except (UnverifiableError, PrecisionError, SymLSTMError, ZeroDivisionError, OverflowError):
         return None
 
 

@@ -28,12 +28,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from symlstm.errors import ArgumentError, ParameterError, SymLSTMError
+from symlstm.errors import (
+    ArgumentError,
+    ParameterError,
+    PdftoppmNotFoundError,
+    TexError,
+    TexNotFoundError,
+)
 
 __all__ = [
-    "PdftoppmNotFoundError",
-    "TexError",
-    "TexNotFoundError",
     "compile_pdf",
     "escape_latex",
     "first_page_png",
@@ -47,30 +50,6 @@ DEBIAN_PACKAGES = "texlive-latex-base latexmk poppler-utils"
 
 #: Seconds a compilation (or a page rendering) may take before it is killed.
 TIMEOUT = 60.0
-
-
-class TexError(SymLSTMError, RuntimeError):
-    """A LaTeX document did not compile (or a PDF page could not be rendered).
-
-    The message quotes the error lines of the ``.log`` (those starting with ``!``
-    and the few after them, down to the ``l.<line>`` context); ``log_excerpt``
-    holds them alone and ``log_path`` the full log, when there is one.
-    """
-
-    def __init__(
-        self, message: str, *, log_excerpt: str = "", log_path: Path | None = None
-    ) -> None:
-        super().__init__(message)
-        self.log_excerpt = log_excerpt
-        self.log_path = log_path
-
-
-class TexNotFoundError(TexError):
-    """No TeX engine (``pdflatex``) is on ``PATH``; the message names the packages to install."""
-
-
-class PdftoppmNotFoundError(TexNotFoundError):
-    """``pdftoppm`` is not on ``PATH``: install Debian's ``poppler-utils``."""
 
 
 # -- escaping --------------------------------------------------------------------------------
