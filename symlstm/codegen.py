@@ -16,8 +16,9 @@ How it is printed. The matrix products are the same for every variant: the input
 projections of all steps are one GEMM, each step adds one recurrent GEMM, and the
 weight gradients are GEMMs over all steps. Everything element-wise — the gate
 activations, the peepholes, the cell update and every adjoint of the backward
-step — is printed from the *scalar* cell's equations and from
-:func:`symlstm.calculus.backward_step`, common subexpressions shared by
+step — is printed from the step plan (:func:`symlstm.plan.step_plan`: the *scalar*
+cell's equations and :func:`symlstm.calculus.backward_step`, split into the affine and
+the element-wise parts), common subexpressions shared by
 :func:`sympy.cse`, each operation written as an in-place NumPy ufunc call into a
 buffer allocated once (:class:`InPlaceNumPyPrinter`). Gates with the same
 activation sit side by side in the stacked weights so that one call activates
@@ -42,16 +43,27 @@ import functools
 import re
 import textwrap
 import types
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import sympy
 from sympy import Abs, Add, Max, Min, Mul, Number, Pow, S, Symbol, exp, sign, tanh
 from sympy.printing.numpy import NumPyPrinter
 
-from symlstm.calculus import backward_step
-from symlstm.cell import Cell, Variant
+from symlstm.cell import Variant
+from symlstm.codegen_common import (
+    PARAMETER_CHECK,
+    PROJECTION_SHAPES,
+    GatePlan,
+    GeneratorPlan,
+    activation_key,
+    as_variant,
+    command_arguments,
+    equation_lines,
+    literal,
+    parameter_names,
+    python_tuple,
+    shapes_body,
+)
 from symlstm.errors import ParameterError, SymLSTMError, UnknownNameError
 from symlstm.functions import hard_sigmoid, sigmoid
 
@@ -100,7 +112,7 @@ class InPlaceNumPyPrinter(NumPyPrinter):
             raise SymLSTMError(f"no buffer for symbol {expr} in generated code") from None
 
     def _print_Rational(self, expr: sympy.Rational) -> str:
-        return _literal(expr)
+        return literal(expr)
 
     def _print_Piecewise(self, expr: sympy.Piecewise) -> str:
         if len(expr.args) == 2 and expr.args[1].cond == True:  # noqa: E712 (SymPy's true)
@@ -132,14 +144,14 @@ class InPlaceNumPyPrinter(NumPyPrinter):
 
     def _print_Heaviside(self, expr: sympy.Expr) -> str:
         at_zero = expr.args[1] if len(expr.args) == 2 else S.Half  # SymPy's H(0) = 1/2
-        return f"np.heaviside({self._print(expr.args[0])}, {_literal(at_zero)})"
+        return f"np.heaviside({self._print(expr.args[0])}, {literal(at_zero)})"
 
     def _print_sigmoid(self, expr: sympy.Expr) -> str:
         return f"_sigmoid({self._print(expr.args[0])})"
 
     def _print_hard_sigmoid(self, expr: sympy.Expr) -> str:
         z = self._print(expr.args[0])
-        return f"_hard_sigmoid({z}, {_literal(expr.slope)}, {_literal(expr.offset)})"
+        return f"_hard_sigmoid({z}, {literal(expr.slope)}, {literal(expr.offset)})"
 
     # -- in-place assignments ------------------------------------------------------
 
@@ -154,7 +166,7 @@ class InPlaceNumPyPrinter(NumPyPrinter):
 
     def _leaf(self, expr: sympy.Expr) -> str | None:
         if isinstance(expr, Number):
-            return _literal(expr)
+            return literal(expr)
         if isinstance(expr, Symbol):
             return self._print(expr)
         return None
@@ -206,7 +218,7 @@ class InPlaceNumPyPrinter(NumPyPrinter):
             if isinstance(expr, sigmoid):
                 lines.append(f"_sigmoid({arg}, out={out})")
             elif isinstance(expr, hard_sigmoid):
-                a, b = _literal(expr.slope), _literal(expr.offset)
+                a, b = literal(expr.slope), literal(expr.offset)
                 lines.append(f"_hard_sigmoid({arg}, {a}, {b}, out={out})")
             else:
                 ufunc = {tanh: "tanh", exp: "exp", Abs: "abs", sign: "sign"}[type(expr)]
@@ -284,7 +296,7 @@ class InPlaceNumPyPrinter(NumPyPrinter):
         if coefficient == "negate":  # not negative(): wrong on some strided views (NumPy 2.4)
             lines.append(f"np.multiply({out}, -1, out={out})")
         elif coefficient is not None:
-            lines.append(f"np.multiply({out}, {_literal(coefficient)}, out={out})")
+            lines.append(f"np.multiply({out}, {literal(coefficient)}, out={out})")
 
 
 def _alias_safe(expr: sympy.Expr, alias: sympy.Symbol) -> bool:
@@ -306,112 +318,6 @@ def _alias_safe(expr: sympy.Expr, alias: sympy.Symbol) -> bool:
     return False
 
 
-def _literal(value: Any) -> str:
-    """A number as Python source: integers as integers, other numbers as floats."""
-    value = sympy.sympify(value)
-    if value.is_Integer:
-        return str(int(value))
-    return repr(float(value))
-
-
-# -- the cell's element-wise programs ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Gate:
-    name: str
-    activation: sympy.Expr  # the gate's equation's right-hand side, in z_k
-    extra: sympy.Expr  # z_k minus the affine part W_k x + U_k h_prev + b_k
-    needs_c: bool  # the pre-activation reads c_t (the output peephole)
-
-
-class _Plan:
-    """What the generated module needs, derived from the scalar cell's equations."""
-
-    def __init__(self, variant: Variant, kind: str) -> None:
-        self.kind = kind
-        cell = Cell("scalar", variant)
-        self.cell = cell
-        s, p = cell.symbols, cell.parameters
-        eqs = {str(eq.lhs): eq.rhs.doit() for eq in cell.equations()}
-        gates = []
-        for k in cell.gates_with_parameters:
-            affine = p[f"W_{k}"] * s["x"] + p[f"U_{k}"] * s["h_prev"] + p[f"b_{k}"]
-            extra = sympy.expand(eqs[f"z_{k}"] - affine)
-            if extra.free_symbols & {s["x"], s["h_prev"], p[f"W_{k}"], p[f"U_{k}"], p[f"b_{k}"]}:
-                raise SymLSTMError(f"z_{k} is not W_{k} x + U_{k} h_prev + b_{k} + extras")
-            gates.append(_Gate(k, eqs[k], extra, s["c"] in extra.free_symbols))
-        order = {"i": 0, "f": 1, "g": 2, "o": 3}
-        # Gates that need c_t come last; gates with the same activation side by side.
-        gates.sort(key=lambda g: (g.needs_c, _activation_key(g), order[g.name]))
-        self.gates = tuple(gates)
-        # Quantities with no function in them (the coupled gate's f = 1 - i, f = 1 with no
-        # forget gate) are substituted where they are used, never stored.
-        stored = {"c", "s", "h", *(g.name for g in gates), *(f"z_{g.name}" for g in gates)}
-        self.inline = {s[q]: eqs[q] for q in cell.quantities if q not in stored}
-        self.equations = eqs
-        self._backward()
-        if kind == "tied":  # the tied cell is the scalar one with W_k = U_k = w_k
-            tied = Cell("tied", variant)
-            for g in self.gates:
-                k = g.name
-                subs = {
-                    p[f"W_{k}"]: tied.parameters[f"w_{k}"],
-                    p[f"U_{k}"]: tied.parameters[f"w_{k}"],
-                }
-                same = cell.preactivation(k).doit().xreplace(subs) - tied.preactivation(k).doit()
-                if sympy.expand(same) != 0:
-                    raise SymLSTMError(f"the tied cell's z_{k} is not the scalar one's with W = U")
-
-    @property
-    def parameter_names(self) -> tuple[str, ...]:
-        names = tuple(self.cell.parameters)
-        if self.kind == "tied":
-            return tuple(n.replace("W_", "w_") for n in names if not n.startswith("U_"))
-        return names
-
-    def _backward(self) -> None:
-        cell, s, p = self.cell, self.cell.symbols, self.cell.parameters
-        bw = backward_step(cell)
-        by_name = {str(eq.lhs)[1:]: eq.rhs.doit() for eq in bw.equations}
-        adjoint = {Symbol(f"d{n}", real=True): e for n, e in by_name.items()}
-
-        def resolved(expr: sympy.Expr) -> sympy.Expr:
-            while True:
-                new = expr.xreplace(adjoint).xreplace(self.inline)
-                if new == expr:
-                    return new
-                expr = new
-
-        dz = {g.name: Symbol(f"dz_{g.name}", real=True) for g in self.gates}
-        self.backward_outputs = [(dz[g.name], resolved(by_name[f"z_{g.name}"])) for g in self.gates]
-        self.backward_outputs.append((Symbol("dc_prev", real=True), resolved(by_name["c_prev"])))
-        # The matrix parts: check the adjoints have the forms the GEMMs compute.
-        for g in self.gates:
-            k = g.name
-            expected = {f"W_{k}": dz[k] * s["x"], f"U_{k}": dz[k] * s["h_prev"], f"b_{k}": dz[k]}
-            for name, form in expected.items():
-                if sympy.expand(by_name[name] - form) != 0:
-                    raise SymLSTMError(f"d{name} is not {form}: no GEMM rule for this variant")
-        for name, weight in (("x", "W"), ("h_prev", "U")):
-            form = sum(p[f"{weight}_{g.name}"] * dz[g.name] for g in self.gates)
-            if sympy.expand(by_name[name] - form) != 0:
-                raise SymLSTMError(f"d{name} is not a sum of {weight}_k dz_k for this variant")
-        self.peephole_gradients = {}
-        for name in cell.parameters:
-            if name.startswith("p_"):
-                self.peephole_gradients[name] = by_name[name]  # e.g. dz_i*c_prev
-        self.backward_reads = set().union(*(e.free_symbols for _, e in self.backward_outputs))
-        self.cached_z = tuple(g.name for g in self.gates if s[f"z_{g.name}"] in self.backward_reads)
-        for name, expr in self.peephole_gradients.items():
-            if not isinstance(expr, Mul) or len(expr.args) != 2:
-                raise SymLSTMError(f"d{name} = {expr}: no rule for this peephole gradient")
-
-
-def _activation_key(gate: _Gate) -> str:
-    return sympy.srepr(gate.activation.func) if gate.activation.args else "identity"
-
-
 # -- printing the module ---------------------------------------------------------------------
 
 
@@ -422,14 +328,14 @@ def _block(index: int, stop: int | None = None) -> str:
     return f"{start}:n" if stop == 1 else f"{start} : {stop} * n"
 
 
-def _views(plan: _Plan, array: str, prefix: str = "") -> str:
+def _views(plan: GeneratorPlan, array: str, prefix: str = "") -> str:
     """``i, f = a[:, 0:n], a[:, n:2 * n]``: one name per gate block of a step's row."""
     targets = ", ".join(prefix + g.name for g in plan.gates)
     blocks = ", ".join(f"{array}[:, {_block(k)}]" for k in range(len(plan.gates)))
     return f"{targets} = {blocks}"
 
 
-def _bind(plan: _Plan, body: list[str], arrays: dict[str, str]) -> list[str]:
+def _bind(plan: GeneratorPlan, body: list[str], arrays: dict[str, str]) -> list[str]:
     """The lines naming a step's views (gate blocks, states) that ``body`` reads."""
     code = "\n".join(line for line in body if not line.lstrip().startswith("#"))
     used = set(re.findall(r"[A-Za-z_]\w*", code))
@@ -445,7 +351,7 @@ def _bind(plan: _Plan, body: list[str], arrays: dict[str, str]) -> list[str]:
     return lines
 
 
-def _symbol_names(plan: _Plan, *, backward: bool) -> dict:
+def _symbol_names(plan: GeneratorPlan, *, backward: bool) -> dict:
     s, p = plan.cell.symbols, plan.cell.parameters
     names: dict = {s["c_prev"]: "c_prev", s["c"]: "c", s["h"]: "h", s["s"]: "s"}
     for g in plan.gates:
@@ -460,13 +366,13 @@ def _symbol_names(plan: _Plan, *, backward: bool) -> dict:
     return names
 
 
-def _forward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> tuple[list[str], set[int]]:
+def _forward_lines(plan: GeneratorPlan, printer: InPlaceNumPyPrinter) -> tuple[list[str], set[int]]:
     """The forward step's element-wise code, and the widths (in gates) of its work buffers."""
     s = plan.cell.symbols
     lines: list[str] = []
     widths: set[int] = set()
 
-    def pre_and_activate(gates: list[_Gate], fuse: bool) -> None:
+    def pre_and_activate(gates: list[GatePlan], fuse: bool) -> None:
         for g in gates:
             z = s[f"z_{g.name}"]
             if g.extra != 0:
@@ -475,9 +381,9 @@ def _forward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> tuple[list[str]
             if g.name in plan.cached_z:
                 lines.append(f"np.copyto(Z_{g.name}[t], {g.name})  # backward reads z_{g.name}")
         # One call for each run of neighbouring gates with the same activation.
-        run: list[_Gate] = []
+        run: list[GatePlan] = []
         for g in [*gates, None]:
-            if run and (g is None or not fuse or _activation_key(g) != _activation_key(run[0])):
+            if run and (g is None or not fuse or activation_key(g) != activation_key(run[0])):
                 first, last = plan.gates.index(run[0]), plan.gates.index(run[-1])
                 z = Symbol("z")
                 act = run[0].activation.xreplace({s[f"z_{run[0].name}"]: z})
@@ -495,17 +401,19 @@ def _forward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> tuple[list[str]
             if g is not None:
                 run.append(g)
 
-    pre_and_activate([g for g in plan.gates if not g.needs_c], fuse=True)
+    pre_and_activate([g for g in plan.gates if not g.reads_c], fuse=True)
     for q in ("c", "s", "h"):
         rhs = plan.equations[q].xreplace(plan.inline)
         lines.append(f"# {q} = {sympy.sstr(rhs)}")
         lines.extend(printer.assign(printer.names[s[q]], rhs))
         if q == "c":
-            pre_and_activate([g for g in plan.gates if g.needs_c], fuse=False)
+            pre_and_activate([g for g in plan.gates if g.reads_c], fuse=False)
     return lines, widths
 
 
-def _backward_lines(plan: _Plan, printer: InPlaceNumPyPrinter) -> tuple[list[str], list[str]]:
+def _backward_lines(
+    plan: GeneratorPlan, printer: InPlaceNumPyPrinter
+) -> tuple[list[str], list[str]]:
     """The backward step's element-wise code: cse'd, each dz_k written over gate k's block.
 
     The gradients of the pre-activations share the gates' buffer (no second (T, B, 4n)
@@ -725,16 +633,6 @@ def _parameters(params, dtype, m, n):
 {parameter_check}{untied_parameters}
 '''
 
-#: A generated module's check of the parameters' names (NumPy's and torch's alike).
-_PARAMETER_CHECK = """\
-    missing = [k for k in PARAMETERS if k not in params]
-    if missing:
-        raise KeyError(f"missing parameters: {', '.join(missing)}")
-    unknown = [k for k in params if k not in PARAMETERS]
-    if unknown:
-        raise KeyError(f"unknown parameters: {', '.join(unknown)}; known: {PARAMETERS}")
-"""
-
 _PREPARE = """\
 def _prepare(params, x, h0, c0):
     x = np.asarray(x)
@@ -763,8 +661,7 @@ _PREPARE_PROJECTED = _PREPARE.replace(
 
 #: The template's parts that differ with a projection h = W_hr m (proj_size q): (without, with).
 _PROJECTION_PARTS = {
-    "shapes_args": ("hidden, input", "hidden, input, proj"),
-    "shapes_doc": ("", " (and the projection size: proj_size)"),
+    **PROJECTION_SHAPES,
     "forward_sizes": ("    n = h0.shape[1]", "    n, q = c0.shape[1], h0.shape[1]"),
     "h_width": ("n", "q"),
     "projection_setup": (
@@ -797,33 +694,23 @@ _PROJECTION_PARTS = {
 }
 
 
-def _peephole_gradient_lines(plan: _Plan) -> list[str]:
-    s = plan.cell.symbols
-    arrays = {s["c_prev"]: "C[:-1]", s["c"]: "C[1:]"}
+def _peephole_gradient_lines(plan: GeneratorPlan) -> list[str]:
+    arrays = {"c_prev": "C[:-1]", "c": "C[1:]"}
     lines = []
-    for name, expr in plan.peephole_gradients.items():
-        dz_sym, state = sorted(expr.args, key=lambda a: not str(a).startswith("dz_"))
-        if state not in arrays or not str(dz_sym).startswith("dz_"):
-            raise SymLSTMError(f"d{name} = {expr}: no rule for this peephole gradient")
-        index = [g.name for g in plan.gates].index(str(dz_sym)[3:])
-        lines.append(f"# d{name} = sum over steps and batch of {expr}")
+    for d in plan.peephole_gradients:  # dp_k = Σ dz_k ⊙ state, checked by the step plan
+        index = [g.name for g in plan.gates].index(d.gate)
+        lines.append(f"# d{d.parameter} = sum over steps and batch of {d.expr}")
         lines.append(
-            f'grads["{name}"] = np.einsum("tbn,tbn->n", dZ[:, :, {_block(index)}], {arrays[state]})'
+            f'grads["{d.parameter}"] = np.einsum("tbn,tbn->n", dZ[:, :, {_block(index)}], '
+            f"{arrays[d.state]})"
         )
     return lines
 
 
-def _parameter_lines(plan: _Plan, projection: bool = False) -> tuple[str, list[str], str]:
+def _parameter_lines(plan: GeneratorPlan, projection: bool = False) -> tuple[str, list[str], str]:
     """Shapes, the conversion of given parameters to vector form, and the gradients' keys."""
-    vector_shapes = []
-    recurrent = "(hidden, proj)" if projection else "(hidden, hidden)"
-    for name in plan.cell.parameters:
-        shape = {"W": "(hidden, input)", "U": recurrent}.get(name[0], "(hidden,)")
-        vector_shapes.append(f'        "{name}": {shape},')
-    if projection:
-        vector_shapes.append('        "W_hr": (proj, hidden),')
+    shapes = shapes_body(plan, projection)
     if plan.kind == "vector":
-        shapes = "\n".join(["    return {", *vector_shapes, "    }"])
         sizes = 'n, m, np.shape(p["W_hr"])[0] if p["W_hr"].ndim else 0' if projection else "n, m"
         convert = [
             "    p = {k: _array(v, dtype, np.shape(v), k) for k, v in params.items()}",
@@ -833,16 +720,6 @@ def _parameter_lines(plan: _Plan, projection: bool = False) -> tuple[str, list[s
             "    return p",
         ]
         return shapes, convert, "grads"
-    listed = [f'        "{name}": (),' for name in plan.parameter_names]
-    shapes = "\n".join(
-        [
-            "    if (hidden, input) != (1, 1):",
-            f'        raise ValueError("a {plan.kind} cell has hidden and input size 1")',
-            "    return {",
-            *listed,
-            "    }",
-        ]
-    )
     convert = [
         "    p = {}",
         "    for k in PARAMETERS:",
@@ -906,25 +783,15 @@ def generate_numpy(
         raise ParameterError(f"projection must be true or false, not {projection!r}")
     if projection and kind != "vector":
         raise ParameterError(f"a {kind} cell has no projection (proj_size is for vector cells)")
-    variant = _as_variant(variant)
+    variant = as_variant(variant)
     return _generate(variant, kind, projection)
-
-
-def _as_variant(variant: Variant | str | None) -> Variant:
-    if variant is None:
-        return Variant()
-    if isinstance(variant, str):
-        return Variant.parse(variant)
-    if isinstance(variant, Variant):
-        return variant
-    raise UnknownNameError(f"a variant is a Variant or its text, not {type(variant).__name__}")
 
 
 @functools.lru_cache(maxsize=64)
 def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
     from symlstm import __version__
 
-    plan = _Plan(variant, kind)
+    plan = GeneratorPlan(variant, kind)
     forward_printer = InPlaceNumPyPrinter(_symbol_names(plan, backward=False))
     body, widths = _forward_lines(plan, forward_printer)
     # With a projection the element-wise h is m = o ⊙ s (M[t]); h = W_hr m is a GEMM.
@@ -936,11 +803,7 @@ def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
     }
     forward = _bind(plan, body, {"a": "", **states}) + body
     if projection:
-        vector = Cell("vector", variant, proj_size=1)
-        if vector.equations()[-1].rhs != sympy.MatMul(
-            vector.parameters["W_hr"], vector.symbols["m"]
-        ):
-            raise SymLSTMError("the generated module computes a projected cell's h as W_hr m")
+        plan.step.check_projection("the generated module")
         forward += ["# h = W_hr m", "np.matmul(M[t], WhrT, out=H[t + 1])"]
     backward_printer = InPlaceNumPyPrinter(_symbol_names(plan, backward=True))
     body, shared = _backward_lines(plan, backward_printer)
@@ -955,17 +818,17 @@ def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
         buffers = [f"_t{k}" for k in range(printer.temporaries)] + [f"_{s}" for s in extra]
         return "\n".join(f"    {b} = np.empty((B, n), dtype)" for b in buffers)
 
-    equations = _equation_lines(plan)
+    equations = equation_lines(plan)
     peepholes = "\n".join(f'    {n} = p["{n}"]' for n in plan.cell.parameters if n[0] == "p")
     return _TEMPLATE.format(
         label=variant.label(),
         kind=kind,
-        args=_command_arguments(variant, kind, projection),
+        args=command_arguments(variant, kind, projection),
         version=__version__,
         equations="\n".join(equations),
-        gates=_tuple(g.name for g in plan.gates),
-        parameters=_tuple(_parameter_names(plan, projection)),
-        parameter_check=_PARAMETER_CHECK,
+        gates=python_tuple(g.name for g in plan.gates),
+        parameters=python_tuple(parameter_names(plan, projection)),
+        parameter_check=PARAMETER_CHECK,
         gate_count=len(plan.gates),
         shapes=shapes,
         prepare=(_PREPARE_PROJECTED if projection else _PREPARE)
@@ -1001,54 +864,6 @@ def _generate(variant: Variant, kind: str, projection: bool = False) -> str:
         untied_parameters="\n".join(convert),
         **parts,
     )
-
-
-def _equation_lines(plan: _Plan) -> list[str]:
-    """The step's equations for a module's docstring, z_k as a_k (the affine part) + extras."""
-    equations = []
-    for eq in plan.cell.equations():
-        rhs = eq.rhs.doit()
-        lhs = str(eq.lhs)
-        if lhs.startswith("z_"):
-            k = lhs[2:]
-            rhs = Symbol(f"a_{k}") + next(g.extra for g in plan.gates if g.name == k)
-        equations.append(f"    {lhs} = {sympy.sstr(rhs)}")
-    return equations
-
-
-def _tuple(names: Iterable[str]) -> str:
-    """A tuple of strings as ruff formats it after ``NAME = ``: one line, or one per line."""
-    items = [f'"{n}"' for n in names]
-    one_line = "(" + ", ".join(items) + ")"
-    return one_line if len(one_line) < 80 else "(\n" + "".join(f"    {i},\n" for i in items) + ")"
-
-
-def _command_arguments(variant: Variant, kind: str = "vector", projection: bool = False) -> str:
-    """The ``symlstm codegen`` options that print a module for these settings again."""
-    args = "" if variant == Variant() else f" --variant '{_variant_text(variant)}'"
-    args += "" if kind == "vector" else f" --kind {kind}"
-    return args + (" --projection" if projection else "")
-
-
-def _parameter_names(plan: _Plan, projection: bool = False) -> tuple[str, ...]:
-    """A generated module's PARAMETERS: the cell's, then W_hr for a projected cell."""
-    return (*plan.parameter_names, *(("W_hr",) if projection else ()))
-
-
-def _variant_text(variant: Variant) -> str:
-    words = []
-    if variant.peephole:
-        words.append("peephole")
-    words += {"coupled": ["coupled"], "none": ["no-forget"]}.get(variant.forget_gate, [])
-    if variant.forget_bias != 0:
-        words.append(f"forget-bias={variant.forget_bias}")
-    if variant.clip is not None:
-        words.append(f"clip={variant.clip}")
-    for key in ("gate", "candidate", "output"):
-        value = getattr(variant, f"{key}_activation")
-        if value != Variant.__dataclass_fields__[f"{key}_activation"].default:
-            words.append(f"{key}={value}")
-    return ",".join(words)
 
 
 def numpy_module(

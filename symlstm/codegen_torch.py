@@ -11,8 +11,8 @@ nothing but torch) with
 
 How it is printed. The affine parts a_k = W_k x_t + U_k h_(t-1) + b_k are stacked matrix
 products: the input projections of all steps in one ``torch.addmm``, one recurrent
-``torch.addmm`` per step. The element-wise step is printed from the same plan of the
-*scalar* cell's equations that :mod:`symlstm.codegen` prints its NumPy module from:
+``torch.addmm`` per step. The element-wise step is printed from the same step plan
+(:func:`symlstm.plan.step_plan`) that :mod:`symlstm.codegen` prints its NumPy module from:
 every quantity written in terms of a_k, c_(t-1) and the peepholes, shared
 subexpressions named by :func:`sympy.cse` (a shared subexpression that is one of the
 cell's quantities takes its name: ``i``, ``c``, …), each printed by :class:`TorchStepPrinter`,
@@ -45,18 +45,18 @@ from sympy import Max, Number, Symbol
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pytorch import TorchPrinter
 
-from symlstm.cell import Cell, Variant
-from symlstm.codegen import (
-    _PARAMETER_CHECK,
-    _PROJECTION_PARTS,
-    _as_variant,
-    _command_arguments,
-    _equation_lines,
-    _literal,
-    _parameter_lines,
-    _parameter_names,
-    _Plan,
-    _tuple,
+from symlstm.cell import Variant
+from symlstm.codegen_common import (
+    PARAMETER_CHECK,
+    PROJECTION_SHAPES,
+    GeneratorPlan,
+    as_variant,
+    command_arguments,
+    equation_lines,
+    literal,
+    parameter_names,
+    python_tuple,
+    shapes_body,
 )
 from symlstm.errors import ParameterError, SymLSTMError
 
@@ -81,7 +81,7 @@ class TorchStepPrinter(TorchPrinter):
     """
 
     def _print_Rational(self, expr: sympy.Rational) -> str:
-        return _literal(expr)
+        return literal(expr)
 
     _print_Float = _print_Rational
 
@@ -93,8 +93,8 @@ class TorchStepPrinter(TorchPrinter):
         # than 0.16666666666666666*z: shorter, and one rounding instead of two
         z = self.parenthesize(expr.args[0], PRECEDENCE["Mul"])
         slope = sympy.Rational(expr.slope)
-        scaled = f"{z}/{slope.q}" if slope.p == 1 else f"{_literal(slope)}*{z}"
-        affine = f"{scaled} + {_literal(expr.offset)}"
+        scaled = f"{z}/{slope.q}" if slope.p == 1 else f"{literal(slope)}*{z}"
+        affine = f"{scaled} + {literal(expr.offset)}"
         return f"{self._module_format('torch.clamp')}({affine}, 0, 1)"
 
     def _print_Max(self, expr: sympy.Expr) -> str:
@@ -109,7 +109,7 @@ class TorchStepPrinter(TorchPrinter):
             if len(low) == 1 and len(rest) == 1:  # Min(C, Max(-C, z)): a clip
                 z = self._print(rest[0])
                 clamp = self._module_format("torch.clamp")
-                return f"{clamp}({z}, {_literal(low[0])}, {_literal(numbers[0])})"
+                return f"{clamp}({z}, {literal(low[0])}, {literal(numbers[0])})"
         return self._bound(expr, "max", "torch.minimum")
 
     def _bound(self, expr: sympy.Expr, keyword: str, binary: str) -> str:
@@ -120,7 +120,7 @@ class TorchStepPrinter(TorchPrinter):
         for arg in tensors[1:]:
             text = f"{self._module_format(binary)}({text}, {self._print(arg)})"
         if numbers:  # SymPy folds the numbers of a Max or Min into one
-            text = f"{self._module_format('torch.clamp')}({text}, {keyword}={_literal(numbers[0])})"
+            text = f"{self._module_format('torch.clamp')}({text}, {keyword}={literal(numbers[0])})"
         return text
 
     def _print_Pow(self, expr: sympy.Expr) -> str:
@@ -137,7 +137,7 @@ class TorchStepPrinter(TorchPrinter):
 # -- the element-wise step --------------------------------------------------------------------
 
 
-def _step_lines(plan: _Plan, output: str) -> list[str]:
+def _step_lines(plan: GeneratorPlan, output: str) -> list[str]:
     """One step's element-wise code (see :func:`_cse_lines`), each line within 100 columns
     where naming the pre-activations z_k with extras (peepholes, forget bias) gets it there.
     """
@@ -151,7 +151,7 @@ def _step_lines(plan: _Plan, output: str) -> list[str]:
 _WIDTH = 100 - 8
 
 
-def _cse_lines(plan: _Plan, output: str, *, named_z: bool) -> list[str]:
+def _cse_lines(plan: GeneratorPlan, output: str, *, named_z: bool) -> list[str]:
     """One step's element-wise code: from a_k, c_prev (and peepholes) to c and ``output``.
 
     Every quantity of the cell is written out in a_k, c_prev and the parameters; the
@@ -224,37 +224,33 @@ def generate_torch(variant: Variant | str | None = None, *, projection: bool = F
     """
     if not isinstance(projection, bool):
         raise ParameterError(f"projection must be true or false, not {projection!r}")
-    return _generate(_as_variant(variant), projection)
+    return _generate(as_variant(variant), projection)
 
 
 @functools.lru_cache(maxsize=64)
 def _generate(variant: Variant, projection: bool) -> str:
     from symlstm import __version__
 
-    plan = _Plan(variant, "vector")
+    plan = GeneratorPlan(variant, "vector")
     if projection:
-        vector = Cell("vector", variant, proj_size=1)
-        if vector.equations()[-1].rhs != sympy.MatMul(
-            vector.parameters["W_hr"], vector.symbols["m"]
-        ):
-            raise SymLSTMError("the generated module computes a projected cell's h as W_hr m")
+        plan.step.check_projection("the generated module")
     step = _step_lines(plan, "m" if projection else "h")
     if projection:
         step += ["h = torch.matmul(m, WhrT)  # h = W_hr m"]
     gates = [g.name for g in plan.gates]
-    shapes, _convert, _untie = _parameter_lines(plan, projection)
-    parts = {key: pair[projection] for key, pair in _PROJECTION_PARTS.items()}
+    shapes = shapes_body(plan, projection)
+    parts = {key: pair[projection] for key, pair in PROJECTION_SHAPES.items()}
     peepholes = [f'    {n} = p["{n}"]' for n in plan.cell.parameters if n.startswith("p_")]
     if projection:
         peepholes.append('    WhrT = p["W_hr"].t()')
     return _TEMPLATE.format(
         version=__version__,
         label=variant.label(),
-        args=_command_arguments(variant, projection=projection),
-        equations="\n".join(_equation_lines(plan)),
-        gates=_tuple(gates),
-        parameters=_tuple(_parameter_names(plan, projection)),
-        parameter_check=_PARAMETER_CHECK,
+        args=command_arguments(variant, projection=projection),
+        equations="\n".join(equation_lines(plan)),
+        gates=python_tuple(gates),
+        parameters=python_tuple(parameter_names(plan, projection)),
+        parameter_check=PARAMETER_CHECK,
         shapes_args=parts["shapes_args"],
         shapes_doc=parts["shapes_doc"],
         shapes=shapes,
