@@ -58,7 +58,7 @@ from symlstm.codegen_common import (
     python_tuple,
     shapes_body,
 )
-from symlstm.errors import ParameterError, SymLSTMError
+from symlstm.errors import MissingDependencyError, ParameterError, SymLSTMError
 
 __all__ = ["TorchStepPrinter", "generate_torch", "torch_module"]
 
@@ -347,7 +347,7 @@ def forward(params, x, h0=None, c0=None):
 def torch_module(variant: Variant | str | None = None, *, projection: bool = False):
     """The generated module, compiled and ready to call (one per variant and projection).
 
-    Raises :class:`~symlstm.reference.MissingDependencyError` without torch (the
+    Raises :class:`~symlstm.errors.MissingDependencyError` without torch (the
     ``torch`` extra).
 
     >>> import torch
@@ -366,8 +366,6 @@ def _compile(source: str) -> types.ModuleType:
     try:
         import torch  # noqa: F401 (the module imports it; fail here with the remedy)
     except ImportError:
-        from symlstm.reference import MissingDependencyError
-
         raise MissingDependencyError(
             "the generated PyTorch module needs torch: pip install 'symlstm[torch]'"
         ) from None
