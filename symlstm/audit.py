@@ -434,8 +434,12 @@ def _environment(trace: Trace, t: int) -> dict:
     return env
 
 
-def _enclose_checked(trace: Trace, expr: sympy.Expr, claim: Claim, hand: bool) -> Any:
-    """The claim's quantity at its step of an interval trace, refused where undefined."""
+def enclose_claim(trace: Trace, expr: sympy.Expr, claim: Claim, hand: bool) -> Any:
+    """The claim's quantity ``expr`` (:func:`parse_quantity`) at its step of an interval
+    trace, as an :class:`~symlstm.evaluate.Enclosure`; ``hand`` says the trace is in
+    hand-calculation mode (for the message). Refused with an
+    :class:`~symlstm.errors.ExpressionError` where the quantity is undefined.
+    (Used by the audit and by :mod:`symlstm.explain`; not in ``__all__``.)"""
     env = _environment(trace, claim.t)
     mode = "in hand-calculation mode" if hand else "at the example's values"
     with numeric_context("interval", prec=trace.precision) as arith:
@@ -455,9 +459,14 @@ def _check_step(claim: Claim, example: Example) -> None:
         )
 
 
-def _mode_results(
+def mode_results(
     example: Example, claims: list[tuple[Claim, sympy.Expr]], hand: bool
 ) -> list[ModeResult]:
+    """Each (claim, quantity expression) recomputed on ``example`` in one mode (exact, or
+    hand-calculation with ``hand``): certified, at a working precision raised until every
+    rounding is decided. (Used by the audit and by :mod:`symlstm.explain`; not in
+    ``__all__``.)"""
+
     def attempt(prec: int) -> list[ModeResult]:
         trace: Trace = evaluate(
             example.cell,
@@ -471,7 +480,7 @@ def _mode_results(
         )
         out = []
         for claim, expr in claims:
-            enc = _enclose_checked(trace, expr, claim, hand)
+            enc = enclose_claim(trace, expr, claim, hand)
             rounded = enc.round(places=claim.places)
             value = enc.round(significant=VALUE_DIGITS) if enc.lo != 0 or enc.hi != 0 else "0"
             out.append(ModeResult(value, rounded, rounded == _normalise(claim.claimed)))
@@ -539,8 +548,8 @@ def _audit(doc: ClaimsDocument, examples: dict, groups: dict, explain: bool) -> 
     results: dict[int, ClaimResult] = {}
     for name, items in groups.items():
         pairs = [(c, e) for _, c, e in items]
-        exact = _mode_results(examples[name], pairs, hand=False)
-        hand = _mode_results(examples[name], pairs, hand=True)
+        exact = mode_results(examples[name], pairs, hand=False)
+        hand = mode_results(examples[name], pairs, hand=True)
         for (k, claim, _), ex, hd in zip(items, exact, hand, strict=True):
             results[k] = ClaimResult(claim, ex, hd)
     report = AuditReport(doc.title, doc.source, [results[k] for k in sorted(results)], examples)

@@ -56,6 +56,7 @@ from sympy import (
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.exact import to_rational
 from symlstm.functions import activation
+from symlstm.symbols import GATES, PEEPHOLE_GATES, QUANTITIES, STATE
 
 __all__ = ["FORGET_GATES", "KINDS", "Assignment", "Cell", "Variant"]
 
@@ -340,13 +341,15 @@ class Cell:
     @property
     def gates_with_parameters(self) -> tuple[str, ...]:
         """Gates that have their own weights: i, g, o and, for the standard forget gate, f."""
-        return ("i", "f", "g", "o") if self.variant.forget_gate == "standard" else ("i", "g", "o")
+        if self.variant.forget_gate == "standard":
+            return GATES
+        return tuple(k for k in GATES if k != "f")
 
     @property
     def peephole_gates(self) -> tuple[str, ...]:
         if not self.variant.peephole:
             return ()
-        return tuple(k for k in ("i", "f", "o") if k in self.gates_with_parameters)
+        return tuple(k for k in PEEPHOLE_GATES if k in self.gates_with_parameters)
 
     @cached_property
     def parameters(self) -> dict[str, sympy.Expr]:
@@ -370,24 +373,27 @@ class Cell:
     def symbols(self) -> dict[str, sympy.Expr]:
         """Step symbols by canonical name: x, h_prev, c_prev and every quantity."""
         m = self._dims[1]
+        (h_prev, h), (c_prev, _) = STATE
         out = {
             "x": self._symbol("x", m),
-            "h_prev": self._symbol("h_prev", self._out),
-            "c_prev": self._symbol("c_prev"),
+            h_prev: self._symbol(h_prev, self._out),
+            c_prev: self._symbol(c_prev),
         }
         for name in self.quantities:
-            out[name] = self._symbol(name, self._out if name == "h" else None)
+            out[name] = self._symbol(name, self._out if name == h else None)
         return out
 
     @property
     def quantities(self) -> tuple[str, ...]:
         """The per-step quantities in evaluation order (the spec's order where it can be)."""
-        gate_order = ("f", "i") if self.variant.forget_gate == "standard" else ("i", "f")
-        order: list[str] = []
-        for k in gate_order:
-            order += [f"z_{k}", k] if k in self.gates_with_parameters else [k]
-        projection = ("m",) if self.projected else ()
-        return (*order, "z_g", "g", "c", "z_o", "o", "s", *projection, "h")
+        order = list(QUANTITIES)
+        if "f" not in self.gates_with_parameters:  # f = 1 − i, or 1: computed after i
+            order.remove("z_f")
+            order.remove("f")
+            order.insert(order.index("i") + 1, "f")
+        if self.projected:
+            order.insert(order.index("h"), "m")
+        return tuple(order)
 
     def shape(self, name: str) -> tuple[int, ...]:
         """The shape of a parameter, input or state value: ``()`` for scalar cells."""

@@ -41,7 +41,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from symlstm.audit import AuditReport, Claim, ClaimResult, _mode_results, parse_quantity
+from symlstm.audit import (
+    AuditReport,
+    Claim,
+    ClaimResult,
+    enclose_claim,
+    mode_results,
+    parse_quantity,
+)
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, SymLSTMError, UndecidedError
 from symlstm.evaluate import Enclosure
@@ -154,8 +161,8 @@ class _Search:
         items = [(k, r.claim) for k, r in enumerate(self.report.results) if r.claim.example == name]
         pairs = [(c, self.exprs[k]) for k, c in items]
         try:
-            exact = _mode_results(example, pairs, hand=False)
-            hand = _mode_results(example, pairs, hand=True)
+            exact = mode_results(example, pairs, hand=False)
+            hand = mode_results(example, pairs, hand=True)
         except SymLSTMError:
             return None
         return {
@@ -255,11 +262,9 @@ class _Search:
                 )
 
     def enclosure(self, example: Example, claim: Claim, expr: Any) -> Enclosure | None:
-        from symlstm.audit import _enclose_checked
-
         def attempt(prec: int) -> Enclosure:
             trace = example.evaluate(method="interval", prec=prec)
-            enc = _enclose_checked(trace, expr, claim, False)
+            enc = enclose_claim(trace, expr, claim, False)
             enc.round(places=claim.places + 3)  # narrow enough to round at the claim's places
             return enc
 

@@ -44,10 +44,10 @@ from symlstm.errors import (
     ShapeError,
     UnknownNameError,
 )
+from symlstm.symbols import GATES, PEEPHOLE_GATES
 
 __all__ = [
     "DIRECTIONS",
-    "GATES",
     "LAYOUTS",
     "ONNX_ATTRIBUTES",
     "ONNX_DEFAULT_ACTIVATIONS",
@@ -61,13 +61,10 @@ __all__ = [
     "to_canonical",
 ]
 
-#: The canonical gates in the canonical order; g is the candidate.
-GATES: tuple[str, ...] = ("i", "f", "g", "o")
 #: The directions of a bidirectional LSTM.
 DIRECTIONS: tuple[str, ...] = ("forward", "reverse")
 #: What a packed array can hold: input weights W, recurrent weights U, biases b, peepholes p.
 PARTS: tuple[str, ...] = ("W", "U", "b", "p")
-_PEEPHOLE_GATES = ("i", "f", "o")
 
 
 @dataclass(frozen=True)
@@ -165,7 +162,7 @@ class Layout:
             for part in packed.parts:
                 if part not in PARTS or (packed.is_matrix != (part in ("W", "U"))):
                     raise ParameterError(f"layout {self.name}: {packed.name} mixes {packed.parts}")
-                for letter in self._array_gates(packed):
+                for letter in self.array_gates(packed):
                     if letter not in self.gates:
                         raise ParameterError(f"layout {self.name}: {packed.name} has {letter!r}")
                     count[part, self._canonical(letter)] += 1
@@ -177,7 +174,14 @@ class Layout:
     def _canonical(self, letter: str) -> str:
         return "g" if letter == self.candidate else letter
 
-    def _array_gates(self, packed: Packed) -> tuple[str, ...]:
+    def array_gates(self, packed: Packed) -> tuple[str, ...]:
+        """The gate letters packed into one of this layout's arrays, in their order
+        (the layout's own letters: ONNX's ``c``, TF1's ``j``).
+
+        >>> layout = LAYOUTS["onnx"]
+        >>> layout.array_gates(layout.arrays[0]), layout.arrays[0].name
+        (('i', 'o', 'f', 'c'), 'W')
+        """
         return self.gates if packed.gates is None else packed.gates
 
     @property
@@ -243,7 +247,7 @@ class Layout:
         return re.compile(regex)
 
     def _shape_text(self, packed: Packed, projected: bool = False) -> str:
-        gates = len(self._array_gates(packed))
+        gates = len(self.array_gates(packed))
         if packed.is_matrix:
             inputs = " + ".join({"W": "m", "U": "p" if projected else "n"}[p] for p in packed.parts)
             dims = [f"{gates}n" if gates > 1 else "n", inputs]
@@ -256,7 +260,7 @@ class Layout:
         self, packed: Packed, n: int, m: int, dirs: int, p: int | None = None
     ) -> tuple[int, ...]:
         """The shape of an array; ``p``: the projection size (h's width), n without one."""
-        gates = len(self._array_gates(packed))
+        gates = len(self.array_gates(packed))
         p = n if p is None else p
         if packed.is_matrix:
             inputs = sum(m if part == "W" else p for part in packed.parts)
@@ -289,7 +293,7 @@ def _canonical_arrays() -> tuple[Packed, ...]:
     arrays = []
     for k in GATES:
         arrays += [Packed(f"{p}_{k}", (p,), gates=(k,)) for p in ("W", "U", "b")]
-    arrays += [Packed(f"p_{k}", ("p",), gates=(k,), optional=True) for k in _PEEPHOLE_GATES]
+    arrays += [Packed(f"p_{k}", ("p",), gates=(k,), optional=True) for k in PEEPHOLE_GATES]
     return tuple(arrays)
 
 
@@ -748,7 +752,7 @@ def _sizes(
     array = chosen[packed]
     dims = array.shape[lead:] if array.ndim == lead + 2 else (0, 0)
     gate_dim, input_dim = dims if layout.gate_axis == "rows" else dims[::-1]
-    n, rest = divmod(gate_dim, len(layout._array_gates(packed)))
+    n, rest = divmod(gate_dim, len(layout.array_gates(packed)))
     p = None
     if projection is not None:
         name, w_hr = projection
@@ -894,7 +898,7 @@ def to_canonical(
             array = array[slot]
         if packed.is_matrix and layout.gate_axis == "columns":
             array = array.T
-        gates = layout._array_gates(packed)
+        gates = layout.array_gates(packed)
         start = 0
         for part in packed.parts:
             width = m if part == "W" else (n if proj is None else proj)
@@ -918,7 +922,7 @@ def to_canonical(
             params[f"b_{k}"] = _exact_sum(*bias)
         else:
             params[f"b_{k}"] = np.add(*bias)
-    peepholes = [k for k in _PEEPHOLE_GATES if f"p_{k}" in blocks]
+    peepholes = [k for k in PEEPHOLE_GATES if f"p_{k}" in blocks]
     for k in peepholes:
         params[f"p_{k}"] = np.array(blocks[f"p_{k}"][0], order="C")
     if projection is not None:
@@ -1025,7 +1029,7 @@ def from_canonical(
     for packed in layout.arrays:
         if "p" in packed.parts and not variant.peephole:
             continue
-        gates = layout._array_gates(packed)
+        gates = layout.array_gates(packed)
         pieces = []
         for part in packed.parts:
             blocks = []

@@ -1,5 +1,12 @@
 """The one place where symbol names and their notations are decided.
 
+The gate letters (:data:`GATES`, :data:`PEEPHOLE_GATES`), the per-step quantities
+(:data:`QUANTITIES`) and the carried state (:data:`STATE`) are defined here and
+nowhere else: :mod:`symlstm.cell` builds its symbols from them (a parameter's name is
+its kind and its gate letter: ``W_i``, ``U_i``, ``b_i``, ``p_i``, the tied cell's
+``w_i``; and a projected cell's ``W_hr``), and :mod:`symlstm.layouts` reads the gate
+letters from here.
+
 Every quantity of a step has a *canonical name* (a plain identifier used as the
 SymPy symbol name, as a key of a :class:`~symlstm.evaluate.Trace` and in JSON):
 
@@ -43,6 +50,7 @@ from symlstm.errors import ArgumentError, UnknownNameError
 __all__ = [
     "GATES",
     "NOTATIONS",
+    "PEEPHOLE_GATES",
     "QUANTITIES",
     "STATE",
     "Notation",
@@ -51,7 +59,11 @@ __all__ = [
 
 #: Gate letters in the canonical order i, f, g, o (PyTorch's order; also Greff et al.'s).
 GATES: tuple[str, ...] = ("i", "f", "g", "o")
-#: Per-step quantities a Trace records, in evaluation order.
+#: Gates that may have a peephole weight p_k on the cell state (the candidate g has none).
+PEEPHOLE_GATES: tuple[str, ...] = ("i", "f", "o")
+#: Per-step quantities a Trace records, in evaluation order (of the textbook cell: a
+#: cell without its own forget gate has no z_f and computes f after i; a projected cell
+#: has m before h).
 QUANTITIES: tuple[str, ...] = (
     "z_f",
     "f",

@@ -622,7 +622,7 @@ def _bias_parts(
     for packed, name in zip(layout.arrays, names, strict=True):
         if packed.is_matrix or "b" not in packed.parts:
             continue
-        gates = tuple(layout._array_gates(packed))
+        gates = tuple(layout.array_gates(packed))
         width = len(gates) * n
         out += [
             (name, slice(j * width, (j + 1) * width), gates)

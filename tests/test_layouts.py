@@ -13,7 +13,6 @@ from symlstm.cell import Variant
 from symlstm.codegen import numpy_module
 from symlstm.errors import ParameterError, ShapeError, SymLSTMError, UnknownNameError
 from symlstm.layouts import (
-    GATES,
     LAYOUTS,
     Layout,
     from_canonical,
@@ -23,6 +22,7 @@ from symlstm.layouts import (
     read_onnx_attributes,
     to_canonical,
 )
+from symlstm.symbols import GATES
 
 N, M = 3, 2  # hidden and input sizes of the random cells
 

@@ -249,7 +249,7 @@ def worked_gradient(
         Shown,
         Stage,
         WorkedExample,
-        _decimal_text,
+        decimal_text,
         shown_decimal,
         substitute_shown,
     )
@@ -293,7 +293,7 @@ def worked_gradient(
             shown = {}
             for name, sym in cell.parameters.items():
                 value = example.parameters[name]
-                shown[sym] = Shown(_decimal_text(Fraction(int(value.p), int(value.q)), 6))
+                shown[sym] = Shown(decimal_text(Fraction(int(value.p), int(value.q)), 6))
             for name, value in trace.steps[t - 1].items():
                 key = {"h_prev": "h", "c_prev": "c"}.get(name, name)
                 shown[cell.symbols[name]] = Shown(shown_decimal(value, example.places(key)))

@@ -83,8 +83,12 @@ class Shown(Symbol):
         return self.name
 
 
-def _decimal_text(value: Fraction, places: int) -> str:
-    """An exact value as a terminating decimal when it is one, else rounded to ``places``."""
+def decimal_text(value: Fraction, places: int) -> str:
+    """An exact value as a terminating decimal when it is one, else rounded to ``places``.
+
+    >>> decimal_text(Fraction(49, 100), 3), decimal_text(Fraction(1, 3), 3)
+    ('0.49', '0.333')
+    """
     d = value.denominator
     for prime in (2, 5):
         while d % prime == 0:
@@ -583,7 +587,7 @@ class _Builder:
         if name in self.example.parameters:
             value = self.example.parameters[name]
             texts = _map(
-                value, lambda v: _decimal_text(Fraction(int(v.p), int(v.q)), self.places("default"))
+                value, lambda v: decimal_text(Fraction(int(v.p), int(v.q)), self.places("default"))
             )
         else:
             places = self.places({"h_prev": "h", "c_prev": "c"}.get(name, name))
@@ -594,7 +598,7 @@ class _Builder:
             }
             if name == "x" or (t == 1 and name in given):
                 texts = _map(
-                    given[name], lambda v: _decimal_text(Fraction(int(v.p), int(v.q)), places)
+                    given[name], lambda v: decimal_text(Fraction(int(v.p), int(v.q)), places)
                 )
             else:
                 texts = _map(self.trace[name, t], lambda e: self.decimal(e, places, trim=True))
