@@ -82,9 +82,9 @@ class PeepholeGradient:
 
 @dataclass(frozen=True)
 class Projection:
-    """A projected cell (``proj_size``): the element-wise step's h is ``output``, and
-    h = ``weight`` · ``output`` is one more matrix product (backward: d``output`` =
-    ``weight``ᵀ dh, d``weight`` = Σ dh ``output``ᵀ).
+    """A projected cell (``proj_size``): what the element-wise step computes as h is m
+    (``output``), and h = W_hr m (``weight``) is one more matrix product; backward,
+    dm = W_hrᵀ dh and dW_hr = Σ dh mᵀ.
 
     ``holds`` says whether the projected vector cell's equations are exactly that: its last
     equation h = W_hr m, and m the unprojected cell's h = o ⊙ tanh(c).
