@@ -45,7 +45,6 @@ from symlstm.limits import MAX_PREC, MAX_ROUNDING_DIGITS
 __all__ = [
     "MAX_PREC",
     "certified_significant_digits",
-    "doubling",
     "round_enclosure",
     "round_places",
     "round_significant",
@@ -208,25 +207,20 @@ def stated_places(text: str) -> int:
     return len(frac) if dot else 0
 
 
-def doubling(prec: int, err: UndecidedError) -> int:
-    """The default next precision of :func:`with_increasing_precision`: twice ``prec``."""
-    return 2 * prec
-
-
 def with_increasing_precision(
     compute: Callable[[int], T],
     *,
     start: int = 64,
     max_prec: int = MAX_PREC,
     what: str = "value",
-    next_precision: Callable[[int, UndecidedError], int] = doubling,
+    next_precision: Callable[[int, UndecidedError], int] | None = None,
     give_up: Callable[[int, UndecidedError], Exception] | None = None,
 ) -> T:
     """Call ``compute(prec)`` with a rising precision until it stops raising
     :class:`~symlstm.errors.UndecidedError`.
 
     After an undecided attempt at ``prec`` the next precision is
-    ``next_precision(prec, err)`` (by default :func:`doubling`), at most ``max_prec``.
+    ``next_precision(prec, err)`` (by default twice ``prec``), at most ``max_prec``.
     An :class:`~symlstm.errors.UndecidedBranchError` is passed through: no precision
     decides it. Undecided at ``max_prec``, it raises ``give_up(prec, err)`` when given.
 
@@ -240,8 +234,9 @@ def with_increasing_precision(
     Raises
     ------
     ArgumentError
-        If ``compute`` is not callable, ``start`` or ``max_prec`` not an integer, or
-        ``what`` not a string.
+        If ``compute`` is not callable, ``start`` or ``max_prec`` not an integer,
+        ``what`` not a string, or ``next_precision`` or ``give_up`` neither callable
+        nor None.
     PrecisionError
         If ``max_prec`` bits do not decide it: the value may be exactly a
         rounding tie that only exact arithmetic could settle; or if ``start`` is below
@@ -251,6 +246,9 @@ def with_increasing_precision(
         raise ArgumentError(f"compute must be callable, not {type(compute).__name__}")
     if not isinstance(what, str):
         raise ArgumentError(f"what must be a string, not {type(what).__name__}")
+    for name, fn in (("next_precision", next_precision), ("give_up", give_up)):
+        if fn is not None and not callable(fn):
+            raise ArgumentError(f"{name} must be callable or None, not {type(fn).__name__}")
     for name, bits in (("start", start), ("max_prec", max_prec)):
         if isinstance(bits, bool) or not isinstance(bits, int):
             raise ArgumentError(f"{name} must be an integer, not {type(bits).__name__}")
@@ -270,4 +268,5 @@ def with_increasing_precision(
                     f"could not certify the rounding of {what} at {max_prec} bits; "
                     "it may lie exactly on a rounding tie: try fewer digits or a higher max_prec"
                 ) from None
-            prec = min(next_precision(prec, err), max_prec)
+            following = 2 * prec if next_precision is None else next_precision(prec, err)
+            prec = min(following, max_prec)

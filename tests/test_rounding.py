@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symlstm.errors import PrecisionError, UndecidedError
+from symlstm.errors import PrecisionError, UndecidedBranchError, UndecidedError
 from symlstm.rounding import (
     MAX_PREC,
     certified_significant_digits,
@@ -240,6 +240,44 @@ def test_with_increasing_precision_gives_up_at_max_prec():
     assert MAX_PREC == 2**15
 
 
+def test_with_increasing_precision_follows_a_strategy_and_gives_up_its_way():
+    seen = []
+
+    def compute(prec):
+        seen.append(prec)
+        if prec < 200:
+            raise UndecidedError("short")
+        return prec
+
+    def plus_50(prec, err):
+        assert isinstance(err, UndecidedError) and str(err) == "short"
+        return prec + 50
+
+    assert with_increasing_precision(compute, start=64, next_precision=plus_50) == 214
+    assert seen == [64, 114, 164, 214]
+
+    def never(prec):
+        raise UndecidedError("still")
+
+    def give_up(prec, err):
+        return PrecisionError(f"gave up at {prec}: {err}")
+
+    with pytest.raises(PrecisionError, match="gave up at 300: still"):
+        with_increasing_precision(never, start=100, max_prec=300, give_up=give_up)
+
+
+def test_with_increasing_precision_passes_an_undecided_branch_through():
+    seen = []
+
+    def compute(prec):
+        seen.append(prec)
+        raise UndecidedBranchError("a kink")
+
+    with pytest.raises(UndecidedBranchError, match="a kink"):
+        with_increasing_precision(compute)
+    assert seen == [64]
+
+
 def test_with_increasing_precision_passes_other_errors_through():
     def compute(prec):
         raise ZeroDivisionError("not ours")
@@ -266,3 +304,7 @@ def test_bad_arguments_raise_symlstm_errors():
         with_increasing_precision(lambda prec: prec, start=128, max_prec=64)
     with pytest.raises(ArgumentError, match="what must be a string"):
         with_increasing_precision(lambda prec: prec, what=3)
+    with pytest.raises(ArgumentError, match="next_precision must be callable or None"):
+        with_increasing_precision(lambda prec: prec, next_precision=2)
+    with pytest.raises(ArgumentError, match="give_up must be callable or None"):
+        with_increasing_precision(lambda prec: prec, give_up="no")
