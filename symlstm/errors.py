@@ -24,6 +24,7 @@ __all__ = [
     "PrecisionError",
     "RangeError",
     "ShapeError",
+    "StepError",
     "SymLSTMError",
     "TexError",
     "TexNotFoundError",
@@ -63,6 +64,11 @@ class PrecisionError(SymLSTMError, ValueError):
 
 class RangeError(ParameterError, OverflowError):
     """A number lies beyond float64's range, where no implementation could follow it."""
+
+
+class StepError(SymLSTMError, IndexError):
+    """A time step that the example does not have (``symlstm diagram --step 9`` of a
+    three-step example)."""
 
 
 class ExampleFileError(SymLSTMError, ValueError):

@@ -41,6 +41,7 @@ from symlstm.functions import activation
         (errors.TexNotFoundError, (errors.TexError, RuntimeError)),
         (errors.PdftoppmNotFoundError, (errors.TexNotFoundError, RuntimeError)),
         (errors.OutputError, (OSError,)),
+        (errors.StepError, (IndexError,)),
     ],
 )
 def test_each_error_is_a_symlstm_error_and_its_builtin(cls, builtins):
@@ -78,6 +79,7 @@ def test_public_names_are_exactly_the_error_classes():
             "PrecisionError",
             "RangeError",
             "ShapeError",
+            "StepError",
             "SymLSTMError",
             "TexError",
             "TexNotFoundError",
