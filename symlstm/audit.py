@@ -174,6 +174,15 @@ class AuditReport:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
+    def html(self, *, standalone: bool = True) -> str:
+        """A web page (or a fragment): :func:`symlstm.render.html.audit_html`."""
+        from symlstm.render.html import audit_html
+
+        return audit_html(self, standalone=standalone)
+
+    def _repr_html_(self) -> str:
+        return self.html(standalone=False)
+
     def to_text(self) -> str:
         """A table, one claim a line, with the verdict and the modes it holds in."""
         qw = max([9, *(len(r.claim.quantity) for r in self.results)])

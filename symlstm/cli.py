@@ -6,6 +6,8 @@
     A document's claimed numbers against certified recomputation (default: the spec's).
 ``symlstm claims draft DOCUMENT --example NAME|FILE [--example …] [-o FILE]``
     A claims file drafted from a document: its numbers matched against the examples.
+``symlstm diagram [NAME|FILE] [--step T] [--variant V] [--format svg|tikz] [-o FILE]``
+    The cell drawn (SVG or TikZ), its wires labelled with one step's certified values.
 ``symlstm equations``
     The cell's equations for a kind, variant and notation.
 ``symlstm codegen numpy [--variant V] [--kind K] [--projection] [-o FILE]``
@@ -173,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="seed-step",
         help="built-in name (see --list) or a .toml/.json file; default seed-step",
     )
-    ex.add_argument("--format", choices=FORMATS, default="text")
+    ex.add_argument("--format", choices=(*FORMATS, "html"), default="text")
     ex.add_argument(
         "--digits",
         type=_places,
@@ -190,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="hand-calculation mode: round each quantity before later steps use it",
     )
     ex.add_argument("--standalone", action="store_true", help="with latex: a whole document")
+    ex.add_argument(
+        "--diagram", action="store_true", help="with latex: draw the cell at each step (TikZ)"
+    )
+    ex.add_argument("--no-diagram", action="store_true", help="with html: no drawing of the cell")
     ex.add_argument("--no-narration", action="store_true", help="no 'Step 1 – Forget Gate' lines")
     ex.add_argument("--notation", choices=tuple(NOTATIONS), help="default: the example's")
     ex.add_argument("--claims", help="mark the summary entries this claims file gets wrong")
@@ -199,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     au = sub.add_parser("audit", help="check a document's claimed numbers")
     au.add_argument("claims", nargs="?", help="claims file (.toml/.json); default: the spec's")
-    au.add_argument("--format", choices=("text", "json"), default="text")
+    au.add_argument("--format", choices=("text", "json", "html"), default="text")
 
     cl = sub.add_parser("claims", help="claims files: draft one from a document")
     cl_sub = cl.add_subparsers(dest="claims_command", parser_class=_Parser)
@@ -232,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or an expression of h_1 … h_T such as 'h_3**2'",
     )
     gr.add_argument("--targets", help="mse targets, comma-separated (scalar cells)")
-    gr.add_argument("--format", choices=FORMATS, default="text")
+    gr.add_argument("--format", choices=(*FORMATS, "html"), default="text")
     gr.add_argument(
         "--dps", type=_dps, default=30, help=f"significant digits, 1 to {MAX_DPS} (default 30)"
     )
@@ -250,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--kind", choices=KINDS, default="vector")
     de.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
     de.add_argument("--notation", choices=tuple(NOTATIONS), default=None)
-    de.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    de.add_argument("--format", choices=("text", "markdown", "latex", "html"), default="text")
     de.add_argument("--standalone", action="store_true", help="with latex: a whole document")
 
     cg = sub.add_parser("codegen", help="generate code for the cell's forward and backward pass")
@@ -298,6 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("--format", choices=("text", "json"), default="text")
     _allow_large(va)
 
+    dg = sub.add_parser("diagram", help="the cell drawn, with one step's numbers on its wires")
+    dg.add_argument("example", nargs="?", default="seed-step", help="built-in name or file")
+    dg.add_argument("--step", type=_integer(1), default=1, help="which step's values (default 1)")
+    dg.add_argument(
+        "--variant",
+        help="draw this variant of the example's cell kind, with symbols only (no values)",
+    )
+    dg.add_argument("--hand", action="store_true", help="values by hand calculation")
+    dg.add_argument("--notation", choices=tuple(NOTATIONS), help="default: the example's")
+    dg.add_argument("--format", choices=("svg", "tikz"), default="svg")
+    dg.add_argument("-o", "--output", help="write the drawing to this file (default: stdout)")
+
     eq = sub.add_parser("equations", help="the cell's equations")
     eq.add_argument("--kind", choices=KINDS, default="tied")
     eq.add_argument("--variant", default="", help="e.g. peephole,coupled,forget-bias=1")
@@ -320,6 +338,10 @@ def _example(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.standalone and args.format != "latex":
         raise UsageError("symlstm example: --standalone needs --format latex")
+    if args.diagram and args.format != "latex":
+        raise UsageError("symlstm example: --diagram needs --format latex (html draws it anyway)")
+    if args.compact and args.format == "html":
+        raise UsageError("symlstm example: --compact is for text, markdown and latex")
     if args.dps is not None and args.format != "json":
         raise UsageError("symlstm example: --dps sets the JSON digits; use --digits otherwise")
     example = load_example(args.example)
@@ -343,7 +365,9 @@ def _example(args: argparse.Namespace) -> int:
         claims=claims,
     )
     if args.format == "latex":
-        print(worked.latex(standalone=args.standalone))
+        print(worked.latex(standalone=args.standalone, diagram=args.diagram))
+    elif args.format == "html":
+        print(worked.html(diagram=not args.no_diagram), end="")
     elif args.format == "markdown":
         print(worked.markdown(), end="")
     else:
@@ -355,7 +379,10 @@ def _audit(args: argparse.Namespace) -> int:
     from symlstm.audit import audit
 
     report = audit(args.claims, explain=not args.no_explain)
-    print(report.to_json() if args.format == "json" else report.to_text())
+    if args.format == "html":
+        print(report.html(), end="")
+    else:
+        print(report.to_json() if args.format == "json" else report.to_text())
     return EXIT_OK if report.all_hold else EXIT_FAIL
 
 
@@ -416,6 +443,14 @@ def _grad(args: argparse.Namespace) -> int:
         loss=args.loss,
         targets=targets,
     )
+    if args.format == "html":
+        from symlstm.render.derivation import gradient_html
+
+        worked = None
+        if not example.cell.is_vector:
+            worked = worked_gradient(example, loss=args.loss, targets=targets, digits=args.digits)
+        print(gradient_html(example, grads, worked), end="")
+        return EXIT_OK
     values = render_gradients(example, grads, args.format)
     if args.format == "json" or example.cell.is_vector:
         print(values)  # vector cells: the values (the worked derivation is for scalar cells)
@@ -450,6 +485,11 @@ def _derive(args: argparse.Namespace) -> int:
         raise UsageError("symlstm derive: --standalone needs --format latex")
     cell = Cell(args.kind, Variant.parse(args.variant))
     note = args.notation or ("spec" if args.kind == "tied" else "canonical")
+    if args.format == "html":
+        from symlstm.render.derivation import derivation
+
+        print(derivation(cell, notation=note).html(), end="")
+        return EXIT_OK
     out = render_backward(cell, notation=note, fmt=args.format)
     if args.standalone:
         out = standalone(
@@ -516,6 +556,34 @@ def _validate(args: argparse.Namespace) -> int:
     )
     print(report.to_json() if args.format == "json" else report.to_text())
     return EXIT_OK if report.passed else EXIT_FAIL
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    from symlstm.cell import Cell, Variant
+    from symlstm.examples import load_example
+    from symlstm.render.diagram import cell_diagram, worked_diagram
+    from symlstm.render.worked import worked_example
+
+    example = load_example(args.example)
+    if args.variant is not None:
+        drawn = Cell(example.cell.kind, Variant.parse(args.variant))
+        note = args.notation or example.notation_with_names()
+        drawing = cell_diagram(drawn, notation=note)
+    else:
+        worked = worked_example(
+            example, mode="hand" if args.hand else "exact", notation=args.notation
+        )
+        drawing = worked_diagram(worked, args.step)
+    source = drawing.render(args.format) + "\n"
+    if args.output is None:
+        print(source, end="")
+        return EXIT_OK
+    try:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(source)
+    except OSError as err:
+        raise UsageError(f"symlstm diagram: cannot write {args.output}: {err.strerror}") from None
+    return EXIT_OK
 
 
 def _equations(args: argparse.Namespace) -> int:
@@ -601,6 +669,7 @@ def _run(argv: Sequence[str] | None) -> int:
         "codegen": _codegen,
         "validate": _validate,
         "claims": _claims,
+        "diagram": _diagram,
     }
     if args.command is None:
         args = build_parser().parse_args(["example"])

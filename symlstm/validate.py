@@ -240,6 +240,15 @@ class ValidationReport:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
+    def html(self, *, standalone: bool = True) -> str:
+        """A web page (or a fragment): :func:`symlstm.render.html.validation_html`."""
+        from symlstm.render.html import validation_html
+
+        return validation_html(self, standalone=standalone)
+
+    def _repr_html_(self) -> str:
+        return self.html(standalone=False)
+
     def to_text(self) -> str:
         """A table for people: one row per tensor, then the verdict and the diagnosis."""
         s = self.sizes

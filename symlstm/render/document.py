@@ -208,7 +208,7 @@ _PREAMBLE = r"""\documentclass{article}
 """
 
 
-def standalone(body: str, *, title: str | None = None) -> str:
+def standalone(body: str, *, title: str | None = None, packages: tuple[str, ...] = ()) -> str:
     r"""A complete LaTeX document around ``body``, for plain pdflatex.
 
     The document uses ``article`` with ``amsmath``, ``amssymb`` and
@@ -224,6 +224,9 @@ def standalone(body: str, *, title: str | None = None) -> str:
     title
         Plain text shown in large bold type above the body; escaped with
         :func:`escape_latex`.
+    packages
+        More packages to load (``("tikz",)`` for a worked example's cell diagrams:
+        Debian's ``texlive-pictures``).
 
     Returns
     -------
@@ -256,7 +259,8 @@ def standalone(body: str, *, title: str | None = None) -> str:
         raise ArgumentError(f"body must be a string of LaTeX, not {type(body).__name__}")
     if title is not None and not isinstance(title, str):
         raise ArgumentError(f"title must be a string or None, not {type(title).__name__}")
-    parts = [_PREAMBLE, "\\begin{document}\n"]
+    extra = "".join(f"\\usepackage{{{name}}}\n" for name in packages)
+    parts = [_PREAMBLE, extra, "\\begin{document}\n"]
     if title is not None:
         parts.append(f"\\noindent{{\\Large\\bfseries {escape_latex(title)}\\par}}\\bigskip\n")
     if body.strip() or title is not None:

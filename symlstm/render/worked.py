@@ -170,8 +170,8 @@ class Stage:
 class WorkedExample:
     """A rendered-to-be worked example: stages per step and a summary table.
 
-    Render with :meth:`latex`, :meth:`markdown` or :meth:`text`; Jupyter shows it
-    through ``_repr_latex_`` and ``_repr_markdown_``.
+    Render with :meth:`latex`, :meth:`markdown`, :meth:`text` or :meth:`html`; Jupyter
+    shows it through ``_repr_html_``, ``_repr_latex_`` and ``_repr_markdown_``.
     """
 
     example: Example
@@ -226,8 +226,13 @@ class WorkedExample:
         wanted = self.columns or ["x", "f", "i", "g", "c", "o", "h"]
         return [q for q in wanted if q in self.summary[0]]
 
-    def latex(self, *, standalone: bool = False) -> str:
-        """A LaTeX fragment of ``align*`` environments (or a whole document)."""
+    def latex(self, *, standalone: bool = False, diagram: bool = False) -> str:
+        """A LaTeX fragment of ``align*`` environments (or a whole document).
+
+        ``diagram``: draw the cell with each step's values at the start of the step (a
+        TikZ picture, :mod:`symlstm.render.diagram`; needs ``\\usepackage{tikz}``, which
+        a ``standalone`` document then loads).
+        """
         printer = self._latex_printer()
         out: list[str] = []
         if self._source():
@@ -236,6 +241,11 @@ class WorkedExample:
         for t, stages in zip(self._numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out.append(rf"\subsection*{{Time step $t = {t}$}}")
+            if diagram:
+                from symlstm.render.diagram import worked_diagram
+
+                figure = worked_diagram(self, t).tikz()
+                out.append(f"\\begin{{center}}\n{figure}\n\\end{{center}}")
             for k, stage in enumerate(stages, start=1):
                 if self.narration:
                     out.append(rf"\paragraph{{Step {k} -- {_latex_text(stage.heading)}}}")
@@ -249,7 +259,7 @@ class WorkedExample:
             return body
         from symlstm.render.document import standalone as wrap
 
-        return wrap(body, title=self._title())
+        return wrap(body, title=self._title(), packages=("tikz",) if diagram else ())
 
     def _latex_summary(self, printer: LSTMLatexPrinter) -> str:
         cols = self._summary_columns()
@@ -368,6 +378,16 @@ class WorkedExample:
 
     def _repr_markdown_(self) -> str:
         return self.markdown()
+
+    def html(self, *, standalone: bool = True, diagram: bool = True) -> str:
+        """A web page (or, not ``standalone``, a fragment): MathML, tables and, with
+        ``diagram``, the cell drawn at each step (:func:`symlstm.render.html.worked_html`)."""
+        from symlstm.render.html import worked_html
+
+        return worked_html(self, standalone=standalone, diagram=diagram)
+
+    def _repr_html_(self) -> str:
+        return self.html(standalone=False)
 
     def _symbol(self, name: str) -> sympy.Basic:
         cell = self.example.cell
