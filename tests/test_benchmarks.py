@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--hidden", "3", "--input", "2", "--steps", "3", "--batch", "2"]
 BOUND = 64  # the normwise ULP bound the tests enforce (docs/codegen.md, docs/validation.md)
 
+pytestmark = pytest.mark.slow  # each runs a benchmark script in a subprocess
+
 
 def _run(script: str, *args: str, timeout: int = 300) -> str:
     done = subprocess.run(

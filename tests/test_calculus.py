@@ -98,6 +98,7 @@ PROOF_CASES = [
 ]
 
 
+@pytest.mark.slow  # symbolic proofs: about a minute in all
 @pytest.mark.parametrize(("kind", "variant", "steps"), PROOF_CASES)
 def test_closed_form_equals_differentiating_the_unrolled_graph(kind, variant, steps):
     proofs = prove_gradients(Cell(kind, **VARIANTS[variant]), steps)

@@ -643,6 +643,7 @@ def test_clip_appears_in_every_gate_of_every_kind(kind):
     assert r"\min" in latex and r"\max" in latex
 
 
+@pytest.mark.slow  # a symbolic proof
 @pytest.mark.parametrize(("kind", "steps"), [("tied", 1), ("scalar", 2)])
 def test_clipped_cells_backprop_is_proven(kind, steps):
     from symlstm.calculus import prove_gradients

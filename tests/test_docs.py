@@ -26,6 +26,7 @@ DOCS = ROOT / "docs"
 _MISSING = [m for m in ("sphinx", "myst_parser", "furo") if importlib.util.find_spec(m) is None]
 
 pytestmark = [
+    pytest.mark.slow,  # two Sphinx builds, about 30 s
     pytest.mark.skipif(
         bool(_MISSING),
         reason=f"{', '.join(_MISSING)} not installed: pip install '.[docs]' to build the docs",

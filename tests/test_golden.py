@@ -9,7 +9,7 @@ from __future__ import annotations
 import golden_cases
 import pytest
 
-pytestmark = pytest.mark.golden
+pytestmark = [pytest.mark.golden, pytest.mark.slow]  # 376 commands, about 30 s
 
 _MANIFEST = golden_cases.load_manifest()
 _ENTRIES = {entry["name"]: entry for entry in _MANIFEST["cases"]}
