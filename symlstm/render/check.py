@@ -30,10 +30,12 @@ True
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import sympy
 
@@ -49,7 +51,14 @@ from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.limits import MAX_CHECK_PREC
 from symlstm.rounding import round_places, stated_places, with_increasing_precision
 
-__all__ = ["CheckReport", "LinkCheck", "check_rendered", "link_holds"]
+__all__ = [
+    "CheckReport",
+    "LinkCheck",
+    "check_rendered",
+    "line_relations",
+    "link_holds",
+    "printed_chain",
+]
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "latex")
 EQUAL, APPROX = "=", "≈"
@@ -423,6 +432,57 @@ def link_holds(left: str, right: str) -> bool | None:
     if a is None or b is None or "elided" in (a.kind, b.kind):
         return None
     return _link_verdict(a, b)
+
+
+# -- the relations a worked line prints ---------------------------------------------------------
+
+_TEXT_PRINTER: list[Any] = []
+
+
+def _check_line(line: Any) -> None:
+    chain = getattr(line, "chain", None)
+    if not isinstance(getattr(line, "lhs", None), sympy.Basic) or not isinstance(chain, tuple):
+        raise ArgumentError(f"line must be a worked line (lhs, chain), not {type(line).__name__}")
+    if not all(isinstance(e, sympy.Basic) for e in chain):
+        raise ArgumentError("a worked line's chain holds SymPy expressions")
+
+
+def line_relations(line: Any) -> list[str]:
+    """``=`` before each link of a worked example's line (``line.lhs``, ``line.chain``) where
+    the numbers shown make it true, else ``≈``: :func:`link_holds` on the text form, so every
+    format prints the same relations.
+
+    >>> from types import SimpleNamespace
+    >>> from sympy import Symbol
+    >>> line = SimpleNamespace(lhs=Symbol("c"), chain=(Symbol("0.09 + 0.20"), Symbol("0.30")))
+    >>> line_relations(line)
+    ['=', '≈']
+    """
+    from symlstm.render.printers import LSTMTextPrinter
+
+    _check_line(line)
+    if not _TEXT_PRINTER:
+        _TEXT_PRINTER.append(LSTMTextPrinter({"notation": "canonical"}))
+    texts = [_TEXT_PRINTER[0].doprint(e) for e in (line.lhs, *line.chain)]
+    return [
+        APPROX if link_holds(left, right) is False else EQUAL
+        for left, right in itertools.pairwise(texts)
+    ]
+
+
+def printed_chain(printer: Any, line: Any) -> tuple[str, list[tuple[str, str]]]:
+    """A worked line printed by ``printer``: its left side, and each link with the relation
+    before it (:func:`line_relations`), without a link that repeats the one before it."""
+    _check_line(line)
+    if not callable(getattr(printer, "doprint", None)):
+        raise ArgumentError(f"printer must be a SymPy printer, not {type(printer).__name__}")
+    lhs, parts = printer.doprint(line.lhs), [printer.doprint(e) for e in line.chain]
+    kept = [
+        (rel, p)
+        for k, (rel, p) in enumerate(zip(line_relations(line), parts, strict=True))
+        if p != (parts[k - 1] if k else lhs)
+    ]
+    return lhs, kept
 
 
 # -- reading rendered output ------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError
-from symlstm.render.html import _chain_html, _inline, _table, _worked_parts, _wrap
+from symlstm.render.html import chain_html, inline_math, table_html, worked_parts, wrap_page
 
 __all__ = ["Derivation", "derivation", "derivation_html", "gradient_html"]
 
@@ -90,7 +90,7 @@ def derivation_html(cell: Any, *, notation: Any = "canonical", standalone: bool 
     title = f"Backprop through time: {cell.kind} cell, {cell.variant.label()}"
     out = [f"<h1>{escape(title)}</h1>", "<h2>Forward</h2>"]
     for eq in cell.equations(inline=True):
-        out.append(_chain_html(printer.doprint(eq.lhs), [("=", printer.doprint(eq.rhs))]))
+        out.append(chain_html(printer.doprint(eq.lhs), [("=", printer.doprint(eq.rhs))]))
     out.append("<h2>Backward through step t</h2>")
     out.append(
         "<p>δh<sub>t</sub> is ∂L/∂h<sub>t</sub> in total (the loss's own term plus the "
@@ -99,7 +99,7 @@ def derivation_html(cell: Any, *, notation: Any = "canonical", standalone: bool 
         "are 0.</p>"
     )
     for eq in backward_step(cell).equations:
-        out.append(_chain_html(printer.doprint(eq.lhs), [("=", printer.doprint(eq.rhs))]))
+        out.append(chain_html(printer.doprint(eq.lhs), [("=", printer.doprint(eq.rhs))]))
     out.append("<h2>Gradients</h2>")
     for name, sym in cell.parameters.items():
         frac = (
@@ -110,8 +110,22 @@ def derivation_html(cell: Any, *, notation: Any = "canonical", standalone: bool 
             "<mrow><munder><mo>∑</mo><mi>t</mi></munder>"
             f"{printer.doprint(adjoint_symbol(cell, name))}</mrow>"
         )
-        out.append(_chain_html(frac, [("=", total)]))
-    return _wrap(title, out, standalone)
+        out.append(chain_html(frac, [("=", total)]))
+    return wrap_page(title, out, standalone)
+
+
+def _check_gradient_arguments(example: Any, grads: Any, worked: Any, standalone: Any) -> None:
+    from symlstm.examples import Example
+    from symlstm.render.worked import WorkedExample
+
+    if not isinstance(example, Example):
+        raise ArgumentError(f"example must be an Example, not {type(example).__name__}")
+    if not (hasattr(grads, "loss") and hasattr(grads, "decimals")):
+        raise ArgumentError(f"grads must be certified gradients, not {type(grads).__name__}")
+    if worked is not None and not isinstance(worked, WorkedExample):
+        raise ArgumentError(f"worked must be a WorkedExample or None, not {type(worked).__name__}")
+    if not isinstance(standalone, bool):
+        raise ArgumentError(f"standalone must be True or False, not {standalone!r}")
 
 
 def gradient_html(example: Any, grads: Any, worked: Any = None, *, standalone: bool = True) -> str:
@@ -120,13 +134,14 @@ def gradient_html(example: Any, grads: Any, worked: Any = None, *, standalone: b
     from symlstm.render.gradients import adjoint_notation, gradients_data
     from symlstm.render.mathml import LSTMMathMLPrinter
 
+    _check_gradient_arguments(example, grads, worked, standalone)
     data = gradients_data(example, grads)
     note = adjoint_notation(example.cell, example.notation_with_names())
     printer = LSTMMathMLPrinter({"notation": note})
     title = f"Gradients of the loss {grads.loss.name} for {example.title or example.name}"
     out: list[str] = []
     if worked is not None:
-        out += _worked_parts(worked, diagram=False)
+        out += worked_parts(worked, diagram=False)
     out += [f"<h2>{escape(title)}</h2>", "<p>Certified: every digit shown is correct.</p>"]
     rows = []
     items = list(data["gradients"].items())
@@ -139,9 +154,9 @@ def gradient_html(example: Any, grads: Any, worked: Any = None, *, standalone: b
             else f"<msub><mi>{name[0]}</mi><mn>0</mn></msub>"
         )
         frac = f"<mfrac><mrow><mo>∂</mo><mi>L</mi></mrow><mrow><mo>∂</mo>{label}</mrow></mfrac>"
-        rows.append([_inline(frac), escape(_flat_text(value))])
-    out.append(_table(["parameter", "gradient"], rows))
-    return _wrap(title, out, standalone)
+        rows.append([inline_math(frac), escape(_flat_text(value))])
+    out.append(table_html(["parameter", "gradient"], rows))
+    return wrap_page(title, out, standalone)
 
 
 def _flat_text(value: Any) -> str:

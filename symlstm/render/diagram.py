@@ -477,6 +477,11 @@ def cell_diagram(
     """
     if not isinstance(cell, Cell):
         raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
+    if values is not None and (
+        not isinstance(values, dict)
+        or not all(isinstance(k, str) and isinstance(v, tuple) for k, v in values.items())
+    ):
+        raise ArgumentError("values must be a mapping of quantity names to tuples of decimals")
     note = get_notation(notation)
     values = values or {}
     variant = cell.variant

@@ -26,6 +26,7 @@ from html import escape
 from typing import Any
 
 from symlstm.errors import ArgumentError
+from symlstm.render.check import printed_chain
 
 __all__ = [
     "CSS",
@@ -83,7 +84,7 @@ def page(title: str, body: str) -> str:
     )
 
 
-def _wrap(title: str, parts: Iterable[str], standalone: bool) -> str:
+def wrap_page(title: str, parts: Iterable[str], standalone: bool) -> str:
     body = '<div class="symlstm">\n' + "\n".join(parts) + "\n</div>"
     return page(title, body) if standalone else body
 
@@ -96,7 +97,7 @@ def _rel(rel: str) -> str:
     return f"<mo>{escape(rel)}</mo>"
 
 
-def _chain_html(lhs: str, parts: list[tuple[str, str]], note: str = "") -> str:
+def chain_html(lhs: str, parts: list[tuple[str, str]], note: str = "") -> str:
     """One displayed chain: ``lhs = a`` on a line, each further link on a line of its own."""
     if not parts:
         rows = [_math(lhs)]
@@ -108,30 +109,7 @@ def _chain_html(lhs: str, parts: list[tuple[str, str]], note: str = "") -> str:
     return '<div class="eq">' + "".join(rows) + "</div>"
 
 
-def _chain(printer: Any, line: Any) -> tuple[str, list[tuple[str, str]]]:
-    """The printed sides of a worked line with ``=`` or ``≈`` before each link, as
-    :mod:`symlstm.render.worked` decides them (by :func:`symlstm.render.check.link_holds` on
-    the text form), without a link that repeats the one before it."""
-    import itertools
-
-    from symlstm.render.check import APPROX, EQUAL, link_holds
-    from symlstm.render.printers import LSTMTextPrinter
-
-    texts = LSTMTextPrinter({"notation": "canonical"})
-    shown = [texts.doprint(e) for e in (line.lhs, *line.chain)]
-    relations = [
-        APPROX if link_holds(a, b) is False else EQUAL for a, b in itertools.pairwise(shown)
-    ]
-    lhs, parts = printer.doprint(line.lhs), [printer.doprint(e) for e in line.chain]
-    kept = [
-        (rel, p)
-        for k, (rel, p) in enumerate(zip(relations, parts, strict=True))
-        if p != (parts[k - 1] if k else lhs)
-    ]
-    return lhs, kept
-
-
-def _table(
+def table_html(
     head: list[str],
     rows: list[list[str]],
     classes: list[str] | None = None,
@@ -156,7 +134,7 @@ def _table(
     return "".join(out)
 
 
-def _inline(markup: str) -> str:
+def inline_math(markup: str) -> str:
     return f"<math>{markup}</math>"
 
 
@@ -176,22 +154,22 @@ def worked_html(worked: Any, *, standalone: bool = True, diagram: bool = True) -
         Draw the cell with the step's values at the start of each step (forward
         examples only).
     """
-    if not all(hasattr(worked, a) for a in ("steps", "summary", "notation", "_title")):
+    if not all(hasattr(worked, a) for a in ("steps", "summary", "notation", "display_title")):
         raise ArgumentError(f"worked must be a WorkedExample, not {type(worked).__name__}")
-    return _wrap(worked._title(), _worked_parts(worked, diagram), standalone)
+    return wrap_page(worked.display_title(), worked_parts(worked, diagram), standalone)
 
 
-def _worked_parts(worked: Any, diagram: bool) -> list[str]:
+def worked_parts(worked: Any, diagram: bool) -> list[str]:
     from symlstm.render.mathml import LSTMMathMLPrinter
 
     printer = LSTMMathMLPrinter({"notation": worked.notation})
-    title = worked._title()
+    title = worked.display_title()
     out = [f"<h1>{escape(title)}</h1>"]
-    if worked._source():
-        out.append(f"<p><em>Source:</em> {escape(worked._source())}</p>")
-    out.append(f"<p>{escape(worked._mode_sentence())}</p>")
+    if worked.source_text():
+        out.append(f"<p><em>Source:</em> {escape(worked.source_text())}</p>")
+    out.append(f"<p>{escape(worked.mode_sentence())}</p>")
     forward = worked.columns is None
-    for t, stages in zip(worked._numbers(), worked.steps, strict=True):
+    for t, stages in zip(worked.numbers(), worked.steps, strict=True):
         if len(worked.steps) > 1:
             out.append(f"<h2>Time step <math><mi>t</mi><mo>=</mo><mn>{t}</mn></math></h2>")
         if diagram and forward:
@@ -206,25 +184,25 @@ def _worked_parts(worked: Any, diagram: bool) -> list[str]:
             if worked.narration:
                 out.append(f"<h3>Step {k} – {escape(stage.heading)}</h3>")
             for line in stage.lines:
-                lhs, parts = _chain(printer, line)
-                out.append(_chain_html(lhs, parts, line.note))
+                lhs, parts = printed_chain(printer, line)
+                out.append(chain_html(lhs, parts, line.note))
     out.append(_worked_summary(worked, printer))
-    out += [f"<p>{escape(note)}</p>" for note in worked._notes()]
+    out += [f"<p>{escape(note)}</p>" for note in worked.notes()]
     return out
 
 
 def _worked_summary(worked: Any, printer: Any) -> str:
-    cols = worked._summary_columns()
+    cols = worked.summary_columns()
     head = [escape(worked.row_heading.strip("$")) or ""]
-    head += [_inline(printer.doprint(worked._symbol(q))) for q in cols]
+    head += [inline_math(printer.doprint(worked.symbol(q))) for q in cols]
     rows = []
-    for t, (label, row) in enumerate(zip(worked._labels(), worked.summary, strict=True), 1):
+    for t, (label, row) in enumerate(zip(worked.labels(), worked.summary, strict=True), 1):
         cells = [escape(label)]
         cells += [
             escape(row[q].replace("-", "−")) + ("†" if (t, q) in worked.marks else "") for q in cols
         ]
         rows.append(cells)
-    parts = [f"<h2>{escape(worked.summary_title)}</h2>", _table(head, rows)]
+    parts = [f"<h2>{escape(worked.summary_title)}</h2>", table_html(head, rows)]
     parts += [f"<p>† {escape(note)}</p>" for note in worked.marks.values()]
     return "\n".join(parts)
 
@@ -265,7 +243,7 @@ def audit_html(report: Any, *, standalone: bool = True) -> str:
             ]
         )
         classes.append("holds" if r.holds else "wrong")
-    out.append(_table(head, rows, classes, text_columns=(7,)))
+    out.append(table_html(head, rows, classes, text_columns=(7,)))
     out += [
         f"<p>{escape(name)}: {escape(ex.title)} [{escape(ex.source)}]</p>"
         for name, ex in report.examples.items()
@@ -276,7 +254,7 @@ def audit_html(report: Any, *, standalone: bool = True) -> str:
             "none is a verdict.</p>"
         )
         out += [f"<pre>{escape(e.text())}</pre>" for e in report.explanations]
-    return _wrap(title, out, standalone)
+    return wrap_page(title, out, standalone)
 
 
 def validation_html(report: Any, *, standalone: bool = True) -> str:
@@ -313,7 +291,7 @@ def validation_html(report: Any, *, standalone: bool = True) -> str:
             ]
         )
         classes.append(t.verdict)
-    out.append(_table(head, rows, classes))
+    out.append(table_html(head, rows, classes))
     problems = [f"{t.name}: {p}" for t in report.tensors.values() for p in t.problems]
     if problems:
         out.append("<ul>" + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>")
@@ -324,4 +302,4 @@ def validation_html(report: Any, *, standalone: bool = True) -> str:
             for fix in report.diagnosis
         ]
         out.append("<h2>Diagnosis</h2><ul>" + "".join(items) + "</ul>")
-    return _wrap(title, out, standalone)
+    return wrap_page(title, out, standalone)

@@ -29,7 +29,8 @@ import sympy
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from symlstm.render.printers import _all_shown, _ElementwiseBodies, _shown_as
+from symlstm.errors import ArgumentError
+from symlstm.render.printers import ElementwiseBodies, all_shown, shown_as
 from symlstm.symbols import Notation
 from symlstm.symbols import notation as get_notation
 
@@ -50,6 +51,8 @@ def name_mathml(name: str) -> str:
     >>> name_mathml("δC_t^next")
     '<mrow><mi>δ</mi><msubsup><mi>C</mi><mi>t</mi><mi>next</mi></msubsup></mrow>'
     """
+    if not isinstance(name, str):
+        raise ArgumentError(f"name must be a string, not {type(name).__name__}")
     prefix = ""
     if name.startswith("δ") and len(name) > 1:
         prefix, name = "<mi>δ</mi>", name[1:]
@@ -92,7 +95,7 @@ def _script(text: str) -> str:
     return parts[0] if len(parts) == 1 else f"<mrow>{''.join(parts)}</mrow>"
 
 
-class LSTMMathMLPrinter(_ElementwiseBodies, MathMLPresentationPrinter):
+class LSTMMathMLPrinter(ElementwiseBodies, MathMLPresentationPrinter):
     """Presentation MathML in a notation: ``LSTMMathMLPrinter({"notation": "spec"})``."""
 
     _default_settings = {**MathMLPresentationPrinter._default_settings, "notation": "canonical"}
@@ -124,8 +127,8 @@ class LSTMMathMLPrinter(_ElementwiseBodies, MathMLPresentationPrinter):
         return self._row(self._mo("("), node, self._mo(")"))
 
     def _paren(self, expr: Any, level: int) -> Element:
-        node = self._print(_shown_as(expr))
-        if sympy.printing.precedence.precedence(_shown_as(expr)) < level:
+        node = self._print(shown_as(expr))
+        if sympy.printing.precedence.precedence(shown_as(expr)) < level:
             return self._parenthesized(node)
         return node
 
@@ -169,7 +172,7 @@ class LSTMMathMLPrinter(_ElementwiseBodies, MathMLPresentationPrinter):
         return super()._print_Symbol(expr)
 
     def _print_Mul(self, expr: Any) -> Element:
-        if _all_shown(expr):
+        if all_shown(expr):
             return self._joined(expr.args, "×")
         args = list(expr.args)
         if any(a.is_Pow and a.exp.is_negative for a in args) or any(
@@ -272,4 +275,6 @@ class LSTMMathMLPrinter(_ElementwiseBodies, MathMLPresentationPrinter):
 
 def mathml(expr: sympy.Basic, *, notation: str | Notation = "canonical", **settings: Any) -> str:
     """Presentation MathML (the content of a ``<math>`` element) of an LSTM expression."""
+    if not isinstance(expr, sympy.Basic):
+        raise ArgumentError(f"expr must be a SymPy expression, not {type(expr).__name__}")
     return LSTMMathMLPrinter({"notation": notation, **settings}).doprint(expr)

@@ -31,7 +31,7 @@ from symlstm.symbols import notation as get_notation
 __all__ = ["LSTMLatexPrinter", "LSTMTextPrinter", "latex", "text"]
 
 
-def _all_shown(expr: sympy.Expr) -> bool:
+def all_shown(expr: sympy.Expr) -> bool:
     """True for a product of displayed numbers (worked examples' Shown atoms), where × reads
     better than juxtaposition: 0.7 × 0.2, 0.4228 × 0.652 × (1 - 0.652)."""
     if not expr.is_Mul:
@@ -51,7 +51,7 @@ def _elementwise_call(expr: Any) -> sympy.Expr | None:
     return _hadamard_form(body, var, expr.expr)
 
 
-def _shown_as(expr: Any) -> Any:
+def shown_as(expr: Any) -> Any:
     """What an element-wise application prints as, for choosing parentheses around it."""
     if isinstance(expr, ElementwiseApplyFunction):
         call = _elementwise_call(expr)
@@ -81,7 +81,7 @@ def _hadamard_form(body: sympy.Expr, var: sympy.Symbol, arg: Any) -> Any:
     return None
 
 
-class _ElementwiseBodies:
+class ElementwiseBodies:
     """Print ``z.applyfunc(d ↦ body)`` that is neither one call nor ⊙-algebra (a clipped
     gate's σ(min(C, max(−C, d)))) as the body with d printed as z."""
 
@@ -90,7 +90,7 @@ class _ElementwiseBodies:
         if call is not None:
             return self._print(call)
         body, (var,) = expr.function.expr, expr.function.variables
-        arg = self._print(_shown_as(expr.expr))
+        arg = self._print(shown_as(expr.expr))
         inside_product = any(
             isinstance(node, sympy.Mul | sympy.Pow) and var in node.args
             for node in sympy.preorder_traversal(body)
@@ -112,7 +112,7 @@ class _ElementwiseBodies:
         return super()._print_Dummy(expr, *args, **kwargs)
 
 
-class LSTMLatexPrinter(_ElementwiseBodies, LatexPrinter):
+class LSTMLatexPrinter(ElementwiseBodies, LatexPrinter):
     """LaTeX in a notation: ``LSTMLatexPrinter({"notation": "spec"}).doprint(expr)``."""
 
     _default_settings = {**LatexPrinter._default_settings, "notation": "canonical"}
@@ -131,14 +131,12 @@ class LSTMLatexPrinter(_ElementwiseBodies, LatexPrinter):
         return name if name is not None else super()._print_MatrixSymbol(expr)
 
     def _print_Mul(self, expr):
-        if _all_shown(expr):  # numbers: 0.7 \times 0.2, not juxtaposed
+        if all_shown(expr):  # numbers: 0.7 \times 0.2, not juxtaposed
             return r" \times ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
         return super()._print_Mul(expr)
 
     def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(
-            self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in expr.args
-        )
+        return r" \odot ".join(self.parenthesize(shown_as(a), PRECEDENCE["Mul"]) for a in expr.args)
 
     def _parenthesized(self, text: str) -> str:
         return rf"\left({text}\right)"
@@ -152,7 +150,7 @@ class LSTMLatexPrinter(_ElementwiseBodies, LatexPrinter):
         return rf"{base}^{{{exp}}}" if exp is not None else base
 
 
-class LSTMTextPrinter(_ElementwiseBodies, StrPrinter):
+class LSTMTextPrinter(ElementwiseBodies, StrPrinter):
     """Plain Unicode text in a notation: σ, ⊙ and · for products."""
 
     _default_settings = {**StrPrinter._default_settings, "notation": "canonical"}
@@ -167,7 +165,7 @@ class LSTMTextPrinter(_ElementwiseBodies, StrPrinter):
     _print_MatrixSymbol = _print_Symbol
 
     def _print_Mul(self, expr):
-        if _all_shown(expr):
+        if all_shown(expr):
             return " × ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
         return super()._print_Mul(expr).replace("**", "^").replace("*", "·")
 
@@ -176,7 +174,7 @@ class LSTMTextPrinter(_ElementwiseBodies, StrPrinter):
         sign = ""
         if args[0] == -1:  # -A, not (-1)·A
             sign, args = "-", args[1:]
-        return sign + "·".join(self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in args)
+        return sign + "·".join(self.parenthesize(shown_as(a), PRECEDENCE["Mul"]) for a in args)
 
     def _print_Pow(self, expr, rational=False):
         return super()._print_Pow(expr, rational).replace("**", "^")
@@ -185,7 +183,7 @@ class LSTMTextPrinter(_ElementwiseBodies, StrPrinter):
         return f"{self.parenthesize(expr.arg, PRECEDENCE['Pow'])}ᵀ"
 
     def _print_HadamardProduct(self, expr):
-        return " ⊙ ".join(self.parenthesize(_shown_as(a), PRECEDENCE["Mul"]) for a in expr.args)
+        return " ⊙ ".join(self.parenthesize(shown_as(a), PRECEDENCE["Mul"]) for a in expr.args)
 
     def _parenthesized(self, text: str) -> str:
         return f"({text})"

@@ -15,7 +15,6 @@ f_t = σ(W_f·h_{t-1} + W_f·x_t) = σ(0.7 × 0.2 + 0.7 × 0.5) = σ(0.49)
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from symlstm.errors import ArgumentError, UnknownNameError
 from symlstm.evaluate import Enclosure, Trace, hand_rounds_terms
 from symlstm.examples import Example
 from symlstm.functions import hard_sigmoid, sigmoid
-from symlstm.render.check import APPROX, EQUAL, link_holds
+from symlstm.render.check import APPROX, EQUAL, line_relations, printed_chain
 from symlstm.render.printers import LSTMLatexPrinter, LSTMTextPrinter
 from symlstm.rounding import round_places, with_increasing_precision
 from symlstm.symbols import Notation
@@ -192,13 +191,13 @@ class WorkedExample:
     row_labels_latex: list[str] | None = None  # LaTeX of the row labels, where they need it
     row_heading: str = "$t$"
 
-    def _numbers(self) -> list[int]:
+    def numbers(self) -> list[int]:
         return self.step_numbers or list(range(1, len(self.steps) + 1))
 
-    def _labels(self) -> list[str]:
+    def labels(self) -> list[str]:
         return self.row_labels or [str(t) for t in range(1, len(self.summary) + 1)]
 
-    def _title(self) -> str:
+    def display_title(self) -> str:
         return self.title or self.example.title or self.example.name
 
     # -- printing -------------------------------------------------------------
@@ -207,7 +206,7 @@ class WorkedExample:
         return LSTMLatexPrinter({"notation": self.notation, "mat_str": "bmatrix", "mat_delim": ""})
 
     def _line_latex(self, line: Line, printer: LSTMLatexPrinter) -> str:
-        lhs, parts = _chain(printer, line)
+        lhs, parts = printed_chain(printer, line)
         if not parts:
             return f"{lhs}"
         # Matrices are wide, and so are long sums: then one link of the chain a row.
@@ -222,7 +221,7 @@ class WorkedExample:
             text += rf" && {_latex_note(line.note)}"
         return text
 
-    def _summary_columns(self) -> list[str]:
+    def summary_columns(self) -> list[str]:
         wanted = self.columns or ["x", "f", "i", "g", "c", "o", "h"]
         return [q for q in wanted if q in self.summary[0]]
 
@@ -235,10 +234,10 @@ class WorkedExample:
         """
         printer = self._latex_printer()
         out: list[str] = []
-        if self._source():
-            out.append(rf"\noindent\textit{{Source:}} {_latex_prose(self._source())}\par")
-        out.append(rf"\noindent {_latex_prose(self._mode_sentence())}\par")
-        for t, stages in zip(self._numbers(), self.steps, strict=True):
+        if self.source_text():
+            out.append(rf"\noindent\textit{{Source:}} {_latex_prose(self.source_text())}\par")
+        out.append(rf"\noindent {_latex_prose(self.mode_sentence())}\par")
+        for t, stages in zip(self.numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out.append(rf"\subsection*{{Time step $t = {t}$}}")
             if diagram:
@@ -252,18 +251,18 @@ class WorkedExample:
                 rows = " \\\\\n".join(self._line_latex(line, printer) for line in stage.lines)
                 out.append(f"\\begin{{align*}}\n{rows}\n\\end{{align*}}")
         out.append(self._latex_summary(printer))
-        for note in self._notes():
+        for note in self.notes():
             out.append(rf"\par\medskip\noindent {_latex_prose(note)}\par")
         body = "\n".join(out)
         if not standalone:
             return body
         from symlstm.render.document import standalone as wrap
 
-        return wrap(body, title=self._title(), packages=("tikz",) if diagram else ())
+        return wrap(body, title=self.display_title(), packages=("tikz",) if diagram else ())
 
     def _latex_summary(self, printer: LSTMLatexPrinter) -> str:
-        cols = self._summary_columns()
-        labels = self.row_labels_latex or [_latex_text(x) for x in self._labels()]
+        cols = self.summary_columns()
+        labels = self.row_labels_latex or [_latex_text(x) for x in self.labels()]
         cells = {
             q: [
                 _latex_number(row[q]) + (r"$^{\dagger}$" if (t, q) in self.marks else "")
@@ -271,7 +270,7 @@ class WorkedExample:
             ]
             for q in cols
         }
-        heads = {q: f"${printer.doprint(self._symbol(q))}$" for q in cols}
+        heads = {q: f"${printer.doprint(self.symbol(q))}$" for q in cols}
         # A wide table is set as several narrower ones, each with the row labels.
         blocks: list[list[str]] = [[]]
         width = max(_visible_width(x) for x in [self.row_heading, *labels])
@@ -312,11 +311,11 @@ class WorkedExample:
     def markdown(self) -> str:
         """Markdown with ``$$`` display math (GitHub, MyST and Jupyter render it)."""
         printer = self._latex_printer()
-        out: list[str] = [f"## {self._title()}", ""]
-        if self._source():
-            out += [f"*Source:* {self._source()}", ""]
-        out += [self._mode_sentence(), ""]
-        for t, stages in zip(self._numbers(), self.steps, strict=True):
+        out: list[str] = [f"## {self.display_title()}", ""]
+        if self.source_text():
+            out += [f"*Source:* {self.source_text()}", ""]
+        out += [self.mode_sentence(), ""]
+        for t, stages in zip(self.numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out += [f"### Time step t = {t}", ""]
             for k, stage in enumerate(stages, start=1):
@@ -324,52 +323,52 @@ class WorkedExample:
                     out += [f"**Step {k} – {stage.heading}**", ""]
                 rows = " \\\\\n".join(self._line_latex(line, printer) for line in stage.lines)
                 out += ["$$", "\\begin{aligned}", rows, "\\end{aligned}", "$$", ""]
-        cols = self._summary_columns()
+        cols = self.summary_columns()
         out += [f"**{self.summary_title}**" if self.narration else "", ""]
-        heads = " | ".join(f"${printer.doprint(self._symbol(q))}$" for q in cols)
+        heads = " | ".join(f"${printer.doprint(self.symbol(q))}$" for q in cols)
         out.append(f"| {self.row_heading} | {heads} |")
         out.append("|---|" + "---|" * len(cols))
-        for t, (label, row) in enumerate(zip(self._labels(), self.summary, strict=True), 1):
+        for t, (label, row) in enumerate(zip(self.labels(), self.summary, strict=True), 1):
             cells = [
                 _markdown_number(row[q]) + (" †" if (t, q) in self.marks else "") for q in cols
             ]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         out += [""] + [f"† {note}" for note in self.marks.values()]
-        for note in self._notes():
+        for note in self.notes():
             out += ["", note]
         return "\n".join(out).rstrip() + "\n"
 
     def text(self) -> str:
         """Plain Unicode text."""
         printer = LSTMTextPrinter({"notation": self.notation})
-        title = self._title()
+        title = self.display_title()
         out = [title, "=" * len(title)]
-        if self._source():
-            out.append(f"Source: {self._source()}")
-        out += [self._mode_sentence(), ""]
-        for t, stages in zip(self._numbers(), self.steps, strict=True):
+        if self.source_text():
+            out.append(f"Source: {self.source_text()}")
+        out += [self.mode_sentence(), ""]
+        for t, stages in zip(self.numbers(), self.steps, strict=True):
             if len(self.steps) > 1:
                 out += [f"Time step t = {t}", "-" * 16]
             for k, stage in enumerate(stages, start=1):
                 if self.narration:
                     out.append(f"Step {k} – {stage.heading}")
                 for line in stage.lines:
-                    lhs, parts = _chain(printer, line)
+                    lhs, parts = printed_chain(printer, line)
                     note = f"   ({line.note})" if line.note else ""
                     links = "".join(f" {rel} {part}" for rel, part in parts)
                     out.append(f"{lhs}{links}{note}")
                 out.append("")
-        cols = self._summary_columns()
-        names = [printer.doprint(self._symbol(q)) for q in cols]
+        cols = self.summary_columns()
+        names = [printer.doprint(self.symbol(q)) for q in cols]
         width = max(8, *(len(r[q]) + 2 for r in self.summary for q in cols))
         out.append(f"{self.summary_title}:" if self.narration else "")
         head = self.row_heading.strip("$")
         out.append(f"{head:>3} " + "".join(f"{n:>{width}}" for n in names))
-        for t, (label, row) in enumerate(zip(self._labels(), self.summary, strict=True), 1):
+        for t, (label, row) in enumerate(zip(self.labels(), self.summary, strict=True), 1):
             cells = [row[q] + ("†" if (t, q) in self.marks else "") for q in cols]
             out.append(f"{label:>3} " + "".join(f"{c:>{width}}" for c in cells))
         out += [f"† {note}" for note in self.marks.values()]
-        for note in self._notes():
+        for note in self.notes():
             out += ["", note]
         return "\n".join(out).rstrip() + "\n"
 
@@ -389,13 +388,13 @@ class WorkedExample:
     def _repr_html_(self) -> str:
         return self.html(standalone=False)
 
-    def _symbol(self, name: str) -> sympy.Basic:
+    def symbol(self, name: str) -> sympy.Basic:
         cell = self.example.cell
         return cell.symbols.get(name, cell.parameters.get(name))
 
     def _has_approx(self) -> bool:
         return any(
-            APPROX in _relations(line)
+            APPROX in line_relations(line)
             for stages in self.steps
             for stage in stages
             for line in stage.lines
@@ -415,17 +414,17 @@ class WorkedExample:
             "(--hand) makes every line exact arithmetic on the numbers shown."
         )
 
-    def _notes(self) -> list[str]:
+    def notes(self) -> list[str]:
         """The closing notes: where the modes differ, and what ≈ means."""
         notes = [self._differences_text()] if self.differences else []
         if self._has_approx():
             notes.append(self._approx_text())
         return notes
 
-    def _source(self) -> str:
+    def source_text(self) -> str:
         return self.example.source.strip()
 
-    def _mode_sentence(self) -> str:
+    def mode_sentence(self) -> str:
         if self.mode == "hand":
             return (
                 "Hand calculation: each value is rounded to the digits shown before later "
@@ -441,37 +440,6 @@ class WorkedExample:
             for t, q, a, b in self.differences
         )
         return f"Where the two rounding modes differ: {items}."
-
-
-def _chain(printer: Any, line: Line) -> tuple[str, list[tuple[str, str]]]:
-    """The printed sides of a line with the relation before each link (``=`` or ``≈``),
-    without a link that repeats the one before it."""
-    lhs, parts = printer.doprint(line.lhs), [printer.doprint(e) for e in line.chain]
-    relations = _relations(line)
-    kept = [
-        (rel, p)
-        for k, (rel, p) in enumerate(zip(relations, parts, strict=True))
-        if p != (parts[k - 1] if k else lhs)
-    ]
-    return lhs, kept
-
-
-_TEXT_PRINTERS: dict[str, LSTMTextPrinter] = {}
-
-
-def _relations(line: Line) -> list[str]:
-    """``=`` before each link of a line where the numbers shown make it true, else ``≈``.
-
-    Checked by :func:`symlstm.render.check.link_holds` on the text form: a result is
-    what its left side gives from the numbers shown, rounded to the places it is shown
-    to (and a result shown as 0 is exactly 0).
-    """
-    printer = _TEXT_PRINTERS.setdefault("canonical", LSTMTextPrinter({"notation": "canonical"}))
-    texts = [printer.doprint(e) for e in (line.lhs, *line.chain)]
-    return [
-        APPROX if link_holds(left, right) is False else EQUAL
-        for left, right in itertools.pairwise(texts)
-    ]
 
 
 def _latex_text(text: str) -> str:
