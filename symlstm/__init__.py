@@ -1,13 +1,24 @@
 """symlstm: verified LSTM math.
 
 The LSTM gate equations as SymPy expressions, and from that one model: exact,
-arbitrary-precision and certified evaluation, worked examples, and audits of
-documents' rounded numbers.
+arbitrary-precision and certified evaluation, worked examples, audits of
+documents' rounded numbers, backprop formulas and certified gradients, generated
+NumPy and PyTorch code, and a certified reference that validates other
+implementations.
 
 >>> import symlstm
 >>> trace = symlstm.load_example("seed-step").certify()
 >>> trace.decimals[0]["h"]
 '0.276'
+>>> print(symlstm.worked_example(symlstm.load_example("seed-step")).text().splitlines()[6])
+f_t = σ(W_f·h_{t-1} + W_f·x_t) = σ(0.7 × 0.2 + 0.7 × 0.5) = σ(0.49)
+
+What the README and the tutorials use is here at the top level. The heavier parts
+(validation's diagnosis, code generation, layouts, gradients, drafting claims) are
+imported when first used, so ``import symlstm`` stays light. The functions
+``reference``, ``validate`` and ``explain`` share their names with their modules
+(``symlstm.reference.reference`` …), so they are not top-level names yet: a
+top-level ``symlstm.reference`` would be the module once any code imported it.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -33,6 +44,37 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
+#: Top-level names imported on first use: name → its module.
+_LAZY = {
+    "diagnose": "symlstm.validate",
+    "to_canonical": "symlstm.layouts",
+    "from_canonical": "symlstm.layouts",
+    "generate_numpy": "symlstm.codegen",
+    "generate_torch": "symlstm.codegen_torch",
+    "backward_step": "symlstm.calculus",
+    "certify_gradients": "symlstm.calculus",
+    "worked_example": "symlstm.render.worked",
+    "worked_gradient": "symlstm.render.gradients",
+    "check_rendered": "symlstm.render.check",
+    "cell_diagram": "symlstm.render.diagram",
+    "draft_claims": "symlstm.draft",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # once imported, an ordinary attribute
+        return value
+    raise AttributeError(f"module 'symlstm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
     "Cell",
     "DataFileError",
@@ -49,9 +91,21 @@ __all__ = [
     "Variant",
     "__version__",
     "audit",
+    "backward_step",
+    "cell_diagram",
     "certify",
+    "certify_gradients",
+    "check_rendered",
+    "diagnose",
+    "draft_claims",
     "evaluate",
+    "from_canonical",
+    "generate_numpy",
+    "generate_torch",
     "hard_sigmoid",
     "load_example",
     "sigmoid",
+    "to_canonical",
+    "worked_example",
+    "worked_gradient",
 ]

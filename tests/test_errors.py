@@ -140,3 +140,27 @@ def test_old_import_paths_are_the_same_classes():
     assert document.TexError is errors.TexError
     assert document.TexNotFoundError is errors.TexNotFoundError
     assert document.PdftoppmNotFoundError is errors.PdftoppmNotFoundError
+
+
+def test_the_top_level_names_are_what_they_say():
+    # Issue 16: what the README and tutorials use is at the top level, imported lazily,
+    # and no top-level name is shadowed by a submodule of the same name.
+    import sys
+    import types
+
+    import symlstm
+
+    for name in symlstm.__all__:
+        value = getattr(symlstm, name)
+        assert not isinstance(value, types.ModuleType), name
+    assert symlstm.worked_example.__module__ == "symlstm.render.worked"
+    assert symlstm.generate_numpy.__module__ == "symlstm.codegen"
+    assert sorted(dir(symlstm)) == sorted(symlstm.__all__)
+    # `import symlstm` alone loads neither validation nor any framework.
+    import subprocess
+
+    code = "import sys, symlstm; print(sorted(m for m in ('torch', 'symlstm.validate', 'symlstm.codegen') if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
