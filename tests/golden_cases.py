@@ -162,7 +162,7 @@ VALIDATE_DATA: dict[str, dict[str, Any]] = {
         layout="canonical", dtype="float64", sizes=(2, 2, 2, 1), seed=4, claimed={}
     ),
     # gradients in the torch layout: validate's canonical layout compares every b_k's
-    # gradient with b_i's today (validate._packed_gradients copies the first bias part)
+    # gradient with b_i's today (validate.run._packed_gradients copies the first bias part)
     "torch-grads": dict(
         layout="torch", dtype="float32", sizes=(3, 2, 2, 2), seed=3, claimed={}, grads=True
     ),

@@ -215,8 +215,8 @@ def test_the_enumeration_finds_the_public_surface():
         "symlstm.evaluate.evaluate",
         "symlstm.evaluate.certify",
         "symlstm.audit.audit",
-        "symlstm.validate.validate",
-        "symlstm.validate.load_npz",
+        "symlstm.validate.run.validate",
+        "symlstm.validate.npz.load_npz",
         "symlstm.rounding.round_places",
         "symlstm.calculus.certify_gradients",
     ):

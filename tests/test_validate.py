@@ -572,10 +572,10 @@ def test_load_npz_bounds_the_total_and_the_member_count(tmp_path, monkeypatch):
     path = tmp_path / "many.npz"
     np.savez(path, **{f"a{k}": np.zeros(100) for k in range(5)})
     assert len(load_npz(path)) == 5
-    monkeypatch.setattr("symlstm.validate.MAX_NPZ_TOTAL_BYTES", 3000)
+    monkeypatch.setattr("symlstm.validate.npz.MAX_NPZ_TOTAL_BYTES", 3000)
     _refused_quickly_and_small(path, r"bytes uncompressed in all with this array; at most 3,000 "
                                r"\(MAX_NPZ_TOTAL_BYTES")  # fmt: skip
-    monkeypatch.setattr("symlstm.validate.MAX_NPZ_MEMBERS", 4)
+    monkeypatch.setattr("symlstm.validate.npz.MAX_NPZ_MEMBERS", 4)
     _refused_quickly_and_small(path, r"5 members; at most 4 \(MAX_NPZ_MEMBERS")
 
 
