@@ -250,3 +250,29 @@ def test_an_exact_tie_behind_a_saturated_gate_is_decided():
     assert worked.summary[1]["h"] == "0.000"
     assert "σ_hard(-1.168)" in worked.text()  # −1.1675 rounded half up (away from zero)
     assert check_rendered(worked.text()).ok
+
+
+def test_a_hard_sigmoid_value_is_not_judged_with_the_wrong_slope():
+    # σ_hard prints alike for slopes 1/5 and 1/6: a vector cell's σ_hard([z]) = [v] line
+    # (no definition line follows) cannot be checked, and must not be marked ≈ (found by
+    # the generated examples, hard_sigmoid_relu6 in hand mode).
+    data = {
+        "cell": {"kind": "vector", "hidden_size": 2, "input_size": 1,
+                 "variant": {"gate_activation": "hard_sigmoid_relu6"}},
+        "parameters": {
+            "W_i": [["-0.007"], ["-0.2"]], "U_i": [["0.081", "0.091"], ["0.133", "-1.2"]],
+            "b_i": ["1.27", "5.6"], "W_f": [["-0.035"], ["8"]],
+            "U_f": [["93", "89"], ["-1.43", "-68"]], "b_f": ["-9.4", "1.3"],
+            "W_g": [["0.062"], ["-0.15"]], "U_g": [["69", "5.6"], ["-0.87", "89"]],
+            "b_g": ["0.063", "-3.6"], "W_o": [["-0.095"], ["1.45"]],
+            "U_o": [["0.072", "-0.6"], ["-0.86", "0.1"]], "b_o": ["-11.6", "-0.62"],
+        },
+        "initial": {"h": ["-0.095", "-1.9"], "c": ["1.39", "-14.9"]},
+        "inputs": {"x": [["-3.6"]]},
+        "digits": {"default": 3},
+    }  # fmt: skip
+    worked = worked_example(parse_example(data, origin="relu6"), mode="hand")
+    report = check_rendered(worked.text())
+    assert report.ok and not [c for c in report.links if c.relation == "≈"]
+    assert all("σ_hard" in c.left for c in report.unverified) and report.unverified
+    assert link_holds("σ_hard(0.5)", "0.6") is None
