@@ -518,14 +518,19 @@ def _codegen(args: argparse.Namespace) -> int:
         from symlstm.codegen import generate_numpy
 
         source = generate_numpy(variant, kind=args.kind, projection=args.projection)
-    if args.output is None:
+    return _emit(source, args.output, "codegen")
+
+
+def _emit(source: str, output: str | None, command: str) -> int:
+    """Print ``source``, or write it to the file ``output`` (a write error is exit 2)."""
+    if output is None:
         print(source, end="")
         return EXIT_OK
     try:
-        with open(args.output, "w", encoding="utf-8") as file:
+        with open(output, "w", encoding="utf-8") as file:
             file.write(source)
     except OSError as err:
-        raise UsageError(f"symlstm codegen: cannot write {args.output}: {err.strerror}") from None
+        raise UsageError(f"symlstm {command}: cannot write {output}: {err.strerror}") from None
     return EXIT_OK
 
 
@@ -574,16 +579,7 @@ def _diagram(args: argparse.Namespace) -> int:
             example, mode="hand" if args.hand else "exact", notation=args.notation
         )
         drawing = worked_diagram(worked, args.step)
-    source = drawing.render(args.format) + "\n"
-    if args.output is None:
-        print(source, end="")
-        return EXIT_OK
-    try:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(source)
-    except OSError as err:
-        raise UsageError(f"symlstm diagram: cannot write {args.output}: {err.strerror}") from None
-    return EXIT_OK
+    return _emit(drawing.render(args.format) + "\n", args.output, "diagram")
 
 
 def _equations(args: argparse.Namespace) -> int:
