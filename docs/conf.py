@@ -34,6 +34,9 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
+    # MathJax from the package, copied into _static/mathjax (its module name has
+    # hyphens): the built pages load no script from a CDN and render math offline.
+    "sphinx-mathjax-offline",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}

@@ -4,7 +4,9 @@ Both Sphinx builders run in a temporary folder, as ``-W`` builds:
 
 * ``doctest`` runs every ``{doctest}`` block of the pages in ``docs/`` (the
   docstrings' own examples are run by pytest's ``--doctest-modules``);
-* ``html`` builds the pages and the API reference (autodoc of every module).
+* ``html`` builds the pages and the API reference (autodoc of every module), once for
+  the tests below: one checks the build, one opens pages with math in chromium with the
+  network blocked (MathJax comes from the build's ``_static``, not from a CDN).
 
 Slow for a test: a few seconds to half a minute for the two builds. Needs the ``docs`` extra
 (``pip install '.[docs]'``); skipped, saying so, where it is not installed.
@@ -13,6 +15,8 @@ Slow for a test: a few seconds to half a minute for the two builds. Needs the ``
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,12 +58,87 @@ def test_docs_examples_pass(tmp_path: Path) -> None:
     _build("doctest", tmp_path)
 
 
-def test_docs_html_builds(tmp_path: Path) -> None:
-    """``sphinx-build -W -b html``: no warning anywhere, API reference included."""
+@pytest.fixture(scope="module")
+def html_docs(tmp_path_factory) -> Path:
+    """The HTML pages, built once for this module's tests."""
+    tmp_path = tmp_path_factory.mktemp("docs")
     _build("html", tmp_path)
-    latex_page = (tmp_path / "html" / "latex.html").read_text(encoding="utf-8")
+    return tmp_path / "html"
+
+
+def test_docs_html_builds(html_docs: Path) -> None:
+    """``sphinx-build -W -b html``: no warning anywhere, API reference included."""
+    latex_page = (html_docs / "latex.html").read_text(encoding="utf-8")
     if shutil.which("pdflatex") and shutil.which("pdftoppm"):
         # The LaTeX page shows the seed example compiled at build time, as a real PNG.
         assert 'src="_images/seed-step-page.png"' in latex_page
-        png = (tmp_path / "html" / "_images" / "seed-step-page.png").read_bytes()
+        png = (html_docs / "_images" / "seed-step-page.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+# -- math rendered offline -------------------------------------------------------------
+# Pages with display math (aligned, \sigma, fractions): seed-sequence and worked are
+# rendered by the package at build time.
+MATH_PAGES = ("evaluation", "seed-sequence", "worked")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_MISSING = "chromium or playwright missing: apt-get install chromium; pip install playwright"
+
+# After MathJax has typeset the page: its formulas' boxes and the text a person sees.
+_TYPESET = r"""async () => {
+  if (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) return null;
+  await MathJax.startup.promise;
+  const text = document.body.innerText;
+  return {
+    math: document.querySelectorAll('.math').length,
+    boxes: [...document.querySelectorAll('mjx-container')].map(e => {
+      const r = e.getBoundingClientRect(); return [r.width, r.height]; }),
+    raw: text.match(/\\begin\{|\\sigma|\$\$/g) || [],
+  };
+}"""
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def test_docs_math_renders_offline(html_docs: Path) -> None:
+    """Pages with math, opened in chromium with every non-``file://`` request blocked:
+    MathJax (from ``_static/mathjax``) typesets every formula; no raw TeX is left."""
+    for name in MATH_PAGES:
+        source = (html_docs / f"{name}.html").read_text(encoding="utf-8")
+        assert 'src="_static/mathjax/tex-chtml.js"' in source, name
+        scripts = re.findall(r'<script[^>]*\ssrc="([^"]*)"', source)
+        assert not [src for src in scripts if "//" in src], (name, scripts)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if CHROMIUM is None or sync_playwright is None:
+        if _in_ci():
+            pytest.fail(f"CI is set but {BROWSER_MISSING}", pytrace=False)
+        pytest.skip(BROWSER_MISSING)
+    blocked: list[str] = []
+
+    def offline(route) -> None:
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for name in MATH_PAGES:
+                page = browser.new_page()
+                page.route("**/*", offline)
+                page.goto((html_docs / f"{name}.html").as_uri())
+                found = page.evaluate(_TYPESET)
+                page.close()
+                assert found is not None, f"{name}: MathJax did not load"
+                assert found["math"] > 0 and len(found["boxes"]) == found["math"], (name, found)
+                assert all(w > 0 and h > 0 for w, h in found["boxes"]), (name, found["boxes"])
+                assert found["raw"] == [], (name, found["raw"])
+        finally:
+            browser.close()
+    assert blocked == []  # nothing on the pages asked for the network
