@@ -16,7 +16,8 @@
     A self-contained PyTorch module (forward; gradients by autograd), vector cells.
 ``symlstm validate --layout L --weights W.npz --inputs X.npz --outputs Y.npz [--grads G.npz]``
     Another implementation's numbers against the certified reference, with a diagnosis;
-    exits 0 when they pass, 1 when they fail.
+    exits 0 when they pass, 1 when they fail. ``--plot FILE.svg`` also draws the error
+    in ULPs along the sequence.
 
 Errors in the input print one line on stderr and exit with status 2, and so does an
 error writing the output (a full disk: ``symlstm example > /dev/full``). A closed pipe
@@ -302,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="search the usual convention mistakes: when the outputs fail (auto), always, never",
     )
     va.add_argument("--format", choices=("text", "json"), default="text")
+    va.add_argument(
+        "--plot", metavar="FILE.svg", help="also write the error in ULPs along t as SVG"
+    )
     _allow_large(va)
 
     dg = sub.add_parser("diagram", help="the cell drawn, with one step's numbers on its wires")
@@ -559,6 +563,10 @@ def _validate(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         diagnosis={"auto": None, "always": True, "never": False}[args.diagnose],
     )
+    if args.plot is not None:
+        from symlstm.render.plots import error_plot
+
+        _emit(error_plot(report) + "\n", args.plot, "validate")
     print(report.to_json() if args.format == "json" else report.to_text())
     return EXIT_OK if report.passed else EXIT_FAIL
 

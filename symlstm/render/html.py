@@ -2,7 +2,8 @@
 
 One self-contained file that works offline: math as presentation MathML
 (:mod:`symlstm.render.mathml`; current browsers render MathML Core with no script), the
-cell drawn as inline SVG at each step of a worked example (:mod:`symlstm.render.diagram`),
+cell drawn as inline SVG at each step of a worked example (:mod:`symlstm.render.diagram`)
+and a validation's error along the sequence (:mod:`symlstm.render.plots`),
 tables as HTML tables, an audit's verdicts coloured with a legend. No CDN, no
 JavaScript. The page is readable on a phone: its content is at most 48 em wide, a
 wide formula or table scrolls inside its own block, and the page itself never scrolls
@@ -259,7 +260,8 @@ def audit_html(report: Any, *, standalone: bool = True) -> str:
 
 def validation_html(report: Any, *, standalone: bool = True) -> str:
     """A validation (:class:`~symlstm.validate.ValidationReport`) as HTML: the errors of
-    each tensor in a table coloured by its verdict, the verdict and the diagnosis."""
+    each tensor in a table coloured by its verdict, the error along the sequence drawn
+    (:func:`symlstm.render.plots.error_plot`), the verdict and the diagnosis."""
     if not all(hasattr(report, a) for a in ("tensors", "diagnosis", "sizes", "verdict")):
         raise ArgumentError(f"report must be a ValidationReport, not {type(report).__name__}")
     s = report.sizes
@@ -292,6 +294,14 @@ def validation_html(report: Any, *, standalone: bool = True) -> str:
         )
         classes.append(t.verdict)
     out.append(table_html(head, rows, classes))
+    from symlstm.render.plots import error_panels, error_plot
+
+    if error_panels(report):
+        out.append(
+            f"<figure>{error_plot(report)}<figcaption>The largest element-wise error at "
+            "each step (log scale), the tolerance dashed, the worst step ringed; the "
+            "verdict compares the normwise error with the tolerance.</figcaption></figure>"
+        )
     problems = [f"{t.name}: {p}" for t in report.tensors.values() for p in t.problems]
     if problems:
         out.append("<ul>" + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>")

@@ -65,6 +65,11 @@ class TensorReport:
     which the verdict compares with ``tolerance``. ``worst_index`` is the element with
     the largest absolute error. ``nan`` and ``inf`` count the claimed tensor's NaNs and
     infinities, ``undefined`` the elements NaN or infinite inputs leave undefined.
+
+    ``step_ulps``, for a tensor along the time axis (y, the gradient of x), is the largest
+    element-wise error in ULPs at each step, in the order of the tensor's first axis
+    (undefined elements left out, as in ``max_ulp``); None for the others. It is what
+    :func:`symlstm.render.plots.error_plot` draws, and is in neither the JSON nor the text.
     """
 
     name: str
@@ -79,6 +84,7 @@ class TensorReport:
     undefined: int
     tolerance: float
     problems: tuple[str, ...]
+    step_ulps: tuple[float, ...] | None = None
 
     @property
     def verdict(self) -> str:
@@ -255,8 +261,18 @@ def tensor_errors(hi: np.ndarray, lo: np.ndarray, computed: np.ndarray) -> tuple
     return err, ok, undefined, finite
 
 
-def compare(name: str, exact: ReferenceTensor, computed: Any, tolerance: float) -> TensorReport:
+def compare(
+    name: str,
+    exact: ReferenceTensor,
+    computed: Any,
+    tolerance: float,
+    *,
+    along_time: bool = False,
+) -> TensorReport:
     """Measure one claimed tensor against its certified values.
+
+    With ``along_time`` the tensor's first axis is the time axis, and the report carries
+    the largest element-wise ULP error at each step (``step_ulps``).
 
     >>> exact = ReferenceTensor(np.array([0.5, 2.0**-30, np.nan]), np.zeros(3), 106)
     >>> r = compare("y", exact, np.array([0.5, 0.0, 1.0], np.float32), tolerance=11)
@@ -264,6 +280,8 @@ def compare(name: str, exact: ReferenceTensor, computed: Any, tolerance: float) 
     (8388608.0, 0.015625)
     >>> r.verdict, r.problems
     ('fail', ('1 finite where NaN or infinite inputs leave the exact value undefined',))
+    >>> compare("y", exact, np.array([0.5, 0.0, 1.0], np.float32), 11, along_time=True).step_ulps
+    (0.0, 8388608.0, 0.0)
     """
     if not isinstance(name, str):
         raise ArgumentError(f"name must be a string, not {type(name).__name__}")
@@ -299,6 +317,10 @@ def compare(name: str, exact: ReferenceTensor, computed: Any, tolerance: float) 
     magnitude = np.abs(exact.hi)
     rel = np.divide(err, magnitude, out=np.zeros_like(err), where=ok & (magnitude > 0))
     defined_ulps = ulps[~undefined]
+    step_ulps = None
+    if along_time and c.ndim >= 1:
+        per_step = np.where(undefined, 0.0, ulps).reshape(c.shape[0], -1)
+        step_ulps = tuple(float(v) for v in per_step.max(axis=1, initial=0.0))
     return TensorReport(
         name=name,
         shape=c.shape,
@@ -314,4 +336,5 @@ def compare(name: str, exact: ReferenceTensor, computed: Any, tolerance: float) 
         undefined=int(np.count_nonzero(undefined)),
         tolerance=tolerance,
         problems=tuple(problems),
+        step_ulps=step_ulps,
     )

@@ -109,7 +109,9 @@ def _compare_gradients(
             raise DataFileError(
                 f"grads: {name} has shape {array.shape}, expected {exact[name].shape}"
             )
-        reports[f"grad {name}"] = compare(f"grad {name}", exact[name], array, tol)
+        reports[f"grad {name}"] = compare(
+            f"grad {name}", exact[name], array, tol, along_time=name == "x"
+        )
     return reports
 
 
@@ -209,7 +211,10 @@ def validate(
     ref = _run_reference(case, seeds, progress)
     tol = tolerance if tolerance is not None else output_tolerance(case)
     exact = {"y": _reversed(ref.y) if case.reverse else ref.y, "h_T": ref.h_T, "c_T": ref.c_T}
-    tensors = {name: compare(name, exact[name], c, tol) for name, c in case.claimed.items()}
+    tensors = {
+        name: compare(name, exact[name], c, tol, along_time=name == "y")
+        for name, c in case.claimed.items()
+    }
     if grads_ is not None:
         tensors |= _compare_gradients(case, ref, grads_, tolerance)
     outputs_fail = any(tensors[name].verdict == "fail" for name in case.claimed)

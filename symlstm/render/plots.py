@@ -1,0 +1,265 @@
+"""A validation's error along the sequence, drawn as SVG by the package itself.
+
+:func:`error_plot` draws, for a :class:`~symlstm.validate.ValidationReport`, the largest
+element-wise error in ULPs of the claimed dtype at each time step
+(``step_ulps`` of :class:`~symlstm.validate.TensorReport`): one panel for the outputs (``y``
+along t, ``h_T`` and ``c_T`` as single points at the last step) and, where gradients
+were given, one for the gradient of ``x`` along t. The ULP axis is logarithmic (errors
+span 0.01 to 10^7 ULPs; anything below :data:`FLOOR` is drawn at it, an infinite error
+at the top edge), the tolerance is a dashed horizontal line, and the worst step of each
+series is ringed and labelled: the picture shows whether the error grows with t.
+
+Steps are numbered 1 to T in the order of the arrays' time axis (for the reverse
+direction, the order the implementation read ``x`` in). The tolerance bounds the
+*normwise* error (the verdict's measure); element-wise errors of tiny values may lie
+above it in a correct implementation.
+
+Plain SVG text, no dependency: :func:`error_panels` is the data, :func:`error_plot` writes it.
+
+>>> from types import SimpleNamespace
+>>> y = SimpleNamespace(name="y", step_ulps=(0.4, 3.0, 20.0), max_ulp=20.0, tolerance=30.0)
+>>> report = SimpleNamespace(tensors={"y": y}, sizes={"T": 3}, dtype=SimpleNamespace(
+...     name="float32"), layout="torch", layer=0, direction="forward")
+>>> [(p.title, p.series[0].ulps) for p in error_panels(report)]
+[('outputs', (0.4, 3.0, 20.0))]
+>>> error_plot(report).count('class="point"')
+3
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from symlstm.errors import ArgumentError
+
+__all__ = ["FLOOR", "Panel", "Series", "error_panels", "error_plot"]
+
+#: Errors below this many ULPs are drawn at it (a log scale has no zero).
+FLOOR = 0.01
+#: The drawing's width, one panel's height, and the plot area's margins (SVG units).
+WIDTH, PANEL_HEIGHT = 640, 230
+LEFT, RIGHT, TOP, BOTTOM = 64, 130, 34, 44
+FONT = 12
+
+_COLOURS = {"y": "#1f5fa8", "h_T": "#2a8a3e", "c_T": "#c0392b", "grad x": "#7a5195"}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One tensor's errors: ``ulps[k]`` is the largest element-wise error at step ``steps[k]``."""
+
+    name: str
+    steps: tuple[int, ...]
+    ulps: tuple[float, ...]
+
+    @property
+    def worst(self) -> int:
+        """The index (into :attr:`steps`) of the largest error, the first of equals."""
+        return max(range(len(self.ulps)), key=lambda k: (self.ulps[k], -k))
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A plot: its series over steps 1 to ``steps``, against one ``tolerance``."""
+
+    title: str
+    steps: int
+    tolerance: float
+    series: tuple[Series, ...]
+
+
+def error_panels(report: Any) -> list[Panel]:
+    """The panels of :func:`error_plot`: outputs, then the gradient of x where it was given.
+
+    Parameters
+    ----------
+    report
+        A :class:`~symlstm.validate.ValidationReport` (its tensors carry ``step_ulps``).
+
+    Returns
+    -------
+    list of Panel
+
+    >>> from types import SimpleNamespace as NS
+    >>> t = {"y": NS(step_ulps=(1.0, 2.0), max_ulp=2.0, tolerance=9.0),
+    ...      "c_T": NS(step_ulps=None, max_ulp=0.5, tolerance=9.0)}
+    >>> [(s.name, s.steps) for s in error_panels(NS(tensors=t, sizes={"T": 2}))[0].series]
+    [('y', (1, 2)), ('c_T', (2,))]
+    """
+    if not all(hasattr(report, a) for a in ("tensors", "sizes")):
+        raise ArgumentError(f"report must be a ValidationReport, not {type(report).__name__}")
+    steps = int(report.sizes["T"])
+    panels = []
+    for title, along, finals in (("outputs", "y", ("h_T", "c_T")), ("gradients", "grad x", ())):
+        tensor = report.tensors.get(along)
+        if getattr(tensor, "step_ulps", None) is None:
+            continue
+        series = [Series(along, tuple(range(1, steps + 1)), tuple(tensor.step_ulps))]
+        series += [
+            Series(name, (steps,), (float(report.tensors[name].max_ulp),))
+            for name in finals
+            if name in report.tensors
+        ]
+        panels.append(Panel(title, steps, float(tensor.tolerance), tuple(series)))
+    return panels
+
+
+def _ulp_decades(values: list[float], tolerance: float) -> tuple[int, int]:
+    """The log axis' range (lo, hi) in powers of ten: the finite errors (at least
+    :data:`FLOOR`) and the tolerance, rounded out to whole decades.
+
+    >>> _ulp_decades([0.0, 0.3, 2400.0], 218.0)
+    (-2, 4)
+    """
+    shown = [max(v, FLOOR) for v in (*values, tolerance) if math.isfinite(v)]
+    lo = math.floor(math.log10(min(shown)))
+    hi = math.ceil(math.log10(max(shown)))
+    return lo, max(hi, lo + 1)
+
+
+def error_plot(report: Any) -> str:
+    """The validation's errors in ULPs along the sequence, as one SVG element.
+
+    Parameters
+    ----------
+    report
+        A :class:`~symlstm.validate.ValidationReport`.
+
+    Returns
+    -------
+    str
+        ``<svg …>…</svg>``: a panel (``<g class="panel">``) per :func:`error_panels`
+        entry, each series a ``polyline`` (``class="series"``) through one
+        ``circle class="point"`` per step, the tolerance a ``line class="tolerance"``,
+        the worst step of each sequence a ``circle class="worst"``.
+
+    >>> from types import SimpleNamespace as NS
+    >>> t = {"y": NS(step_ulps=(1.0, 50.0), max_ulp=50.0, tolerance=12.0)}
+    >>> svg = error_plot(NS(tensors=t, sizes={"T": 2}, dtype=NS(name="float32")))
+    >>> svg.count('class="worst"'), 'data-step="2"' in svg
+    (1, True)
+    """
+    panels = error_panels(report)
+    if not panels:
+        raise ArgumentError("the report has no errors along the time axis to plot")
+    dtype = escape(getattr(getattr(report, "dtype", None), "name", "the claimed dtype"))
+    height = PANEL_HEIGHT * len(panels)
+    title = f"Error in ULPs of {dtype} along the sequence"
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" class="ulp-plot" '
+        f'style="max-width:100%;height:auto" font-family="DejaVu Sans, sans-serif" '
+        f'font-size="{FONT}">',
+        f"<title>{title}: the largest element-wise error at each step, log scale</title>",
+        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>',
+    ]
+    for k, panel in enumerate(panels):
+        out += _panel(panel, PANEL_HEIGHT * k, dtype)
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _panel(panel: Panel, y0: float, dtype: str) -> list[str]:
+    top, bottom = y0 + TOP, y0 + PANEL_HEIGHT - BOTTOM
+    left, right = LEFT, WIDTH - RIGHT
+    values = [v for s in panel.series for v in s.ulps]
+    lo, hi = _ulp_decades(values, panel.tolerance)
+
+    def ypos(value: float) -> float:
+        if not math.isfinite(value):
+            return top
+        return top + (hi - math.log10(max(value, FLOOR))) / (hi - lo) * (bottom - top)
+
+    def xpos(step: int) -> float:
+        if panel.steps <= 1:
+            return (left + right) / 2
+        return left + (step - 1) / (panel.steps - 1) * (right - left)
+
+    out = [
+        f'<g class="panel" data-title="{escape(panel.title)}" data-decades="{lo} {hi}" '
+        f'data-top="{top:g}" data-bottom="{bottom:g}">',
+        f'<text x="{left}" y="{y0 + 20:g}" font-weight="bold">{escape(panel.title)}: largest '
+        f"error at each step, ULPs of {dtype}</text>",
+    ]
+    every = 1 if hi - lo <= 8 else 2
+    for d in range(lo, hi + 1):
+        y = ypos(10.0**d)
+        out.append(f'<line x1="{left}" x2="{right}" y1="{y:.2f}" y2="{y:.2f}" stroke="#e3e3e3"/>')
+        if (d - lo) % every == 0:
+            out.append(
+                f'<text class="tick" data-decade="{d}" x="{left - 6}" y="{y + 4:.2f}" '
+                f'text-anchor="end">10<tspan dy="-5" font-size="{FONT * 0.75:g}">{d}'
+                "</tspan></text>"
+            )
+    stride = max(1, math.ceil(panel.steps / 10))
+    ticks = sorted({1, panel.steps, *range(stride, panel.steps, stride)})
+    if len(ticks) > 2 and ticks[-1] - ticks[-2] < stride / 2:
+        ticks.pop(-2)
+    for step in ticks:
+        x = xpos(step)
+        out.append(
+            f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{bottom}" y2="{bottom + 4}" stroke="#333"/>'
+        )
+        out.append(f'<text x="{x:.2f}" y="{bottom + 17}" text-anchor="middle">{step}</text>')
+    out += [
+        f'<rect x="{left}" y="{top:g}" width="{right - left}" height="{bottom - top:g}" '
+        'fill="none" stroke="#333"/>',
+        f'<text x="{(left + right) / 2:g}" y="{bottom + 34}" text-anchor="middle">time step t'
+        "</text>",
+    ]
+    y = ypos(panel.tolerance)
+    out += [
+        f'<line class="tolerance" data-ulp="{panel.tolerance!r}" x1="{left}" x2="{right}" '
+        f'y1="{y:.2f}" y2="{y:.2f}" stroke="#d35400" stroke-width="1.5" '
+        'stroke-dasharray="6,4"/>',
+        f'<text x="{right + 6}" y="{y + 4:.2f}" fill="#d35400">tolerance {panel.tolerance:g}'
+        "</text>",
+    ]
+    for n, series in enumerate(panel.series):
+        colour = _COLOURS.get(series.name, "#333")
+        name = escape(series.name)
+        points = [(xpos(s), ypos(v)) for s, v in zip(series.steps, series.ulps, strict=True)]
+        if len(points) > 1:
+            line = " ".join(f"{x:.2f},{y:.2f}" for x, y in points)
+            out.append(
+                f'<polyline class="series" data-tensor="{name}" points="{line}" fill="none" '
+                f'stroke="{colour}" stroke-width="1.5"/>'
+            )
+        for (x, y), step, value in zip(points, series.steps, series.ulps, strict=True):
+            shape = "circle" if len(points) > 1 else "rect"
+            if shape == "circle":
+                out.append(
+                    f'<circle class="point" data-tensor="{name}" data-step="{step}" '
+                    f'data-ulp="{value!r}" cx="{x:.2f}" cy="{y:.2f}" r="2.5" fill="{colour}"/>'
+                )
+            else:  # a final state: a square, so it is not read as a step of y
+                out.append(
+                    f'<rect class="point" data-tensor="{name}" data-step="{step}" '
+                    f'data-ulp="{value!r}" x="{x - 3.5:.2f}" y="{y - 3.5:.2f}" width="7" '
+                    f'height="7" fill="{colour}"/>'
+                )
+        if len(points) > 1:
+            k = series.worst
+            x, y = points[k]
+            value = series.ulps[k]
+            shown = "∞" if not math.isfinite(value) else f"{value:.3g}"
+            anchor = "end" if x > (left + right) / 2 else "start"
+            dx = -9 if anchor == "end" else 9
+            out += [
+                f'<circle class="worst" data-tensor="{name}" data-step="{series.steps[k]}" '
+                f'cx="{x:.2f}" cy="{y:.2f}" r="7" fill="none" stroke="{colour}" '
+                'stroke-width="1.5"/>',
+                f'<text x="{x + dx:.2f}" y="{max(y - 8, top + 12):.2f}" text-anchor="{anchor}" '
+                f'fill="{colour}">worst {shown} at t = {series.steps[k]}</text>',
+            ]
+        ly = top + 14 + 18 * n
+        out += [
+            f'<line x1="{right + 6}" x2="{right + 22}" y1="{ly - 4}" y2="{ly - 4}" '
+            f'stroke="{colour}" stroke-width="2"/>',
+            f'<text x="{right + 26}" y="{ly}" fill="{colour}">{name}</text>',
+        ]
+    out.append("</g>")
+    return out
