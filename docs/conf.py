@@ -181,6 +181,48 @@ def _render_backprop():
     _write_generated("grad-seed-step.md", worked.markdown().split("\n", 1)[1])
     _render_generated_code()
     _render_latex_page()
+    _render_pictures()
+
+
+def _render_pictures():
+    """The pictures of the pages, drawn by the package when the docs are built: the cell
+    with the spec's step on it (index), a worked example as a web page (worked), and the
+    errors of a real PyTorch run along the sequence (validation)."""
+    from symlstm.examples import load_example
+    from symlstm.render.diagram import worked_diagram
+    from symlstm.render.html import worked_html
+    from symlstm.render.worked import worked_example
+
+    worked = worked_example(load_example("seed-step"))
+    _write_generated("seed-step-diagram.svg", worked_diagram(worked, 1).render("svg") + "\n")
+    _write_generated("seed-step-page.html", worked_html(worked, standalone=True))
+    _write_generated("validation-plot.md", _validation_plot())
+
+
+def _validation_plot():
+    """Markdown showing the error plot of a float32 torch.nn.LSTM's run, or saying why not."""
+    try:
+        import torch
+    except ImportError:
+        return "*(PyTorch was not installed where these pages were built: no plot.)*\n"
+    import numpy as np
+
+    from symlstm.render.plots import error_plot
+    from symlstm.validate import validate
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(4, 3)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 2, 4)).astype(np.float32)
+    y, (h_T, c_T) = lstm(torch.from_numpy(x))
+    weights = {k: v.detach().numpy() for k, v in lstm.state_dict().items()}
+    outputs = {"y": y.detach().numpy(), "h_T": h_T.detach().numpy(), "c_T": c_T.detach().numpy()}
+    report = validate("torch", weights, {"x": x}, outputs, diagnosis=False)
+    _write_generated("validation-plot.svg", error_plot(report) + "\n")
+    return (
+        f"![The error of torch.nn.LSTM(4, 3) in float32 over 30 steps, in ULPs, with the "
+        f"tolerance line: {report.verdict}](_generated/validation-plot.svg)\n"
+    )
 
 
 def _render_latex_page():
@@ -223,3 +265,14 @@ def _render_generated_code():
 
 def _setup_worked(app):
     app.connect("builder-inited", _render_worked_examples)
+    app.connect("build-finished", _copy_web_page)
+
+
+def _copy_web_page(app, exception):
+    """The generated web page of a worked example, beside the page that frames it."""
+    import shutil
+
+    if exception is None and app.builder.format == "html":
+        target = Path(app.outdir) / "_generated"
+        target.mkdir(exist_ok=True)
+        shutil.copyfile(GENERATED / "seed-step-page.html", target / "seed-step-page.html")

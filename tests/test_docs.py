@@ -76,6 +76,28 @@ def test_docs_html_builds(html_docs: Path) -> None:
         assert png.startswith(b"\x89PNG") and len(png) > 5000
 
 
+def test_docs_pictures_are_the_packages_own_output(html_docs: Path) -> None:
+    """Issue 17: the index opens with the spec's step drawn, worked.md frames the HTML page,
+    validation.md shows a real run's error plot; all made when the docs were built."""
+    import xml.etree.ElementTree as ET
+
+    index = (html_docs / "index.html").read_text(encoding="utf-8")
+    assert 'src="_images/seed-step-diagram.svg"' in index
+    svg = (html_docs / "_images" / "seed-step-diagram.svg").read_text(encoding="utf-8")
+    texts = "".join(ET.fromstring(svg).itertext())
+    for value in ("0.62", "0.603", "0.336", "0.451", "0.652", "0.276"):  # section 5's six
+        assert value in texts
+    worked = (html_docs / "worked.html").read_text(encoding="utf-8")
+    assert '<iframe src="_generated/seed-step-page.html"' in worked
+    page = (html_docs / "_generated" / "seed-step-page.html").read_text(encoding="utf-8")
+    assert "<math" in page and "<svg" in page and "<script" not in page
+    validation = (html_docs / "validation.html").read_text(encoding="utf-8")
+    if importlib.util.find_spec("torch") is not None:
+        assert 'src="_images/validation-plot.svg"' in validation
+        plot = ET.parse(html_docs / "_images" / "validation-plot.svg").getroot()
+        assert len([e for e in plot.iter() if e.get("class") == "point"]) >= 30
+
+
 # -- math rendered offline -------------------------------------------------------------
 # Pages with display math (aligned, \sigma, fractions): seed-sequence and worked are
 # rendered by the package at build time.

@@ -215,8 +215,9 @@ def _panel(panel: Panel, y0: float, dtype: str) -> list[str]:
         f'<line class="tolerance" data-ulp="{panel.tolerance!r}" x1="{left}" x2="{right}" '
         f'y1="{y:.2f}" y2="{y:.2f}" stroke="#d35400" stroke-width="1.5" '
         'stroke-dasharray="6,4"/>',
-        f'<text x="{right + 6}" y="{y + 4:.2f}" fill="#d35400">tolerance {panel.tolerance:g}'
-        "</text>",
+        # Inside the frame, just above the line at its right end: the legend has the margin.
+        f'<text x="{right - 4}" y="{max(y - 7, top + 11):.2f}" text-anchor="end" '
+        f'fill="#d35400">tolerance {panel.tolerance:g}</text>',
     ]
     for n, series in enumerate(panel.series):
         colour = _COLOURS.get(series.name, "#333")
