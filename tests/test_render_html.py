@@ -112,7 +112,7 @@ def test_worked_page_is_self_contained_with_math_diagram_and_table():
 
 def test_sequence_page_has_a_diagram_per_step_with_its_values():
     html = worked_html(worked_example(load_example("seed-sequence")))
-    svgs = re.findall(r"<svg.*?</svg>", html, re.S)
+    svgs = [s for s in re.findall(r"<svg.*?</svg>", html, re.S) if "lstm-diagram" in s]
     assert len(svgs) == 3 and len({re.search(r'id="([^"]+)"', s).group(1) for s in svgs}) == 3
 
 
@@ -183,7 +183,9 @@ def test_commands_write_pages(argv):
     tags = _parsed(out)
     assert out.startswith("<!DOCTYPE html>") and tags.external == []
     assert ("math" in tags.tags) is (argv[0] != "audit")  # an audit's table is text
-    assert ("svg" in tags.tags) is (argv[:2] == ("example", "--format"))
+    # The cell diagram unless --no-diagram; a sequence also has its plot along t.
+    assert ("lstm-diagram" in out) is (argv[:2] == ("example", "--format"))
+    assert ("sequence-plot" in out) is (argv[:2] == ("example", "seed-sequence"))
 
 
 def test_html_option_errors_are_one_line():

@@ -188,6 +188,13 @@ def worked_parts(worked: Any, diagram: bool) -> list[str]:
                 lhs, parts = printed_chain(printer, line)
                 out.append(chain_html(lhs, parts, line.note))
     out.append(_worked_summary(worked, printer))
+    if forward and len(worked.summary) > 1 and not worked.example.cell.is_vector:
+        from symlstm.render.plots import sequence_plot
+
+        out.append(
+            f"<figure>{sequence_plot(worked)}<figcaption>The gates, the cell state and the "
+            "hidden state along t, as the table shows them.</figcaption></figure>"
+        )
     out += [f"<p>{escape(note)}</p>" for note in worked.notes()]
     return out
 

@@ -15,6 +15,8 @@ direction, the order the implementation read ``x`` in). The tolerance bounds the
 above it in a correct implementation.
 
 Plain SVG text, no dependency: :func:`error_panels` is the data, :func:`error_plot` writes it.
+For a sequence worked example, :func:`sequence_plot` draws the gate values, C_t and h_t
+along t, as its summary table shows them.
 
 >>> from types import SimpleNamespace
 >>> y = SimpleNamespace(name="y", step_ulps=(0.4, 3.0, 20.0), max_ulp=20.0, tolerance=30.0)
@@ -35,7 +37,16 @@ from typing import Any
 
 from symlstm.errors import ArgumentError
 
-__all__ = ["FLOOR", "Panel", "Series", "error_panels", "error_plot"]
+__all__ = [
+    "FLOOR",
+    "SEQUENCE_QUANTITIES",
+    "Panel",
+    "Series",
+    "error_panels",
+    "error_plot",
+    "sequence_plot",
+    "sequence_series",
+]
 
 #: Errors below this many ULPs are drawn at it (a log scale has no zero).
 FLOOR = 0.01
@@ -264,3 +275,121 @@ def _panel(panel: Panel, y0: float, dtype: str) -> list[str]:
         ]
     out.append("</g>")
     return out
+
+
+# -- a sequence worked example: its values along t ---------------------------------------------
+
+#: The quantities a sequence plot draws, in the summary table's order, and their colours.
+SEQUENCE_QUANTITIES: tuple[str, ...] = ("f", "i", "g", "c", "o", "h")
+_SEQUENCE_COLOURS = {
+    "f": "#c0392b",
+    "i": "#2a8a3e",
+    "g": "#7a5195",
+    "c": "#d35400",
+    "o": "#1f5fa8",
+    "h": "#111111",
+}
+
+
+def sequence_series(worked: Any) -> dict[str, tuple[float, ...]]:
+    """A scalar worked example's shown values along t: quantity → one value per step (the
+    certified roundings its summary table prints).
+
+    >>> from symlstm.examples import load_example
+    >>> from symlstm.render.worked import worked_example
+    >>> sequence_series(worked_example(load_example("seed-sequence")))["c"]
+    (0.05, 0.15, 0.29)
+    """
+    summary = getattr(worked, "summary", None)
+    if not isinstance(summary, list) or not summary or not isinstance(summary[0], dict):
+        raise ArgumentError(f"worked must be a WorkedExample, not {type(worked).__name__}")
+    if getattr(getattr(worked, "example", None), "cell", None) is None or (
+        worked.example.cell.is_vector
+    ):
+        raise ArgumentError("a sequence plot draws a scalar cell's values (one number a step)")
+    return {
+        q: tuple(float(row[q]) for row in summary)
+        for q in SEQUENCE_QUANTITIES
+        if all(q in row for row in summary)
+    }
+
+
+def sequence_plot(worked: Any) -> str:
+    """A scalar worked example's gate values, C_t and h_t along t, as one SVG element.
+
+    The values are the ones the example's summary table shows (certified roundings),
+    one polyline a quantity (``class="series"``, ``data-quantity``), one point a step,
+    on a linear axis that always shows 0 and 1.
+
+    >>> from symlstm.examples import load_example
+    >>> from symlstm.render.worked import worked_example
+    >>> svg = sequence_plot(worked_example(load_example("seed-sequence")))
+    >>> svg.count('class="point"'), svg.count('class="series"')
+    (18, 6)
+    """
+    series = sequence_series(worked)
+    steps = len(worked.summary)
+    names = getattr(worked.notation, "text", {})
+    values = [v for vs in series.values() for v in vs]
+    lo, hi = min(0.0, *values), max(1.0, *values)
+    height = PANEL_HEIGHT
+    top, bottom = TOP, height - BOTTOM
+    left, right = LEFT, WIDTH - RIGHT
+
+    def xpos(step: int) -> float:
+        return left + (right - left) * ((step - 1) / max(1, steps - 1) if steps > 1 else 0.5)
+
+    def ypos(value: float) -> float:
+        return bottom - (bottom - top) * (value - lo) / (hi - lo)
+
+    title = escape(getattr(worked.example, "title", "") or worked.example.name)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" class="sequence-plot" '
+        f'style="max-width:100%;height:auto" font-family="DejaVu Sans, sans-serif" '
+        f'font-size="{FONT}">',
+        f"<title>{title}: the gates, the cell state and the hidden state along t</title>",
+        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>',
+        f'<text x="{left}" y="{top - 12}" font-weight="bold">values along the sequence '
+        "(as the table shows them)</text>",
+        f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
+        'fill="none" stroke="#555"/>',
+    ]
+    for mark in sorted({0.0, 1.0, lo, hi}):
+        y = ypos(mark)
+        out.append(
+            f'<line x1="{left}" x2="{right}" y1="{y:.2f}" y2="{y:.2f}" stroke="#ddd"/>'
+            f'<text x="{left - 6}" y="{y + 4:.2f}" text-anchor="end">{mark:g}</text>'
+        )
+    for step in range(1, steps + 1):
+        out.append(
+            f'<text x="{xpos(step):.2f}" y="{bottom + 17}" text-anchor="middle">{step}</text>'
+        )
+    out.append(
+        f'<text x="{(left + right) / 2:g}" y="{bottom + 34}" text-anchor="middle">time step t'
+        "</text>"
+    )
+    for n, (q, vs) in enumerate(series.items()):
+        colour = _SEQUENCE_COLOURS[q]
+        points = [(xpos(k + 1), ypos(v)) for k, v in enumerate(vs)]
+        if len(points) > 1:
+            line = " ".join(f"{x:.2f},{y:.2f}" for x, y in points)
+            out.append(
+                f'<polyline class="series" data-quantity="{q}" points="{line}" fill="none" '
+                f'stroke="{colour}" stroke-width="1.5"/>'
+            )
+        else:
+            out.append(f'<g class="series" data-quantity="{q}"></g>')
+        for k, ((x, y), v) in enumerate(zip(points, vs, strict=True), 1):
+            out.append(
+                f'<circle class="point" data-quantity="{q}" data-step="{k}" data-value="{v!r}" '
+                f'cx="{x:.2f}" cy="{y:.2f}" r="2.5" fill="{colour}"/>'
+            )
+        ly = top + 14 + 18 * n
+        out += [
+            f'<line x1="{right + 6}" x2="{right + 22}" y1="{ly - 4}" y2="{ly - 4}" '
+            f'stroke="{colour}" stroke-width="2"/>',
+            f'<text x="{right + 26}" y="{ly}" fill="{colour}">{escape(names.get(q, q))}</text>',
+        ]
+    out.append("</svg>")
+    return "\n".join(out)
