@@ -144,6 +144,10 @@ class _Search:
         self.budget = max_candidates
         self.deadline = time.monotonic() + time_budget
         self.stopped = ""
+        # One certified trace per example and precision, one enclosure per claim: the
+        # rounding rules are tried on every claim, and would otherwise recompute them.
+        self.traces: dict[tuple[str, int], Any] = {}
+        self.enclosed: dict[int, Enclosure | None] = {}
         self.exprs = {}
         for k, r in enumerate(report.results):
             example = report.examples[r.claim.example]
@@ -212,8 +216,7 @@ class _Search:
     def claim_changes(self, k: int) -> Iterator[Explanation]:
         r = self.report.results[k]
         claim = r.claim
-        example = self.report.examples[claim.example]
-        exact = self.enclosure(example, claim, self.exprs[k])
+        exact = self.enclosure(k)
         if exact is None:
             return
         places = claim.places
@@ -224,14 +227,13 @@ class _Search:
             except UndecidedError:
                 continue
             if text is not None and Fraction(text) == claimed:
-                agree = self.agreeing(rule, fn)
+                agree, held = self.agreeing(fn), len(self.report.results) - len(self.wrong)
                 yield Explanation(
                     "rounding",
                     f"{rule}: the exact value {r.exact.value} {_VERB[rule]} to {places} places "
                     f"is {claim.claimed}",
-                    f"{agree} of the document's {len(self.report.results) - 1} other claims "
-                    f"agree with {rule} too",
-                    cost + (1 - agree / max(1, len(self.report.results) - 1)),
+                    f"{agree} of the {held} claims that hold agree with {rule} too",
+                    cost + (1 - agree / max(1, held)),
                 )
         correct = {r.exact.rounded, r.hand.rounded}
         swapped = _swaps(claim.claimed)
@@ -261,26 +263,33 @@ class _Search:
                     5.5,
                 )
 
-    def enclosure(self, example: Example, claim: Claim, expr: Any) -> Enclosure | None:
-        def attempt(prec: int) -> Enclosure:
-            trace = example.evaluate(method="interval", prec=prec)
-            enc = enclose_claim(trace, expr, claim, False)
-            enc.round(places=claim.places + 3)  # narrow enough to round at the claim's places
-            return enc
+    def enclosure(self, k: int) -> Enclosure | None:
+        """Claim k's exact value, certified narrow enough to round at its places (once)."""
+        if k not in self.enclosed:
+            claim = self.report.results[k].claim
+            example = self.report.examples[claim.example]
 
-        try:
-            return with_increasing_precision(attempt, what=claim.where)
-        except SymLSTMError:
-            return None
+            def attempt(prec: int) -> Enclosure:
+                key = (claim.example, prec)
+                if key not in self.traces:
+                    self.traces[key] = example.evaluate(method="interval", prec=prec)
+                enc = enclose_claim(self.traces[key], self.exprs[k], claim, False)
+                enc.round(places=claim.places + 3)  # narrow enough for the claim's places
+                return enc
 
-    def agreeing(self, rule: str, fn: Callable) -> int:
-        """How many of the other claims the rounding rule gives as well."""
+            try:
+                self.enclosed[k] = with_increasing_precision(attempt, what=claim.where)
+            except SymLSTMError:
+                self.enclosed[k] = None
+        return self.enclosed[k]
+
+    def agreeing(self, fn: Callable) -> int:
+        """How many of the claims that hold the rounding rule gives as well."""
         count = 0
         for k, r in enumerate(self.report.results):
-            if k in self.wrong and not r.holds:
+            if k in self.wrong:
                 continue
-            example = self.report.examples[r.claim.example]
-            enc = self.enclosure(example, r.claim, self.exprs[k])
+            enc = self.enclosure(k)
             if enc is None:
                 continue
             try:
