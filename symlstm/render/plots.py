@@ -31,6 +31,7 @@ along t, as its summary table shows them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -159,14 +160,9 @@ def error_plot(report: Any) -> str:
     dtype = escape(getattr(getattr(report, "dtype", None), "name", "the claimed dtype"))
     height = PANEL_HEIGHT * len(panels)
     title = f"Error in ULPs of {dtype} along the sequence"
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" class="ulp-plot" '
-        f'style="max-width:100%;height:auto" font-family="DejaVu Sans, sans-serif" '
-        f'font-size="{FONT}">',
-        f"<title>{title}: the largest element-wise error at each step, log scale</title>",
-        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>',
-    ]
+    out = _svg_open(
+        height, "ulp-plot", f"{title}: the largest element-wise error at each step, log scale"
+    )
     for k, panel in enumerate(panels):
         out += _panel(panel, PANEL_HEIGHT * k, dtype)
     out.append("</svg>")
@@ -205,22 +201,7 @@ def _panel(panel: Panel, y0: float, dtype: str) -> list[str]:
                 f'text-anchor="end">10<tspan dy="-5" font-size="{FONT * 0.75:g}">{d}'
                 "</tspan></text>"
             )
-    stride = max(1, math.ceil(panel.steps / 10))
-    ticks = sorted({1, panel.steps, *range(stride, panel.steps, stride)})
-    if len(ticks) > 2 and ticks[-1] - ticks[-2] < stride / 2:
-        ticks.pop(-2)
-    for step in ticks:
-        x = xpos(step)
-        out.append(
-            f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{bottom}" y2="{bottom + 4}" stroke="#333"/>'
-        )
-        out.append(f'<text x="{x:.2f}" y="{bottom + 17}" text-anchor="middle">{step}</text>')
-    out += [
-        f'<rect x="{left}" y="{top:g}" width="{right - left}" height="{bottom - top:g}" '
-        'fill="none" stroke="#333"/>',
-        f'<text x="{(left + right) / 2:g}" y="{bottom + 34}" text-anchor="middle">time step t'
-        "</text>",
-    ]
+    out += _step_axis(panel.steps, xpos, top, bottom)
     y = ypos(panel.tolerance)
     out += [
         f'<line class="tolerance" data-ulp="{panel.tolerance!r}" x1="{left}" x2="{right}" '
@@ -267,14 +248,55 @@ def _panel(panel: Panel, y0: float, dtype: str) -> list[str]:
                 f'<text x="{x + dx:.2f}" y="{max(y - 8, top + 12):.2f}" text-anchor="{anchor}" '
                 f'fill="{colour}">worst {shown} at t = {series.steps[k]}</text>',
             ]
-        ly = top + 14 + 18 * n
-        out += [
-            f'<line x1="{right + 6}" x2="{right + 22}" y1="{ly - 4}" y2="{ly - 4}" '
-            f'stroke="{colour}" stroke-width="2"/>',
-            f'<text x="{right + 26}" y="{ly}" fill="{colour}">{name}</text>',
-        ]
+        out += _legend_entry(n, colour, name, top)
     out.append("</g>")
     return out
+
+
+def _svg_open(height: float, css_class: str, title: str) -> list[str]:
+    """The opening of a plot's ``<svg>``: its size, class, title and white ground."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" class="{css_class}" '
+        f'style="max-width:100%;height:auto" font-family="DejaVu Sans, sans-serif" '
+        f'font-size="{FONT}">',
+        f"<title>{title}</title>",
+        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>',
+    ]
+
+
+def _step_axis(steps: int, xpos: Callable[[int], float], top: float, bottom: float) -> list[str]:
+    """The plot's frame and its time axis: at most about ten step labels (the first, the
+    last, and every stride-th between), so a long sequence's labels do not overlap."""
+    left, right = LEFT, WIDTH - RIGHT
+    stride = max(1, math.ceil(steps / 10))
+    ticks = sorted({1, steps, *range(stride, steps, stride)})
+    if len(ticks) > 2 and ticks[-1] - ticks[-2] < stride / 2:
+        ticks.pop(-2)
+    out = []
+    for step in ticks:
+        x = xpos(step)
+        out.append(
+            f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{bottom}" y2="{bottom + 4}" stroke="#333"/>'
+        )
+        out.append(f'<text x="{x:.2f}" y="{bottom + 17}" text-anchor="middle">{step}</text>')
+    return [
+        *out,
+        f'<rect x="{left}" y="{top:g}" width="{right - left}" height="{bottom - top:g}" '
+        'fill="none" stroke="#333"/>',
+        f'<text x="{(left + right) / 2:g}" y="{bottom + 34}" text-anchor="middle">time step t'
+        "</text>",
+    ]
+
+
+def _legend_entry(n: int, colour: str, label: str, top: float) -> list[str]:
+    """The n-th entry of the legend in the right margin: a stroke of the colour, the label."""
+    right, ly = WIDTH - RIGHT, top + 14 + 18 * n
+    return [
+        f'<line x1="{right + 6}" x2="{right + 22}" y1="{ly - 4}" y2="{ly - 4}" '
+        f'stroke="{colour}" stroke-width="2"/>',
+        f'<text x="{right + 26}" y="{ly}" fill="{colour}">{label}</text>',
+    ]
 
 
 # -- a sequence worked example: its values along t ---------------------------------------------
@@ -343,32 +365,24 @@ def sequence_plot(worked: Any) -> str:
         return bottom - (bottom - top) * (value - lo) / (hi - lo)
 
     title = escape(getattr(worked.example, "title", "") or worked.example.name)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" class="sequence-plot" '
-        f'style="max-width:100%;height:auto" font-family="DejaVu Sans, sans-serif" '
-        f'font-size="{FONT}">',
-        f"<title>{title}: the gates, the cell state and the hidden state along t</title>",
-        f'<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#fff"/>',
+    out = _svg_open(
+        height, "sequence-plot", f"{title}: the gates, the cell state and the hidden state along t"
+    )
+    out.append(
         f'<text x="{left}" y="{top - 12}" font-weight="bold">values along the sequence '
-        "(as the table shows them)</text>",
-        f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
-        'fill="none" stroke="#555"/>',
-    ]
-    for mark in sorted({0.0, 1.0, lo, hi}):
+        "(as the table shows them)</text>"
+    )
+    labelled: list[float] = []
+    for mark in (0.0, 1.0, lo, hi):  # 0 and 1 first: an end too close to them is not labelled
         y = ypos(mark)
+        if any(abs(y - other) < FONT + 2 for other in labelled):
+            continue
+        labelled.append(y)
         out.append(
             f'<line x1="{left}" x2="{right}" y1="{y:.2f}" y2="{y:.2f}" stroke="#ddd"/>'
             f'<text x="{left - 6}" y="{y + 4:.2f}" text-anchor="end">{mark:g}</text>'
         )
-    for step in range(1, steps + 1):
-        out.append(
-            f'<text x="{xpos(step):.2f}" y="{bottom + 17}" text-anchor="middle">{step}</text>'
-        )
-    out.append(
-        f'<text x="{(left + right) / 2:g}" y="{bottom + 34}" text-anchor="middle">time step t'
-        "</text>"
-    )
+    out += _step_axis(steps, xpos, top, bottom)
     for n, (q, vs) in enumerate(series.items()):
         colour = _SEQUENCE_COLOURS[q]
         points = [(xpos(k + 1), ypos(v)) for k, v in enumerate(vs)]
@@ -385,11 +399,6 @@ def sequence_plot(worked: Any) -> str:
                 f'<circle class="point" data-quantity="{q}" data-step="{k}" data-value="{v!r}" '
                 f'cx="{x:.2f}" cy="{y:.2f}" r="2.5" fill="{colour}"/>'
             )
-        ly = top + 14 + 18 * n
-        out += [
-            f'<line x1="{right + 6}" x2="{right + 22}" y1="{ly - 4}" y2="{ly - 4}" '
-            f'stroke="{colour}" stroke-width="2"/>',
-            f'<text x="{right + 26}" y="{ly}" fill="{colour}">{escape(names.get(q, q))}</text>',
-        ]
+        out += _legend_entry(n, colour, escape(names.get(q, q)), top)
     out.append("</svg>")
     return "\n".join(out)
