@@ -47,7 +47,7 @@ from symlstm.errors import (
     UnknownNameError,
     UnverifiableError,
 )
-from symlstm.functions import hard_sigmoid, sigmoid
+from symlstm.functions import sigmoid
 from symlstm.limits import MAX_CHECK_PREC
 from symlstm.rounding import round_places, stated_places, with_increasing_precision
 
@@ -69,7 +69,6 @@ MAX_EXPONENT = 64
 # -- parsing ------------------------------------------------------------------------
 
 _FUNCTIONS = {
-    "σ_hard": lambda a: hard_sigmoid(a),
     "σ": sigmoid,
     "tanh": sympy.tanh,
     "exp": sympy.exp,
@@ -366,15 +365,7 @@ def _holds(left: _Node, right: _Node, prec: int) -> bool:
         ]
         if len(pairs) == len(left.children):
             return all(_holds(a, b, prec) for row in pairs for a, b in row)
-    if _mentions(left, "σ_hard") or _mentions(right, "σ_hard"):
-        # σ_hard is printed alike for every slope (1/5, 1/6): its definition on the next
-        # link, max(0, min(1, α z + β)), is what can be checked.
-        raise UnverifiableError("σ_hard's slope is not shown")
     return _same_number(_value(left), _value(right), prec)
-
-
-def _mentions(node: _Node, name: str) -> bool:
-    return node.name == name or any(_mentions(c, name) for c in node.children)
 
 
 def _rounds_to(expr: sympy.Expr, shown: _Node, prec: int) -> bool:
