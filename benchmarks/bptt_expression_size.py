@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sympy
 from sympy.core.cache import clear_cache
 
-from symlstm.calculus import structured_gradients, unroll
+from symlstm.derive.calculus import structured_gradients, unroll
 from symlstm.cell import Cell
 
 STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)

@@ -2,7 +2,7 @@
 
 For every cell variant, in float64 and float32, one random case at the sizes the tests' largest
 case uses (hidden 64, input 64, T 50, batch 8; weights N(0, 1/(n + m)), inputs N(0, 1)): the
-generated forward and backward against :func:`symlstm.reference.reference` (ball arithmetic,
+generated forward and backward against :func:`symlstm.certified.run.reference` (ball arithmetic,
 every number certified to 106 bits). For each group of tensors it prints the worst error in
 ULPs of the dtype at the group's largest exact magnitude (normwise: the measure the tests
 bound), and the worst element-wise error in ULPs of each element's own exact value.
@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symlstm.cell import Cell, Variant
-from symlstm.codegen import numpy_module
-from symlstm.reference import normwise_ulps, reference
+from symlstm.codegen.numpy_code import numpy_module
+from symlstm.certified.run import normwise_ulps, reference
 
 VARIANTS = {
     "textbook": "",

@@ -16,7 +16,7 @@ gradients with respect to every parameter and to x, h_0 and c_0. In one process 
   ``hand_backward`` below): one GEMM for all the input projections, a recurrent GEMM per
   step, a numerically stable sigmoid, BPTT with a recurrent GEMM per step and the weight
   gradients as GEMMs over all steps. It is the baseline;
-* **generated**: ``symlstm.codegen.numpy_module()`` (the vector cell), when that module
+* **generated**: ``symlstm.codegen.numpy_code.numpy_module()`` (the vector cell), when that module
   imports; otherwise its row says why it is missing;
 * **torch.nn.LSTM** on the CPU, same dtype, ``torch.set_num_threads`` = the cores this
   process may use; forward + ``y.sum().backward()`` with gradients for x, h_0 and c_0 too;
@@ -456,11 +456,11 @@ def run_checks(p: Problem, generated, threads: int, torch_note: str | None) -> b
 
 
 def load_generated():
-    """(module or None, note): symlstm.codegen.numpy_module() and its build time, or why not."""
+    """(module or None, note): symlstm.codegen.numpy_code.numpy_module() and its build time, or why not."""
     try:
-        from symlstm.codegen import numpy_module
+        from symlstm.codegen.numpy_code import numpy_module
     except Exception as err:  # not written yet, or broken: the other rows still run
-        return None, f"symlstm.codegen not available ({type(err).__name__}: {err})"
+        return None, f"symlstm.codegen.numpy_code not available ({type(err).__name__}: {err})"
     try:
         start = time.perf_counter()
         module = numpy_module()
@@ -680,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     # keeps from one call to the next counts too.
     numpy_runs = {"gemm": gemm_runner(p, args.seed), "hand": numpy_runner(HAND, p)}
     peaks = {name: traced_peak(run) for name, run in numpy_runs.items()}
-    gen_name = "generated (symlstm.codegen)"
+    gen_name = "generated (symlstm.codegen.numpy_code)"
     gen_row = {"name": gen_name, "note": "not available"}
     if generated is not None:
         try:

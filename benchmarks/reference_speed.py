@@ -3,8 +3,8 @@
 Forward + backward through time of the textbook vector cell (default hidden 64, input 64,
 T 100, batch 1; weights N(0, 1/(n + m)), inputs N(0, 1), dL/dh_t = N(0, 1) for every step):
 
-- NumPy: the generated module (``symlstm.codegen.numpy_module()``), float64;
-- certified: :func:`symlstm.reference.reference` in Arb ball arithmetic on the same float64
+- NumPy: the generated module (``symlstm.codegen.numpy_code.numpy_module()``), float64;
+- certified: :func:`symlstm.certified.run.reference` in Arb ball arithmetic on the same float64
   numbers taken exactly, every output and gradient certified to ``--bits`` relative bits
   (default 100, i.e. 30 significant digits).
 
@@ -43,8 +43,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symlstm.cell import Cell
-from symlstm.codegen import numpy_module
-from symlstm.reference import reference
+from symlstm.codegen.numpy_code import numpy_module
+from symlstm.certified.run import reference
 
 
 def problem(n: int, m: int, steps: int, batch: int):

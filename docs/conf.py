@@ -208,7 +208,7 @@ def _validation_plot():
     import numpy as np
 
     from symlstm.render.plots import error_plot
-    from symlstm.validate import validate
+    from symlstm.validation import validate
 
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(4, 3)
@@ -255,8 +255,8 @@ def _render_latex_page():
 
 
 def _render_generated_code():
-    from symlstm.codegen import generate_numpy
-    from symlstm.codegen_torch import generate_torch
+    from symlstm.codegen.numpy_code import generate_numpy
+    from symlstm.codegen.torch_code import generate_torch
 
     _write_generated("lstm_textbook.py", generate_numpy())
     _write_generated("lstm_peephole.py", generate_numpy("peephole"))

@@ -17,13 +17,13 @@ What the README and the tutorials use is here at the top level. The heavier part
 (validation's diagnosis, code generation, layouts, gradients, drafting claims) are
 imported when first used, so ``import symlstm`` stays light. The functions
 ``reference``, ``validate`` and ``explain`` share their names with their modules
-(``symlstm.reference.reference`` …), so they are not top-level names yet: a
-top-level ``symlstm.reference`` would be the module once any code imported it.
+(``symlstm.certified.run.reference`` …), so they are not top-level names yet: a
+top-level ``symlstm.certified.run`` would be the module once any code imported it.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from symlstm.audit import audit
+from symlstm.claims.audit import audit
 from symlstm.cell import Cell, Variant
 from symlstm.errors import (
     DataFileError,
@@ -35,7 +35,7 @@ from symlstm.errors import (
     SymLSTMError,
     UnknownNameError,
 )
-from symlstm.evaluate import Enclosure, Trace, certify, evaluate
+from symlstm.numeric.evaluation import Enclosure, Trace, certify, evaluate
 from symlstm.examples import Example, load_example
 from symlstm.functions import hard_sigmoid, sigmoid
 
@@ -46,18 +46,22 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 #: Top-level names imported on first use: name → its module.
 _LAZY = {
-    "diagnose": "symlstm.validate",
-    "to_canonical": "symlstm.layouts",
-    "from_canonical": "symlstm.layouts",
-    "generate_numpy": "symlstm.codegen",
-    "generate_torch": "symlstm.codegen_torch",
-    "backward_step": "symlstm.calculus",
-    "certify_gradients": "symlstm.calculus",
+    "reference": "symlstm.certified.run",
+    "normwise_ulps": "symlstm.certified.run",
+    "validate": "symlstm.validation.run",
+    "diagnose": "symlstm.validation.diagnosis",
+    "explain": "symlstm.claims.explain",
+    "to_canonical": "symlstm.frameworks.layouts",
+    "from_canonical": "symlstm.frameworks.layouts",
+    "generate_numpy": "symlstm.codegen.numpy_code",
+    "generate_torch": "symlstm.codegen.torch_code",
+    "backward_step": "symlstm.derive.calculus",
+    "certify_gradients": "symlstm.derive.calculus",
     "worked_example": "symlstm.render.worked",
     "worked_gradient": "symlstm.render.gradients",
     "check_rendered": "symlstm.render.check",
     "cell_diagram": "symlstm.render.diagram",
-    "draft_claims": "symlstm.draft",
+    "draft_claims": "symlstm.claims.draft",
 }
 
 
@@ -99,13 +103,17 @@ __all__ = [
     "diagnose",
     "draft_claims",
     "evaluate",
+    "explain",
     "from_canonical",
     "generate_numpy",
     "generate_torch",
     "hard_sigmoid",
     "load_example",
+    "normwise_ulps",
+    "reference",
     "sigmoid",
     "to_canonical",
+    "validate",
     "worked_example",
     "worked_gradient",
 ]

@@ -54,7 +54,7 @@ from sympy import (
 )
 
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
-from symlstm.exact import to_rational
+from symlstm.numeric.exact import to_rational
 from symlstm.functions import activation
 from symlstm.symbols import GATES, PEEPHOLE_GATES, QUANTITIES, STATE
 

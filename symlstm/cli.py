@@ -161,7 +161,7 @@ def _allow_large(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from symlstm.cell import KINDS
-    from symlstm.layouts import LAYOUTS
+    from symlstm.frameworks.layouts import LAYOUTS
     from symlstm.render.summary import FORMATS
     from symlstm.symbols import NOTATIONS
 
@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _example(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from symlstm.audit import load_claims
+    from symlstm.claims.audit import load_claims
     from symlstm.examples import builtin_examples, load_example
     from symlstm.render.summary import render_summary
     from symlstm.render.worked import worked_example
@@ -380,7 +380,7 @@ def _example(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from symlstm.audit import audit
+    from symlstm.claims.audit import audit
 
     report = audit(args.claims, explain=not args.no_explain)
     if args.format == "html":
@@ -393,7 +393,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _claims(args: argparse.Namespace) -> int:
     import tempfile
 
-    from symlstm.draft import draft_claims
+    from symlstm.claims.draft import draft_claims
 
     if args.claims_command is None:
         raise UsageError("symlstm claims: give a subcommand: draft")
@@ -425,7 +425,7 @@ def _claims(args: argparse.Namespace) -> int:
 
 
 def _grad(args: argparse.Namespace) -> int:
-    from symlstm.calculus import certify_gradients
+    from symlstm.derive.calculus import certify_gradients
     from symlstm.examples import load_example
     from symlstm.render.gradients import render_gradients, worked_gradient
 
@@ -515,11 +515,11 @@ def _codegen(args: argparse.Namespace) -> int:
         raise UsageError("symlstm codegen: --projection needs --kind vector")
     variant = Variant.parse(args.variant)
     if args.target == "torch":
-        from symlstm.codegen_torch import generate_torch
+        from symlstm.codegen.torch_code import generate_torch
 
         source = generate_torch(variant, projection=args.projection)
     else:
-        from symlstm.codegen import generate_numpy
+        from symlstm.codegen.numpy_code import generate_numpy
 
         source = generate_numpy(variant, kind=args.kind, projection=args.projection)
     return _emit(source, args.output, "codegen")
@@ -539,7 +539,7 @@ def _emit(source: str, output: str | None, command: str) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from symlstm.validate import load_npz, validate
+    from symlstm.validation import load_npz, validate
 
     files = {
         role: load_npz(path, role) if path else None

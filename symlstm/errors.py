@@ -108,9 +108,9 @@ class UndecidedError(PrecisionError):
     """An enclosure is too wide, at this working precision, to decide a rounding, a sign
     or a branch: raise the precision and retry.
 
-    :func:`symlstm.rounding.with_increasing_precision` catches it and retries at a
+    :func:`symlstm.numeric.rounding.with_increasing_precision` catches it and retries at a
     higher precision; it escapes only from calls made at one fixed precision (a
-    :class:`~symlstm.evaluate.Trace`'s ``round`` at ``prec=...``).
+    :class:`~symlstm.numeric.evaluation.Trace`'s ``round`` at ``prec=...``).
     """
 
 
@@ -167,7 +167,7 @@ class UnverifiableError(Exception):
 
 class AccuracyShortfallError(UndecidedError):
     """Certified values came out with fewer correct bits than asked at this working
-    precision (raised and caught inside :func:`symlstm.reference.reference`).
+    precision (raised and caught inside :func:`symlstm.certified.run.reference`).
 
     ``quantity`` names the first value short of the bits asked (None when the forward
     pass already predicts the shortfall), ``got`` is the bits it has (None where a ball

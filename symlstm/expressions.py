@@ -48,7 +48,7 @@ from symlstm.errors import (
     UndefinedError,
     UnknownNameError,
 )
-from symlstm.exact import FLOAT64_MAX
+from symlstm.numeric.exact import FLOAT64_MAX
 from symlstm.functions import sigmoid
 from symlstm.limits import (
     MAX_CONSTANT_BITS,
@@ -509,16 +509,16 @@ def evaluate_checked(
     what: str = "the expression",
     where: str = "at the example's values",
 ) -> Any:
-    """Evaluate ``expr`` like :func:`symlstm.evaluate.evaluate_expression`, refusing what is
+    """Evaluate ``expr`` like :func:`symlstm.numeric.evaluation.evaluate_expression`, refusing what is
     undefined: a division by zero, the logarithm of a number that is not positive, a
     value beyond float64's range.
 
-    ``arith`` is an arithmetic from :func:`symlstm.evaluate.numeric_context`. With
+    ``arith`` is an arithmetic from :func:`symlstm.numeric.evaluation.numeric_context`. With
     interval values a sign the enclosure cannot decide raises
     :class:`~symlstm.errors.UndecidedError` (raise the precision and retry).
 
     >>> from sympy import Symbol, Rational
-    >>> from symlstm.evaluate import numeric_context
+    >>> from symlstm.numeric.evaluation import numeric_context
     >>> h = Symbol("h")
     >>> with numeric_context("interval", prec=64) as arith:
     ...     evaluate_checked(1 / (h - 1), {h: arith.const(Rational(1, 2))}, arith).exact
@@ -534,7 +534,7 @@ def evaluate_checked(
     if not isinstance(env, Mapping):
         raise ArgumentError(f"env must be a mapping of symbols to values, not {type(env).__name__}")
     if not all(hasattr(arith, op) for op in ("const", "add", "mul", "power", "function")):
-        raise ArgumentError("arith must be an arithmetic from symlstm.evaluate.numeric_context")
+        raise ArgumentError("arith must be an arithmetic from symlstm.numeric.evaluation.numeric_context")
     if not isinstance(what, str) or not isinstance(where, str):
         raise ArgumentError("what and where must be strings")
     text = str(expr)

@@ -105,7 +105,7 @@ MAX_SHOWN_DIGITS = 1000
 MAX_ROUNDING_DIGITS = 4000
 #: Working precision (bits) at which certification gives up and reports the value.
 MAX_PREC = 1 << 15
-#: Working precision (bits) at which the certified reference (symlstm.reference) gives up.
+#: Working precision (bits) at which the certified reference (symlstm.certified.run) gives up.
 MAX_REFERENCE_PREC = 4096
 #: Working precision (bits) spent on one link of a rendered derivation before it is
 #: called unverifiable (symlstm.render.check).
@@ -257,7 +257,7 @@ LIMITS: tuple[Limit, ...] = (
         "MAX_REFERENCE_PREC",
         MAX_REFERENCE_PREC,
         "bits",
-        "the working precision at which the certified reference (`symlstm.reference`, "
+        "the working precision at which the certified reference (`symlstm.certified.run`, "
         "`validate`) gives up on a tensor or a kink (its `max_prec` argument raises it)",
         "the balls lose about 2 bits a step forward and backward, so 4096 bits leave a "
         "double-double's 106 for about 2000 steps",
@@ -496,7 +496,7 @@ def check_number(value: object, what: str = "value") -> object:
     size in bits. Booleans are refused (``True`` is not 1 here), and so are non-ASCII
     digits (``"٣"``), non-finite decimals, and values that are not numbers or text at
     all (``None``, a list). A float, and text that is short but not a number (``"nan"``,
-    ``"abc"``), are returned as they are, for :func:`symlstm.exact.to_rational` to
+    ``"abc"``), are returned as they are, for :func:`symlstm.numeric.exact.to_rational` to
     convert or refuse.
 
     Parameters

@@ -24,7 +24,7 @@ import sympy
 
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, ParameterError, ShapeError, UnknownNameError
-from symlstm.exact import to_rational
+from symlstm.numeric.exact import to_rational
 from symlstm.limits import check_number, elide
 
 __all__ = ["ExactValue", "exact_number", "exact_value", "inputs", "parameters", "state"]
@@ -42,7 +42,7 @@ def exact_number(value: Any, what: str) -> sympy.Rational:
 
     The number is checked on its text against :mod:`symlstm.limits` (exponent,
     digits, ASCII digits, no booleans) before any exact fraction is built, then
-    converted by :func:`symlstm.exact.to_rational`.
+    converted by :func:`symlstm.numeric.exact.to_rational`.
 
     >>> exact_number("0.25", "x[1]")
     1/4

@@ -4,11 +4,11 @@ The gate letters (:data:`GATES`, :data:`PEEPHOLE_GATES`), the per-step quantitie
 (:data:`QUANTITIES`) and the carried state (:data:`STATE`) are defined here and
 nowhere else: :mod:`symlstm.cell` builds its symbols from them (a parameter's name is
 its kind and its gate letter: ``W_i``, ``U_i``, ``b_i``, ``p_i``, the tied cell's
-``w_i``; and a projected cell's ``W_hr``), and :mod:`symlstm.layouts` reads the gate
+``w_i``; and a projected cell's ``W_hr``), and :mod:`symlstm.frameworks.layouts` reads the gate
 letters from here.
 
 Every quantity of a step has a *canonical name* (a plain identifier used as the
-SymPy symbol name, as a key of a :class:`~symlstm.evaluate.Trace` and in JSON):
+SymPy symbol name, as a key of a :class:`~symlstm.numeric.evaluation.Trace` and in JSON):
 
 ========== =====================================================
 name       meaning

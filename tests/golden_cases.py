@@ -2,7 +2,7 @@
 
 Every case is one row of :data:`CASES`, built from the tables below (no code per case):
 a ``symlstm`` command line run in-process through :func:`symlstm.cli.main` with stdout
-captured, or a Python call of :func:`symlstm.reference.reference` whose result is written
+captured, or a Python call of :func:`symlstm.certified.run.reference` whose result is written
 as JSON. Each case's output lives in ``tests/golden/<name>.out``; ``tests/golden/MANIFEST.json``
 lists every case with its command, expected exit status and the output's sha256.
 
@@ -42,7 +42,7 @@ What is covered:
   the seeded generator; the gradients by symlstm's generated NumPy module in float64,
   rounded to float32. The arrays' sha256 are in the manifest (``inputs``), so a change of
   the inputs is told apart from a change of the outputs;
-- ``reference``: :func:`symlstm.reference.reference` on fixed inputs (``REFERENCE_DATA``),
+- ``reference``: :func:`symlstm.certified.run.reference` on fixed inputs (``REFERENCE_DATA``),
   serialised by :func:`reference_json` (the result has no ``to_dict`` of its own): every
   tensor's shape, certified bits and double-double ``hi``/``lo`` as exact ``float.hex``.
 
@@ -420,7 +420,7 @@ def validate_arrays(name: str) -> dict[str, dict[str, np.ndarray]]:
     }
     files = {"weights": weights, "inputs": {"x": x, "h0": h0, "c0": c0}, "outputs": outputs}
     if spec.get("grads"):
-        from symlstm.codegen import numpy_module
+        from symlstm.codegen.numpy_code import numpy_module
 
         module = numpy_module()
         wide = {k: v.astype(np.float64) for k, v in canonical.items()}
@@ -457,7 +457,7 @@ def reference_inputs(name: str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """The cell, parameters and keyword arguments (x, h0, c0, dy, dhT) of one
     REFERENCE_DATA entry."""
     from symlstm.cell import Cell, Variant
-    from symlstm.reference import vector_form
+    from symlstm.certified.run import vector_form
 
     spec = REFERENCE_DATA[name]
     T, B = spec["seq"]
@@ -498,8 +498,8 @@ def _tensor_dict(t: Any) -> dict[str, Any]:
 
 
 def reference_json(name: str) -> str:
-    """:func:`symlstm.reference.reference` on REFERENCE_DATA[name], as JSON."""
-    from symlstm.reference import reference
+    """:func:`symlstm.certified.run.reference` on REFERENCE_DATA[name], as JSON."""
+    from symlstm.certified.run import reference
 
     cell, params, kwargs = reference_inputs(name)
     r = reference(cell, params, progress=False, **kwargs)

@@ -74,7 +74,7 @@ GOOD: dict[str, Callable[[], Any]] = {
 
 #: Good values for one callable's parameters, where the name alone does not say.
 OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
-    "symlstm.calculus.adjoint_symbol": {"name": lambda: "f"},
+    "symlstm.derive.calculus.adjoint_symbol": {"name": lambda: "f"},
     "symlstm.functions.activation": {"name": lambda: "tanh"},
     "symlstm.symbols.notation": {"name": lambda: "spec"},
     "symlstm.cell.Variant.parse": {"text": lambda: "peephole"},
@@ -84,13 +84,13 @@ OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
         "symbols": lambda: {"h": sympy.Symbol("h")},
         "functions": dict,
     },
-    "symlstm.audit.parse_quantity": {"text": lambda: "f"},
-    "symlstm.rounding.round_places": {"x": lambda: __import__("fractions").Fraction(1, 3)},
-    "symlstm.rounding.round_significant": {
+    "symlstm.claims.audit.parse_quantity": {"text": lambda: "f"},
+    "symlstm.numeric.rounding.round_places": {"x": lambda: __import__("fractions").Fraction(1, 3)},
+    "symlstm.numeric.rounding.round_significant": {
         "x": lambda: __import__("fractions").Fraction(1, 3),
         "digits": lambda: 3,
     },
-    "symlstm.rounding.stated_places": {"text": lambda: "0.25"},
+    "symlstm.numeric.rounding.stated_places": {"text": lambda: "0.25"},
     "symlstm.params.state": {"name": lambda: "h"},
 }
 
@@ -212,13 +212,13 @@ def test_the_enumeration_finds_the_public_surface():
     assert len(names) > 60
     for expected in (
         "symlstm.cell.Variant.parse",
-        "symlstm.evaluate.evaluate",
-        "symlstm.evaluate.certify",
-        "symlstm.audit.audit",
-        "symlstm.validate.run.validate",
-        "symlstm.validate.npz.load_npz",
-        "symlstm.rounding.round_places",
-        "symlstm.calculus.certify_gradients",
+        "symlstm.numeric.evaluation.evaluate",
+        "symlstm.numeric.evaluation.certify",
+        "symlstm.claims.audit.audit",
+        "symlstm.validation.run.validate",
+        "symlstm.validation.npz.load_npz",
+        "symlstm.numeric.rounding.round_places",
+        "symlstm.derive.calculus.certify_gradients",
     ):
         assert expected in names, expected
 
@@ -276,11 +276,11 @@ def test_the_calls_named_in_the_issue():
         symlstm.certify(cell, SEED_STEP, ["0.5"], places=2, hand_places={"f": -2})
     with pytest.raises(ArgumentError):
         symlstm.audit(3)
-    from symlstm.rounding import round_places
+    from symlstm.numeric.rounding import round_places
 
     with contextlib.suppress(SymLSTMError):  # a result or a SymLSTMError, nothing else
         round_places(Fraction(1, 3), 10**5)
-    from symlstm.validate import load_npz
+    from symlstm.validation import load_npz
 
     with pytest.raises(SymLSTMError):
         load_npz(None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from symlstm.audit import audit, load_claims, parse_quantity
+from symlstm.claims.audit import audit, load_claims, parse_quantity
 from symlstm.errors import (
     ArgumentError,
     ExampleFileError,

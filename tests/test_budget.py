@@ -11,11 +11,11 @@ import pytest
 
 import symlstm.budget as budget
 import symlstm.limits as limits
-from symlstm.calculus import certify_gradients
+from symlstm.derive.calculus import certify_gradients
 from symlstm.cell import Cell
 from symlstm.cli import main
 from symlstm.errors import ArgumentError, SymLSTMError, WorkBudgetError
-from symlstm.evaluate import certify
+from symlstm.numeric.evaluation import certify
 from symlstm.examples import load_example
 from symlstm.render.worked import worked_example
 

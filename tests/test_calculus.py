@@ -10,7 +10,7 @@ import pytest
 import sympy
 from sympy import Symbol
 
-from symlstm.calculus import (
+from symlstm.derive.calculus import (
     Loss,
     backprop,
     backward_step,
@@ -114,7 +114,7 @@ def test_proofs_for_other_losses(loss):
 
 def test_a_wrong_closed_form_would_be_caught(monkeypatch):
     # break one backward equation (drop the forget gate from dc_prev) and the proof fails
-    import symlstm.calculus as calculus
+    import symlstm.derive.calculus as calculus
 
     real = calculus.backward_step
 
@@ -418,7 +418,7 @@ def test_an_undefined_gradient_is_refused():
     """∂L/∂h_1 of log(h_1) is 1/h_1: at h_1 = 0 the value and the gradient are undefined."""
     import sympy as sp
 
-    from symlstm.evaluate import numeric_context
+    from symlstm.numeric.evaluation import numeric_context
 
     loss = Loss.make("log(h_1)", steps=1)
     with numeric_context("interval") as arith:

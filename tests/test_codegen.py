@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 import sympy
 
-from symlstm.audit import audit, load_claims
+from symlstm.claims.audit import audit, load_claims
 from symlstm.cell import Variant
 from symlstm.cli import main
-from symlstm.codegen import GENERATED_KINDS, InPlaceNumPyPrinter, generate_numpy, numpy_module
+from symlstm.codegen.numpy_code import GENERATED_KINDS, InPlaceNumPyPrinter, generate_numpy, numpy_module
 from symlstm.errors import ParameterError, UnknownNameError
 from symlstm.examples import load_example
 
@@ -481,7 +481,7 @@ def test_forward_and_backward_within_the_ulp_bound_of_the_certified_reference(
     kind, name, dtype, n, m, T, B, q
 ):
     from symlstm.cell import Cell
-    from symlstm.reference import normwise_ulps, reference, vector_form
+    from symlstm.certified.run import normwise_ulps, reference, vector_form
 
     variant = Variant(**VARIANTS[name])
     mod = numpy_module(variant, kind=kind, projection=q is not None)

@@ -12,7 +12,7 @@ import pytest
 
 from symlstm.cell import Cell, Variant
 from symlstm.cli import main
-from symlstm.codegen_torch import generate_torch, torch_module
+from symlstm.codegen.torch_code import generate_torch, torch_module
 from symlstm.errors import ParameterError, SymLSTMError
 
 from lstm_reference import VARIANTS
@@ -57,7 +57,7 @@ def _random_inputs(mod, dtype, n, m, T, B, q, seed):
 def test_forward_and_autograd_within_the_ulp_bound_of_the_certified_reference(
     name, dtype, n, m, T, B, q
 ):
-    from symlstm.reference import normwise_ulps, reference
+    from symlstm.certified.run import normwise_ulps, reference
 
     variant = Variant(**VARIANTS[name])
     mod = torch_module(variant, projection=q is not None)
@@ -137,7 +137,7 @@ def test_the_printed_step_is_the_cells_equations():
 
 
 def test_clip_and_relu_run_against_the_reference():
-    from symlstm.reference import normwise_ulps, reference
+    from symlstm.certified.run import normwise_ulps, reference
 
     variant = Variant.parse("peephole,clip=1/2,output=relu")
     mod = torch_module(variant)
@@ -171,7 +171,7 @@ def test_errors_are_clear():
 
 
 def test_without_torch_the_module_asks_for_the_extra(monkeypatch):
-    from symlstm import codegen_torch
+    from symlstm.codegen import torch_code as codegen_torch
     from symlstm.errors import MissingDependencyError
 
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
@@ -183,7 +183,7 @@ def test_without_torch_the_module_asks_for_the_extra(monkeypatch):
 def test_the_printer_fails_loudly_on_an_unknown_function():
     import sympy
 
-    from symlstm.codegen_torch import TorchStepPrinter
+    from symlstm.codegen.torch_code import TorchStepPrinter
 
     with pytest.raises(SymLSTMError, match="no PyTorch form for besselj"):
         TorchStepPrinter().doprint(sympy.besselj(0, sympy.Symbol("z")))

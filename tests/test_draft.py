@@ -1,4 +1,4 @@
-"""``symlstm claims draft``: a claims file drafted from a document (symlstm.draft).
+"""``symlstm claims draft``: a claims file drafted from a document (symlstm.claims.draft).
 
 The spec's draft must reproduce the shipped claims (seed-claims.toml), with the same
 example, step and quantity for each (line, number); its one wrong number (f_3 = 0.61
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from symlstm import draft as draft_module
-from symlstm.audit import audit, load_claims
+from symlstm.claims import draft as draft_module
+from symlstm.claims.audit import audit, load_claims
 from symlstm.cli import main
-from symlstm.draft import draft_claims, find_numbers
+from symlstm.claims.draft import draft_claims, find_numbers
 from symlstm.errors import ArgumentError, ExampleFileError, SymLSTMError, UnknownNameError
 
 ROOT = Path(__file__).resolve().parent.parent

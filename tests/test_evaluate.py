@@ -24,9 +24,9 @@ from symlstm.errors import (
     UndecidedError,
     UnknownNameError,
 )
-from symlstm.evaluate import METHODS, Enclosure, Trace, certify, check_dps, evaluate, places_for
+from symlstm.numeric.evaluation import METHODS, Enclosure, Trace, certify, check_dps, evaluate, places_for
 from symlstm.functions import sigmoid
-from symlstm.intervals import working_precision
+from symlstm.numeric.intervals import working_precision
 
 from lstm_reference import (
     DPS,
@@ -723,7 +723,7 @@ def test_decimal_context_is_untouched():
 
 def test_public_helpers_check_their_arguments_where_they_enter():
     from symlstm.errors import ArgumentError, ShapeError, UnknownNameError
-    from symlstm.evaluate import bind, evaluate_expression, hand_rounds_terms, numeric_context
+    from symlstm.numeric.evaluation import bind, evaluate_expression, hand_rounds_terms, numeric_context
 
     tied = Cell("tied")
     assert bind(tied, "w_f", sympy.Rational(7, 10), lambda v: v) == {

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symlstm.errors import ParameterError, RangeError
-from symlstm.exact import FLOAT64_MAX, to_rational
+from symlstm.numeric.exact import FLOAT64_MAX, to_rational
 
 R = sympy.Rational
 

@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
-from symlstm.audit import audit
+from symlstm.claims.audit import audit
 from symlstm.errors import ArgumentError
-from symlstm.explain import explain
+from symlstm.claims.explain import explain
 
 from lstm_reference import SEED_SEQUENCE, SPEC_TABLE, rounded, scalar_trace
 

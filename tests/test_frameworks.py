@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from symlstm.cell import Cell, Variant
-from symlstm.layouts import from_canonical, onnx_attributes, read_onnx_attributes, to_canonical
-from symlstm.reference import normwise_ulps, reference
+from symlstm.frameworks.layouts import from_canonical, onnx_attributes, read_onnx_attributes, to_canonical
+from symlstm.certified.run import normwise_ulps, reference
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
 
@@ -261,7 +261,7 @@ def test_torch_autograd_gradients_with_projections_are_within_the_bound(dtype):
 
 @pytest.mark.parametrize("dtype", list(TORCH_DTYPES))
 def test_validate_passes_torch_with_projections(dtype):
-    from symlstm.validate import tolerance_ulps, validate
+    from symlstm.validation import tolerance_ulps, validate
 
     lstm, x, h0, c0, dy, y, (h_T, c_T) = _projected_run(22, dtype)
     weights = _state_dict(lstm)
@@ -444,8 +444,8 @@ def test_keras_bidirectional_lstm_is_within_the_bound(dtype, keras):
         variant, params = to_canonical("keras_bidirectional", arrays, direction=direction)
         ref = reference(Cell("vector", variant, hidden_size=n, input_size=m), params, inputs)
         assert normwise_ulps([(ref.y, outputs)], dtype) <= NORMWISE_ULP_BOUND, direction
-    # symlstm.validate reads the (T, B, 2n) outputs of both directions the same way.
-    from symlstm.validate import validate
+    # symlstm.validation reads the (T, B, 2n) outputs of both directions the same way.
+    from symlstm.validation import validate
 
     for direction in ("forward", "reverse"):
         report = validate("keras_bidirectional", arrays, {"x": x}, {"y": y}, direction=direction)
@@ -453,7 +453,7 @@ def test_keras_bidirectional_lstm_is_within_the_bound(dtype, keras):
 
 
 def test_validate_diagnoses_a_projected_lstm_with_a_wrong_gate_order():
-    from symlstm.validate import validate
+    from symlstm.validation import validate
 
     torch.manual_seed(23)
     lstm = torch.nn.LSTM(M_, N_, proj_size=P_, dtype=torch.float64)

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from symlstm.errors import DataFileError, SymLSTMError
 from symlstm.examples import load_example, parse_example, read_data_file
-from symlstm.validate import load_npz
+from symlstm.validation import load_npz
 
 EXAMPLES = int(os.environ.get("SYMLSTM_FUZZ_EXAMPLES", "25"))
 #: Wall-clock bound of one case (the readers refuse hostile input well within it).
@@ -197,7 +197,7 @@ def test_json_examples_with_values_replaced_anywhere(tmp_path, data):
 @FUZZ
 @given(text=_mutated(SEED_CLAIMS[:2500], HOSTILE_TOML))
 def test_mutations_of_the_claims_file_give_a_result_or_a_clear_error(tmp_path, text):
-    from symlstm.audit import load_claims
+    from symlstm.claims.audit import load_claims
 
     path = tmp_path / "claims.toml"
     path.write_text(text, encoding="utf-8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mpmath
 import pytest
 
-from symlstm import intervals
+from symlstm.numeric import intervals
 
 iv = mpmath.iv
 ENDS = ["-800", "-30", "-1.5", "-1e-20", "0", "3e-30", "0.25", "2", "40", "900"]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from symlstm.cell import Variant
-from symlstm.codegen import numpy_module
+from symlstm.codegen.numpy_code import numpy_module
 from symlstm.errors import ParameterError, ShapeError, SymLSTMError, UnknownNameError
-from symlstm.layouts import (
+from symlstm.frameworks.layouts import (
     LAYOUTS,
     Layout,
     from_canonical,

@@ -13,8 +13,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from symlstm import reference as reference_module
-from symlstm.calculus import BackwardStep, backward_step
+from symlstm.certified import run as reference_module
+from symlstm.derive.calculus import BackwardStep, backward_step
 from symlstm.cell import Cell
 from symlstm.errors import (
     MissingDependencyError,
@@ -25,7 +25,7 @@ from symlstm.errors import (
     UndecidedBranchError,
     UnknownNameError,
 )
-from symlstm.reference import (
+from symlstm.certified.run import (
     ReferenceTensor,
     reference,
     vector_form,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sympy
 
-from symlstm.audit import audit
+from symlstm.claims.audit import audit
 from symlstm.cell import Cell
 from symlstm.cli import main
 from symlstm.errors import ArgumentError
@@ -141,7 +141,7 @@ def test_audit_page_colours_verdicts_with_a_legend():
 
 
 def test_validation_report_displays_itself():
-    from symlstm.validate import validate
+    from symlstm.validation import validate
 
     rng = np.random.default_rng(0)
     weights = {

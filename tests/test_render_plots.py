@@ -15,10 +15,10 @@ import pytest
 
 from symlstm.cell import Cell
 from symlstm.cli import main
-from symlstm.layouts import to_canonical
-from symlstm.reference import reference
+from symlstm.frameworks.layouts import to_canonical
+from symlstm.certified.run import reference
 from symlstm.render.plots import FLOOR, error_panels, error_plot
-from symlstm.validate import validate
+from symlstm.validation import validate
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symlstm.errors import PrecisionError, UndecidedBranchError, UndecidedError
-from symlstm.rounding import (
+from symlstm.numeric.rounding import (
     MAX_PREC,
     certified_significant_digits,
     round_enclosure,

@@ -30,8 +30,8 @@ import numpy as np
 import pytest
 
 from symlstm.cli import main
-from symlstm.layouts import get_layout
-from symlstm.validate import tolerance_ulps
+from symlstm.frameworks.layouts import get_layout
+from symlstm.validation import tolerance_ulps
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGE = DOCS / "validation.md"

@@ -1,4 +1,4 @@
-"""symlstm.validate: reports, verdicts, NaN rules and the diagnosis, on real implementations.
+"""symlstm.validation: reports, verdicts, NaN rules and the diagnosis, on real implementations.
 
 The implementations under test are torch.nn.LSTM (the torch extra) and symlstm's own
 generated NumPy module; broken ones are those same implementations run on weights
@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symlstm.codegen import numpy_module
+from symlstm.codegen.numpy_code import numpy_module
 from symlstm.errors import DataFileError, ParameterError, SymLSTMError
-from symlstm.layouts import to_canonical
-from symlstm.validate import AS_GIVEN, compare, diagnose, load_npz, tolerance_ulps, validate
+from symlstm.frameworks.layouts import to_canonical
+from symlstm.validation import AS_GIVEN, compare, diagnose, load_npz, tolerance_ulps, validate
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
 
@@ -125,7 +125,7 @@ def test_generated_numpy_passes_for_every_layout_it_is_given_in():
     _, params = to_canonical("torch", _weights(_lstm(5, torch.float64)))
     x = rng.normal(size=(T, B, M))
     y, h_T, c_T, _ = numpy_module().forward(params, x)
-    from symlstm.layouts import from_canonical
+    from symlstm.frameworks.layouts import from_canonical
 
     for layout in ("torch", "keras", "onnx", "canonical"):
         weights = from_canonical(layout, params)
@@ -145,7 +145,7 @@ def test_gradients_pass_in_every_layout_they_are_given_in():
     weight_grads = {k: v for k, v in grads.items() if "_l0" in k}
     weight_grads["bias_hh_l0"] = np.zeros_like(weight_grads["bias_hh_l0"])
     _, dparams = to_canonical("torch", weight_grads)
-    from symlstm.layouts import from_canonical
+    from symlstm.frameworks.layouts import from_canonical
 
     extra = {k: v for k, v in grads.items() if "_l0" not in k}
     for layout in ("canonical", "keras", "torch"):
@@ -350,7 +350,7 @@ def test_json_contract():
 
 
 def test_compare_counts_and_locates():
-    from symlstm.reference import ReferenceTensor
+    from symlstm.certified.run import ReferenceTensor
 
     exact = ReferenceTensor(np.array([[1.0, -2.0], [np.nan, 4.0]]), np.zeros((2, 2)), 106)
     claimed = np.array([[1.0, -2.0 - 2**-20], [np.inf, 4.0]])
@@ -572,10 +572,10 @@ def test_load_npz_bounds_the_total_and_the_member_count(tmp_path, monkeypatch):
     path = tmp_path / "many.npz"
     np.savez(path, **{f"a{k}": np.zeros(100) for k in range(5)})
     assert len(load_npz(path)) == 5
-    monkeypatch.setattr("symlstm.validate.npz.MAX_NPZ_TOTAL_BYTES", 3000)
+    monkeypatch.setattr("symlstm.validation.npz.MAX_NPZ_TOTAL_BYTES", 3000)
     _refused_quickly_and_small(path, r"bytes uncompressed in all with this array; at most 3,000 "
                                r"\(MAX_NPZ_TOTAL_BYTES")  # fmt: skip
-    monkeypatch.setattr("symlstm.validate.npz.MAX_NPZ_MEMBERS", 4)
+    monkeypatch.setattr("symlstm.validation.npz.MAX_NPZ_MEMBERS", 4)
     _refused_quickly_and_small(path, r"5 members; at most 4 \(MAX_NPZ_MEMBERS")
 
 
@@ -619,7 +619,7 @@ def _onnx_weights(seed, scale=2.0):
 
 
 def test_onnx_runtime_with_its_attributes_passes_and_an_undeclared_clip_is_found():
-    from symlstm.layouts import read_onnx_attributes
+    from symlstm.frameworks.layouts import read_onnx_attributes
 
     weights = _onnx_weights(21)
     x = np.random.default_rng(22).normal(size=(T, B, M)).astype(np.float32)

@@ -30,7 +30,7 @@ from typing import Any
 from symlstm import budget
 from symlstm.cell import Cell, Variant
 from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
-from symlstm.evaluate import Trace, certify, evaluate
+from symlstm.numeric.evaluation import Trace, certify, evaluate
 from symlstm.limits import MAX_FILE_BYTES, MAX_PLACES, check_nesting, check_number, elide
 from symlstm.params import ExactValue, exact_number, exact_value, inputs, parameters, state
 from symlstm.symbols import Notation, notation
@@ -255,11 +255,11 @@ class Example:
         return {q: self.places(q) for q in self.cell.quantities}
 
     def evaluate(self, **kwargs: Any) -> Trace:
-        """:func:`symlstm.evaluate.evaluate` on this example."""
+        """:func:`symlstm.numeric.evaluation.evaluate` on this example."""
         return evaluate(self.cell, self.parameters, self.inputs, self.h0, self.c0, **kwargs)
 
     def certify(self, *, hand: bool = False, **kwargs: Any) -> Trace:
-        """:func:`symlstm.evaluate.certify` on this example (``hand=True``: hand-calculation)."""
+        """:func:`symlstm.numeric.evaluation.certify` on this example (``hand=True``: hand-calculation)."""
         kwargs.setdefault("places", None if "significant" in kwargs else dict(self.digits))
         return certify(
             self.cell,

@@ -49,7 +49,7 @@ from symlstm.errors import (
 )
 from symlstm.functions import sigmoid
 from symlstm.limits import MAX_CHECK_PREC
-from symlstm.rounding import round_places, stated_places, with_increasing_precision
+from symlstm.numeric.rounding import round_places, stated_places, with_increasing_precision
 
 __all__ = [
     "CheckReport",
@@ -331,7 +331,7 @@ def _entries(value) -> list[sympy.Expr]:
 
 
 def _enclose(expr: sympy.Expr, prec: int):
-    from symlstm.evaluate import evaluate_expression, numeric_context
+    from symlstm.numeric.evaluation import evaluate_expression, numeric_context
 
     with numeric_context("interval", prec=prec) as arith:
         try:

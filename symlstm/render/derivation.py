@@ -58,7 +58,7 @@ class Derivation:
 
 
 def derivation(cell: Cell, *, notation: Any = "canonical") -> Derivation:
-    """The derivation of a cell's backward pass (see :func:`symlstm.calculus.backward_step`).
+    """The derivation of a cell's backward pass (see :func:`symlstm.derive.calculus.backward_step`).
 
     Raises
     ------
@@ -78,7 +78,7 @@ def derivation_html(cell: Any, *, notation: Any = "canonical", standalone: bool 
     >>> "δ" in derivation_html(Cell("tied"), notation="spec", standalone=False)
     True
     """
-    from symlstm.calculus import adjoint_symbol, backward_step
+    from symlstm.derive.calculus import adjoint_symbol, backward_step
     from symlstm.cell import Cell
     from symlstm.render.gradients import adjoint_notation
     from symlstm.render.mathml import LSTMMathMLPrinter

@@ -425,7 +425,7 @@ def step_values(worked: Any, step: int = 1) -> dict[str, tuple[str, ...]]:
 def _decimal(value: Fraction, places: int) -> str:
     """A given value as a worked example shows it: exactly when it terminates (0.4, not
     0.400), else rounded to ``places``."""
-    from symlstm.rounding import round_places
+    from symlstm.numeric.rounding import round_places
 
     d = value.denominator
     while d % 2 == 0:

@@ -2,7 +2,7 @@
 
 :func:`render_backward` prints the general formulas of a cell and variant: the
 forward equations, the backward step derived from them
-(:func:`symlstm.calculus.backward_step`), and the gradients as sums over the
+(:func:`symlstm.derive.calculus.backward_step`), and the gradients as sums over the
 steps. Adjoints are written δq (``\\delta q`` in LaTeX): δh_t is ∂L/∂h_t in
 total, δc_t^next what step t + 1 sends back to c_t.
 
@@ -17,7 +17,7 @@ import json
 from fractions import Fraction
 from typing import Any
 
-from symlstm.calculus import Gradients, adjoint_symbol, backward_step
+from symlstm.derive.calculus import Gradients, adjoint_symbol, backward_step
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.examples import Example
@@ -170,7 +170,7 @@ def gradients_data(example: Example, grads: Gradients) -> dict[str, Any]:
 
 
 def render_gradients(example: Example, grads: Gradients, fmt: str = "text") -> str:
-    """Certified gradient values (``grads`` from :func:`symlstm.calculus.certify_gradients`)."""
+    """Certified gradient values (``grads`` from :func:`symlstm.derive.calculus.certify_gradients`)."""
     _check_types(example=(example, Example), grads=(grads, Gradients))
     _check(fmt, FORMATS)
     if grads.decimals is None:
@@ -243,7 +243,7 @@ def worked_gradient(
     """
     from sympy import Add as SymAdd
 
-    from symlstm.calculus import backprop
+    from symlstm.derive.calculus import backprop
     from symlstm.render.worked import (
         Line,
         Shown,
@@ -253,7 +253,7 @@ def worked_gradient(
         shown_decimal,
         substitute_shown,
     )
-    from symlstm.rounding import with_increasing_precision
+    from symlstm.numeric.rounding import with_increasing_precision
 
     _check_types(example=(example, Example), loss=(loss, str), narration=(narration, bool))
     if isinstance(digits, bool) or not isinstance(digits, int):

@@ -219,7 +219,7 @@ def _worked_summary(worked: Any, printer: Any) -> str:
 
 
 def audit_html(report: Any, *, standalone: bool = True) -> str:
-    """An audit (:class:`~symlstm.audit.AuditReport`) as HTML: one row per claim, coloured
+    """An audit (:class:`~symlstm.claims.audit.AuditReport`) as HTML: one row per claim, coloured
     by its verdict, with a legend; then the possible explanations of the wrong claims."""
     if not all(hasattr(report, a) for a in ("results", "wrong", "examples", "explanations")):
         raise ArgumentError(f"report must be an AuditReport, not {type(report).__name__}")
@@ -266,7 +266,7 @@ def audit_html(report: Any, *, standalone: bool = True) -> str:
 
 
 def validation_html(report: Any, *, standalone: bool = True) -> str:
-    """A validation (:class:`~symlstm.validate.ValidationReport`) as HTML: the errors of
+    """A validation (:class:`~symlstm.validation.ValidationReport`) as HTML: the errors of
     each tensor in a table coloured by its verdict, the error along the sequence drawn
     (:func:`symlstm.render.plots.error_plot`), the verdict and the diagnosis."""
     if not all(hasattr(report, a) for a in ("tensors", "diagnosis", "sizes", "verdict")):

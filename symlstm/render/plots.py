@@ -1,8 +1,8 @@
 """A validation's error along the sequence, drawn as SVG by the package itself.
 
-:func:`error_plot` draws, for a :class:`~symlstm.validate.ValidationReport`, the largest
+:func:`error_plot` draws, for a :class:`~symlstm.validation.ValidationReport`, the largest
 element-wise error in ULPs of the claimed dtype at each time step
-(``step_ulps`` of :class:`~symlstm.validate.TensorReport`): one panel for the outputs (``y``
+(``step_ulps`` of :class:`~symlstm.validation.TensorReport`): one panel for the outputs (``y``
 along t, ``h_T`` and ``c_T`` as single points at the last step) and, where gradients
 were given, one for the gradient of ``x`` along t. The ULP axis is logarithmic (errors
 span 0.01 to 10^7 ULPs; anything below :data:`FLOOR` is drawn at it, an infinite error
@@ -89,7 +89,7 @@ def error_panels(report: Any) -> list[Panel]:
     Parameters
     ----------
     report
-        A :class:`~symlstm.validate.ValidationReport` (its tensors carry ``step_ulps``).
+        A :class:`~symlstm.validation.ValidationReport` (its tensors carry ``step_ulps``).
 
     Returns
     -------
@@ -138,7 +138,7 @@ def error_plot(report: Any) -> str:
     Parameters
     ----------
     report
-        A :class:`~symlstm.validate.ValidationReport`.
+        A :class:`~symlstm.validation.ValidationReport`.
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 This is the compact view: the cell's equations in the example's notation, then
 every quantity of every step, correctly rounded. Values come from a certified
-trace (:func:`symlstm.evaluate.certify`), so every printed digit is guaranteed.
+trace (:func:`symlstm.numeric.evaluation.certify`), so every printed digit is guaranteed.
 
 >>> from symlstm.examples import load_example
 >>> ex = load_example("seed-step")
@@ -17,7 +17,7 @@ from typing import Any
 
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
-from symlstm.evaluate import Trace
+from symlstm.numeric.evaluation import Trace
 from symlstm.examples import Example
 from symlstm.render.printers import latex, text
 from symlstm.symbols import notation as get_notation
@@ -127,7 +127,7 @@ def summary_data(example: Example, trace: Trace) -> dict[str, Any]:
     ------
     ArgumentError
         If ``example`` is not an :class:`~symlstm.examples.Example` or ``trace`` not a
-        :class:`~symlstm.evaluate.Trace`.
+        :class:`~symlstm.numeric.evaluation.Trace`.
     ParameterError
         If the trace is not certified (no ``decimals``) or is of another cell.
     """

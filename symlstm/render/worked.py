@@ -27,12 +27,12 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symlstm import budget
 from symlstm.errors import ArgumentError, UnknownNameError
-from symlstm.evaluate import Enclosure, Trace, hand_rounds_terms
+from symlstm.numeric.evaluation import Enclosure, Trace, hand_rounds_terms
 from symlstm.examples import Example
 from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.render.check import APPROX, EQUAL, line_relations, printed_chain
 from symlstm.render.printers import LSTMLatexPrinter, LSTMTextPrinter
-from symlstm.rounding import round_places, with_increasing_precision
+from symlstm.numeric.rounding import round_places, with_increasing_precision
 from symlstm.symbols import Notation
 from symlstm.symbols import notation as get_notation
 
@@ -742,7 +742,7 @@ def _claim_marks(example: Example, claims: Any, trace_mode: str) -> dict[tuple[i
     """Footnotes for summary entries that a document claims wrongly (by the audit)."""
     if claims is None:
         return {}
-    from symlstm.audit import audit
+    from symlstm.claims.audit import audit
 
     report = audit(claims)
     marks = {}
@@ -786,7 +786,7 @@ def worked_example(
     drop_zero_terms
         Leave out terms whose parameter is exactly zero (the spec's b = 0).
     claims
-        A claims file (or :class:`~symlstm.audit.ClaimsDocument`) to audit: summary
+        A claims file (or :class:`~symlstm.claims.audit.ClaimsDocument`) to audit: summary
         entries it claims wrongly are marked.
     allow_large
         Build it even if its estimated time is over the work budget

@@ -1,4 +1,4 @@
-"""The checked case of :mod:`symlstm.validate`: the weights, inputs and claimed numbers,
+"""The checked case of :mod:`symlstm.validation`: the weights, inputs and claimed numbers,
 their names, dtypes and shapes checked, in canonical form and time-major."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 
 from symlstm.cell import Cell, Variant
 from symlstm.errors import DataFileError
-from symlstm.layouts import Layout, get_layout, to_canonical
-from symlstm.validate.report import tolerance_ulps
+from symlstm.frameworks.layouts import Layout, get_layout, to_canonical
+from symlstm.validation.report import tolerance_ulps
 
 OUTPUTS = ("y", "h_T", "c_T")
 SEEDS = ("dy", "dhT", "dcT")

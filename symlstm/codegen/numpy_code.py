@@ -17,7 +17,7 @@ projections of all steps are one GEMM, each step adds one recurrent GEMM, and th
 weight gradients are GEMMs over all steps. Everything element-wise — the gate
 activations, the peepholes, the cell update and every adjoint of the backward
 step — is printed from the step plan (:func:`symlstm.plan.step_plan`: the *scalar*
-cell's equations and :func:`symlstm.calculus.backward_step`, split into the affine and
+cell's equations and :func:`symlstm.derive.calculus.backward_step`, split into the affine and
 the element-wise parts), common subexpressions shared by
 :func:`sympy.cse`, each operation written as an in-place NumPy ufunc call into a
 buffer allocated once (:class:`InPlaceNumPyPrinter`). Gates with the same
@@ -50,7 +50,7 @@ from sympy import Abs, Add, Max, Min, Mul, Number, Pow, S, Symbol, exp, sign, ta
 from sympy.printing.numpy import NumPyPrinter
 
 from symlstm.cell import Variant
-from symlstm.codegen_common import (
+from symlstm.codegen.common import (
     PARAMETER_CHECK,
     PROJECTION_SHAPES,
     GatePlan,

@@ -14,7 +14,7 @@ Nothing here restates the gate equations. The affine parts W_k x + U_k h + b_k (
 for a projected cell, h = W_hr m) and their adjoints run as ``arb_mat`` products;
 everything else is the equations of the scalar cell of the same variant
 (:meth:`symlstm.cell.Cell.equations`) and of its backward step
-(:func:`symlstm.calculus.backward_step`), as the step plan splits them
+(:func:`symlstm.derive.calculus.backward_step`), as the step plan splits them
 (:func:`symlstm.plan.step_plan`, which the generated NumPy and PyTorch modules are
 printed from too), compiled once into closures that apply ball operations to whole
 (hidden, batch) arrays.
@@ -47,7 +47,8 @@ import numpy as np
 import sympy
 from sympy import Abs, Heaviside, Max, Min, Piecewise, exp, sign, tanh
 
-from symlstm import budget, intervals, limits
+from symlstm import budget, limits
+from symlstm.numeric import intervals
 from symlstm.cell import Cell, Variant
 from symlstm.errors import (
     AccuracyShortfallError,
@@ -64,7 +65,7 @@ from symlstm.errors import (
 from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.params import parameters
 from symlstm.plan import StepEquation, StepPlan, step_plan
-from symlstm.rounding import with_increasing_precision
+from symlstm.numeric.rounding import with_increasing_precision
 
 __all__ = [
     "DEFAULT_BITS",
@@ -831,7 +832,7 @@ def _array(value: Any, shape: tuple[int, ...] | None, what: str, ndim: int = 0) 
     """``value`` as a float64 array holding exactly the same numbers, shape-checked.
 
     An object array of :class:`fractions.Fraction` (and floats), as
-    :func:`symlstm.layouts.to_canonical` gives for exactly summed biases, stays exact.
+    :func:`symlstm.frameworks.layouts.to_canonical` gives for exactly summed biases, stays exact.
     """
     a = np.asarray(value)
     if a.dtype == object and all(isinstance(v, Fraction | float | int) for v in a.ravel()):

@@ -42,7 +42,8 @@ import sympy
 from mpmath.libmp import to_rational
 from sympy import Abs, Max, Min, exp, tanh
 
-from symlstm import budget, intervals
+from symlstm import budget
+from symlstm.numeric import intervals
 from symlstm.cell import Cell
 from symlstm.errors import (
     ArgumentError,
@@ -53,10 +54,10 @@ from symlstm.errors import (
     UndecidedError,
     UnknownNameError,
 )
-from symlstm.exact import FLOAT64_MAX
+from symlstm.numeric.exact import FLOAT64_MAX
 from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.params import ExactValue, inputs, parameters, state
-from symlstm.rounding import (
+from symlstm.numeric.rounding import (
     MAX_PREC,
     certified_significant_digits,
     round_enclosure,

@@ -26,7 +26,7 @@ grid first, then finer grids, conventions, a different rounding, and slips last.
 search is bounded (:data:`MAX_CANDIDATES` recomputations of an example, and
 :data:`TIME_BUDGET` seconds); when it finds nothing it says so.
 
->>> from symlstm.audit import audit
+>>> from symlstm.claims.audit import audit
 >>> found = explain(audit())
 >>> [e.change for e in found[0].explanations][:1]
 ['w_f = 0.65 (the example has 0.7)']
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from symlstm.audit import (
+from symlstm.claims.audit import (
     AuditReport,
     Claim,
     ClaimResult,
@@ -51,9 +51,9 @@ from symlstm.audit import (
 )
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, SymLSTMError, UndecidedError
-from symlstm.evaluate import Enclosure
+from symlstm.numeric.evaluation import Enclosure
 from symlstm.examples import Example
-from symlstm.rounding import (
+from symlstm.numeric.rounding import (
     round_places,
     stated_places,
     with_increasing_precision,
@@ -121,7 +121,7 @@ def explain(
     Parameters
     ----------
     report
-        An audit (:func:`symlstm.audit.audit`).
+        An audit (:func:`symlstm.claims.audit.audit`).
     max_candidates, time_budget
         Bounds on the search: recomputations of an example, and seconds.
 

@@ -1,9 +1,9 @@
 """Another implementation's LSTM numbers against the certified reference, with a diagnosis.
 
-:func:`validate` takes the weights in a framework's own layout (:mod:`symlstm.layouts`),
+:func:`validate` takes the weights in a framework's own layout (:mod:`symlstm.frameworks.layouts`),
 the inputs, and the numbers the implementation produced: the outputs ``y`` (every h_t),
 optionally the final ``h_T`` and ``c_T``, and optionally gradients. It computes the
-certified reference (:func:`symlstm.reference.reference`) on exactly those weights and
+certified reference (:func:`symlstm.certified.run.reference`) on exactly those weights and
 inputs, and reports per tensor the largest absolute, relative and ULP errors, the worst
 element, the NaN and infinity counts, and a verdict against :func:`tolerance_ulps`.
 When the numbers disagree, :func:`diagnose` tries the usual convention mistakes one at a
@@ -22,8 +22,8 @@ give NaN or ±inf; a finite number there fails ("turned NaN into numbers"), and 
 a NaN or infinity where the exact value is finite.
 
 >>> import numpy as np
->>> from symlstm.codegen import numpy_module
->>> from symlstm.layouts import to_canonical
+>>> from symlstm.codegen.numpy_code import numpy_module
+>>> from symlstm.frameworks.layouts import to_canonical
 >>> rng = np.random.default_rng(0)
 >>> weights = {"kernel": rng.normal(size=(3, 8)), "recurrent_kernel": rng.normal(size=(2, 8)),
 ...            "bias": rng.normal(size=8)}
@@ -37,17 +37,17 @@ a NaN or infinity where the exact value is finite.
 
 from __future__ import annotations
 
-from symlstm.validate import report
-from symlstm.validate.diagnosis import diagnose
-from symlstm.validate.npz import load_npz
-from symlstm.validate.report import (
+from symlstm.validation import report
+from symlstm.validation.diagnosis import diagnose
+from symlstm.validation.npz import load_npz
+from symlstm.validation.report import (
     Fix,
     TensorReport,
     ValidationReport,
     compare,
     tolerance_ulps,
 )
-from symlstm.validate.run import validate
+from symlstm.validation.run import validate
 
 __all__ = [
     "AS_GIVEN",

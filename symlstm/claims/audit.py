@@ -37,7 +37,7 @@ import sympy
 
 from symlstm import budget
 from symlstm.errors import ArgumentError, ExampleFileError, SymLSTMError, UnknownNameError
-from symlstm.evaluate import Trace, evaluate, numeric_context
+from symlstm.numeric.evaluation import Trace, evaluate, numeric_context
 from symlstm.examples import (
     Example,
     builtin_path,
@@ -47,7 +47,7 @@ from symlstm.examples import (
 )
 from symlstm.expressions import elide, evaluate_checked, parse_expression
 from symlstm.functions import sigmoid
-from symlstm.rounding import round_places, stated_places, with_increasing_precision
+from symlstm.numeric.rounding import round_places, stated_places, with_increasing_precision
 
 __all__ = ["AuditReport", "Claim", "ClaimResult", "ModeResult", "audit", "load_claims"]
 
@@ -119,7 +119,7 @@ class AuditReport:
     source: str
     results: list[ClaimResult]
     examples: dict[str, Example] = field(default_factory=dict)
-    #: Possible explanations of the wrong claims (symlstm.explain), where asked for.
+    #: Possible explanations of the wrong claims (symlstm.claims.explain), where asked for.
     explanations: list[Any] | None = None
 
     @property
@@ -445,10 +445,10 @@ def _environment(trace: Trace, t: int) -> dict:
 
 def enclose_claim(trace: Trace, expr: sympy.Expr, claim: Claim, hand: bool) -> Any:
     """The claim's quantity ``expr`` (:func:`parse_quantity`) at its step of an interval
-    trace, as an :class:`~symlstm.evaluate.Enclosure`; ``hand`` says the trace is in
+    trace, as an :class:`~symlstm.numeric.evaluation.Enclosure`; ``hand`` says the trace is in
     hand-calculation mode (for the message). Refused with an
     :class:`~symlstm.errors.ExpressionError` where the quantity is undefined.
-    (Used by the audit and by :mod:`symlstm.explain`; not in ``__all__``.)"""
+    (Used by the audit and by :mod:`symlstm.claims.explain`; not in ``__all__``.)"""
     env = _environment(trace, claim.t)
     mode = "in hand-calculation mode" if hand else "at the example's values"
     with numeric_context("interval", prec=trace.precision) as arith:
@@ -473,7 +473,7 @@ def mode_results(
 ) -> list[ModeResult]:
     """Each (claim, quantity expression) recomputed on ``example`` in one mode (exact, or
     hand-calculation with ``hand``): certified, at a working precision raised until every
-    rounding is decided. (Used by the audit and by :mod:`symlstm.explain`; not in
+    rounding is decided. (Used by the audit and by :mod:`symlstm.claims.explain`; not in
     ``__all__``.)"""
 
     def attempt(prec: int) -> list[ModeResult]:
@@ -518,7 +518,7 @@ def audit(
         spec's own claims.
     explain
         Also search for possible explanations of the wrong claims
-        (:func:`symlstm.explain.explain`): the report's ``explanations``.
+        (:func:`symlstm.claims.explain.explain`): the report's ``explanations``.
     allow_large
         Audit examples whose estimated time is over the work budget
         (:mod:`symlstm.budget`) too; otherwise the largest one's estimate is checked
@@ -563,7 +563,7 @@ def _audit(doc: ClaimsDocument, examples: dict, groups: dict, explain: bool) -> 
             results[k] = ClaimResult(claim, ex, hd)
     report = AuditReport(doc.title, doc.source, [results[k] for k in sorted(results)], examples)
     if explain and report.wrong:
-        from symlstm.explain import explain as search
+        from symlstm.claims.explain import explain as search
 
         report = dataclasses.replace(report, explanations=search(report))
     return report

@@ -1,6 +1,6 @@
 """What the NumPy and the PyTorch generators share.
 
-:mod:`symlstm.codegen` and :mod:`symlstm.codegen_torch` print modules from the same
+:mod:`symlstm.codegen.numpy_code` and :mod:`symlstm.codegen.torch_code` print modules from the same
 :class:`GeneratorPlan`: the cell's :class:`~symlstm.plan.StepPlan` with its gates in the
 order the generated modules stack them. They share the modules' docstring equations, the
 parameter names and shapes, the check of the parameters' names, the command line that

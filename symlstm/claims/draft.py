@@ -4,7 +4,7 @@
 numbers it states, and matches each against every quantity of the given examples
 at every step, by *certified rounding at the number's own places*: ``0.603``
 matches a quantity whose exact value rounds half up to 0.603 at 3 places, in exact
-or in hand-calculation mode (:mod:`symlstm.audit` checks the same two modes). The
+or in hand-calculation mode (:mod:`symlstm.claims.audit` checks the same two modes). The
 result is a claims file for ``symlstm audit``, to be checked and edited by a
 person: one claim per matched number; numbers that are inputs of an example
 (weights, x, initial state) left out and listed; numbers that match nothing listed
@@ -94,7 +94,7 @@ from pathlib import Path
 from typing import Any
 
 from symlstm.errors import ArgumentError, ExampleFileError, UndecidedError
-from symlstm.evaluate import Enclosure
+from symlstm.numeric.evaluation import Enclosure
 from symlstm.examples import Example, is_builtin_name, load_example
 from symlstm.limits import (
     MAX_DOCUMENT_BYTES,
@@ -102,7 +102,7 @@ from symlstm.limits import (
     MAX_DOCUMENT_NUMBER_EXPONENT,
     MAX_DOCUMENT_NUMBERS,
 )
-from symlstm.rounding import (
+from symlstm.numeric.rounding import (
     MAX_PREC,
     round_enclosure,
     round_places,
@@ -260,7 +260,7 @@ def find_numbers(lines: Sequence[str], *, latex: bool = False) -> list[Number]:
                     if len(out) > MAX_NUMBERS:
                         raise ExampleFileError(
                             f"line {k}: more than {MAX_NUMBERS} numbers in one document "
-                            "(MAX_NUMBERS in symlstm.draft)"
+                            "(MAX_NUMBERS in symlstm.claims.draft)"
                         )
                 column += len(part) + 1
     return out
@@ -311,7 +311,7 @@ def read_document(path: str | os.PathLike) -> tuple[list[str], bool]:
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise ExampleFileError(
             f"{name}: larger than {MAX_DOCUMENT_BYTES:,} bytes "
-            "(MAX_DOCUMENT_BYTES in symlstm.draft)"
+            "(MAX_DOCUMENT_BYTES in symlstm.claims.draft)"
         )
     if b"\x00" in raw:
         raise ExampleFileError(f"{name}: not a text document (it holds NUL bytes: binary?)")
@@ -657,7 +657,7 @@ def _bounds(value: Any) -> tuple[Fraction, Fraction]:
 
 
 def _product(a: Enclosure, b: Enclosure, prec: int) -> Enclosure:
-    from symlstm import intervals
+    from symlstm.numeric import intervals
 
     if a.exact is not None and b.exact is not None:
         q = a.exact * b.exact

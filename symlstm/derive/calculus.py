@@ -62,12 +62,12 @@ from symlstm.errors import (
     SymLSTMError,
     UnknownNameError,
 )
-from symlstm.evaluate import bind, check_dps, evaluate, evaluate_expression, numeric_context
+from symlstm.numeric.evaluation import bind, check_dps, evaluate, evaluate_expression, numeric_context
 from symlstm.expressions import check_expression, elide, evaluate_checked, parse_expression
 from symlstm.functions import sigmoid
 from symlstm.limits import MAX_ROUNDING_DIGITS, MAX_STRUCTURED_STEPS, MAX_SYMBOLIC_STEPS
 from symlstm.params import exact_value, parameters
-from symlstm.rounding import MAX_PREC, with_increasing_precision
+from symlstm.numeric.rounding import MAX_PREC, with_increasing_precision
 
 __all__ = [
     "INCOMING",
@@ -452,7 +452,7 @@ class Loss:
         (beyond float64's range); with interval values, :class:`~symlstm.errors.UndecidedError`
         where the precision does not decide it yet.
 
-        >>> from symlstm.evaluate import numeric_context
+        >>> from symlstm.numeric.evaluation import numeric_context
         >>> loss = Loss.make("log(h_1 - h_2)", steps=2)
         >>> with numeric_context("mpmath") as arith:
         ...     loss.check([arith.const(sympy.Integer(1)), arith.const(sympy.Integer(1))], arith)
@@ -488,7 +488,7 @@ class Gradients:
 
     Values are numbers (scalar cells), tuples (vectors) or tuples of tuples
     (matrices), in the arithmetic of the evaluation method: SymPy expressions,
-    mpmath numbers or :class:`~symlstm.evaluate.Enclosure` objects.
+    mpmath numbers or :class:`~symlstm.numeric.evaluation.Enclosure` objects.
     """
 
     loss: Loss
@@ -556,7 +556,7 @@ def backprop(
     Work estimated over the work budget (:mod:`symlstm.budget`) raises
     :class:`~symlstm.errors.WorkBudgetError` before it starts, unless ``allow_large``.
 
-    The forward pass is :func:`symlstm.evaluate.evaluate` with the same method; then
+    The forward pass is :func:`symlstm.numeric.evaluation.evaluate` with the same method; then
     the backward step's equations run from t = T down to 1.
 
     >>> from symlstm.cell import Cell

@@ -2,11 +2,11 @@
 
 An increasing function maps an interval [lo, hi] into [f(lo), f(hi)], so an enclosure of
 f at each end, evaluated on a point interval, encloses f over the whole interval, with no
-dependency problem. :mod:`symlstm.evaluate` (worked examples) and the ``iv`` fallback of
-:mod:`symlstm.reference` both use these; NaN conventions are left to them.
+dependency problem. :mod:`symlstm.numeric.evaluation` (worked examples) and the ``iv`` fallback of
+:mod:`symlstm.certified.run` both use these; NaN conventions are left to them.
 
 >>> import mpmath
->>> from symlstm.intervals import tanh
+>>> from symlstm.numeric.intervals import tanh
 >>> t = tanh(mpmath.iv.mpf([-1, 1]))
 >>> float(t.a) < -0.76 < 0.76 < float(t.b)
 True

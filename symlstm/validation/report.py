@@ -1,4 +1,4 @@
-"""The reports of :mod:`symlstm.validate`: the tolerance, one tensor measured against the
+"""The reports of :mod:`symlstm.validation`: the tolerance, one tensor measured against the
 certified reference (:func:`compare`), the convention mistakes a diagnosis tried
 (:class:`Fix`) and the whole validation (:class:`ValidationReport`)."""
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from symlstm.cell import Variant
 from symlstm.errors import ArgumentError, ParameterError, ShapeError
-from symlstm.reference import ReferenceTensor, normwise_ulps
+from symlstm.certified.run import ReferenceTensor, normwise_ulps
 
 #: The diagnosis of numbers that agree as they are.
 AS_GIVEN = "none: the outputs agree as given"

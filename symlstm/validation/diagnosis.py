@@ -1,4 +1,4 @@
-"""The diagnosis of :mod:`symlstm.validate`: the usual convention mistakes as changed cells
+"""The diagnosis of :mod:`symlstm.validation`: the usual convention mistakes as changed cells
 and parameters, each evaluated in float64 and measured against the claimed outputs."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 
 from symlstm.cell import Variant
 from symlstm.functions import ACTIVATIONS
-from symlstm.layouts import Layout, to_canonical
-from symlstm.reference import ReferenceTensor, normwise_ulps
-from symlstm.validate.case import Case, bias_parts, output_tolerance, prepare
-from symlstm.validate.report import AS_GIVEN, Fix, tensor_errors
+from symlstm.frameworks.layouts import Layout, to_canonical
+from symlstm.certified.run import ReferenceTensor, normwise_ulps
+from symlstm.validation.case import Case, bias_parts, output_tolerance, prepare
+from symlstm.validation.report import AS_GIVEN, Fix, tensor_errors
 
 #: The gate activations a diagnosis tries in place of the cell's own.
 _GATE_ACTIVATIONS = ("sigmoid", "hard_sigmoid", "hard_sigmoid_relu6")
@@ -42,7 +42,7 @@ class _Candidate:
 
 @functools.lru_cache(maxsize=128)  # the clip search's grid, and then some
 def _module(variant: Variant, projection: bool = False):
-    from symlstm.codegen import numpy_module
+    from symlstm.codegen.numpy_code import numpy_module
 
     return numpy_module(variant, projection=projection)
 
@@ -297,7 +297,7 @@ def diagnose(
         give the one fix :data:`AS_GIVEN`.
 
     >>> import numpy as np
-    >>> from symlstm.codegen import numpy_module
+    >>> from symlstm.codegen.numpy_code import numpy_module
     >>> rng = np.random.default_rng(1)
     >>> weights = {"W": rng.normal(size=(1, 8, 2)), "R": rng.normal(size=(1, 8, 2))}
     >>> _, params = to_canonical("onnx", weights)

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from symlstm.errors import DataFileError, ParameterError
-from symlstm.layouts import Layout, from_canonical
-from symlstm.reference import ReferenceResult, ReferenceTensor, reference
-from symlstm.validate.case import (
+from symlstm.frameworks.layouts import Layout, from_canonical
+from symlstm.certified.run import ReferenceResult, ReferenceTensor, reference
+from symlstm.validation.case import (
     INPUT_GRADIENTS,
     SEEDS,
     Case,
@@ -22,8 +22,8 @@ from symlstm.validate.case import (
     prepare,
     time_major,
 )
-from symlstm.validate.diagnosis import diagnose_case
-from symlstm.validate.report import TensorReport, ValidationReport, compare, tolerance_ulps
+from symlstm.validation.diagnosis import diagnose_case
+from symlstm.validation.report import TensorReport, ValidationReport, compare, tolerance_ulps
 
 #: Relative accuracy the reference is certified to, per claimed dtype: enough that the
 #: ULP errors it reports are exact to far below one ULP.
@@ -147,9 +147,9 @@ def validate(
     Parameters
     ----------
     layout
-        The weights' layout: a name in :data:`symlstm.layouts.LAYOUTS` (``torch``,
+        The weights' layout: a name in :data:`symlstm.frameworks.layouts.LAYOUTS` (``torch``,
         ``torch_cell``, ``keras``, ``tf1``, ``onnx``, ``canonical``) or a
-        :class:`~symlstm.layouts.Layout`.
+        :class:`~symlstm.frameworks.layouts.Layout`.
     weights
         The arrays by the layout's names (a PyTorch ``state_dict`` as NumPy arrays).
         Their dtype is the claimed dtype; every array must have it.
@@ -171,7 +171,7 @@ def validate(
     forget_bias
         The constant inside the forget gate's σ, for layouts that have one (TF1).
     attributes
-        An ONNX node's attributes (:func:`symlstm.layouts.read_onnx_attributes`): clip,
+        An ONNX node's attributes (:func:`symlstm.frameworks.layouts.read_onnx_attributes`): clip,
         input_forget, activations; with ``layout=1`` the inputs, outputs and gradients
         are read batch-major, as the node has them.
     tolerance

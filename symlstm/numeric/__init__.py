@@ -1,0 +1,9 @@
+"""Numbers: exact rationals, interval and ball arithmetic, rounding, and evaluation.
+
+The layer every numeric consumer stands on. :mod:`~symlstm.numeric.exact` turns
+inputs into exact rationals, :mod:`~symlstm.numeric.intervals` holds certified
+enclosures of the activations, :mod:`~symlstm.numeric.rounding` decides rounded
+digits from enclosures (raising precision until decided), and
+:mod:`~symlstm.numeric.evaluation` runs a cell over a sequence exactly, in mpmath or
+in certified interval arithmetic (:class:`~symlstm.numeric.evaluation.Trace`).
+"""
