@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sympy
 from sympy.core.cache import clear_cache
 
-from symlstm.derive.calculus import structured_gradients, unroll
 from symlstm.cell import Cell
+from symlstm.derive.calculus import structured_gradients, unroll
 
 STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 #: ops per step (T ≥ 2) counts as constant when max/min is within this factor.

@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symlstm.cell import Cell, Variant
-from symlstm.codegen.numpy_code import numpy_module
 from symlstm.certified.run import normwise_ulps, reference
+from symlstm.codegen.numpy_code import numpy_module
 
 VARIANTS = {
     "textbook": "",

@@ -6,7 +6,7 @@ layer, the second layer of two, both directions of a bidirectional one, autograd
 torch.nn.LSTMCell stepped along the sequence, ONNX Runtime's LSTM operator (float32 only: its
 CPU kernel has no float64; plain, with clip 1 and with input_forget) and Keras 3 on the torch
 backend (LSTM, and both directions of Bidirectional(LSTM)). Weights go through
-:mod:`symlstm.frameworks.layouts`; the reference is :func:`symlstm.certified.run.reference` (every number
+:mod:`symlstm.frameworks.layouts`; the reference is :func:`symlstm.reference` (every number
 certified to 106 bits) on each implementation's own dtype-rounded weights and inputs: a second
 layer runs on the first layer's outputs as the framework produced them, a reverse direction on
 the time-reversed input. Prints, per tensor group, the worst error in ULPs at the group's
@@ -29,8 +29,8 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is first importe
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symlstm.cell import Cell, Variant
-from symlstm.frameworks.layouts import from_canonical, onnx_attributes, to_canonical
 from symlstm.certified.run import normwise_ulps, reference
+from symlstm.frameworks.layouts import from_canonical, onnx_attributes, to_canonical
 
 
 def _reference(layout, arrays, x, h0=None, c0=None, *, dy=None, **read):

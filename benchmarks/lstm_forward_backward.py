@@ -456,7 +456,7 @@ def run_checks(p: Problem, generated, threads: int, torch_note: str | None) -> b
 
 
 def load_generated():
-    """(module or None, note): symlstm.codegen.numpy_code.numpy_module() and its build time, or why not."""
+    """(module or None, note): symlstm.codegen.numpy_module() and its build time, or why not."""
     try:
         from symlstm.codegen.numpy_code import numpy_module
     except Exception as err:  # not written yet, or broken: the other rows still run
@@ -680,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     # keeps from one call to the next counts too.
     numpy_runs = {"gemm": gemm_runner(p, args.seed), "hand": numpy_runner(HAND, p)}
     peaks = {name: traced_peak(run) for name, run in numpy_runs.items()}
-    gen_name = "generated (symlstm.codegen.numpy_code)"
+    gen_name = "generated (symlstm.codegen)"
     gen_row = {"name": gen_name, "note": "not available"}
     if generated is not None:
         try:

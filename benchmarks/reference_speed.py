@@ -43,8 +43,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symlstm.cell import Cell
-from symlstm.codegen.numpy_code import numpy_module
 from symlstm.certified.run import reference
+from symlstm.codegen.numpy_code import numpy_module
 
 
 def problem(n: int, m: int, steps: int, batch: int):

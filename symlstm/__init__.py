@@ -23,8 +23,8 @@ top-level ``symlstm.certified.run`` would be the module once any code imported i
 
 from importlib.metadata import PackageNotFoundError, version
 
-from symlstm.claims.audit import audit
 from symlstm.cell import Cell, Variant
+from symlstm.claims.audit import audit
 from symlstm.errors import (
     DataFileError,
     ExampleFileError,
@@ -35,9 +35,9 @@ from symlstm.errors import (
     SymLSTMError,
     UnknownNameError,
 )
-from symlstm.numeric.evaluation import Enclosure, Trace, certify, evaluate
 from symlstm.examples import Example, load_example
 from symlstm.functions import hard_sigmoid, sigmoid
+from symlstm.numeric.evaluation import Enclosure, Trace, certify, evaluate
 
 try:
     __version__ = version("symlstm")

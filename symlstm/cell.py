@@ -54,8 +54,8 @@ from sympy import (
 )
 
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
-from symlstm.numeric.exact import to_rational
 from symlstm.functions import activation
+from symlstm.numeric.exact import to_rational
 from symlstm.symbols import GATES, PEEPHOLE_GATES, QUANTITIES, STATE
 
 __all__ = ["FORGET_GATES", "KINDS", "Assignment", "Cell", "Variant"]

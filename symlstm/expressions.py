@@ -48,7 +48,6 @@ from symlstm.errors import (
     UndefinedError,
     UnknownNameError,
 )
-from symlstm.numeric.exact import FLOAT64_MAX
 from symlstm.functions import sigmoid
 from symlstm.limits import (
     MAX_CONSTANT_BITS,
@@ -61,6 +60,7 @@ from symlstm.limits import (
     MAX_FUNCTION_NESTING,
     MAX_POWER_EXPONENT,
 )
+from symlstm.numeric.exact import FLOAT64_MAX
 
 __all__ = [
     "MAX_CHARS",
@@ -509,7 +509,8 @@ def evaluate_checked(
     what: str = "the expression",
     where: str = "at the example's values",
 ) -> Any:
-    """Evaluate ``expr`` like :func:`symlstm.numeric.evaluation.evaluate_expression`, refusing what is
+    """Evaluate ``expr`` like
+    :func:`~symlstm.numeric.evaluation.evaluate_expression`, refusing what is
     undefined: a division by zero, the logarithm of a number that is not positive, a
     value beyond float64's range.
 
@@ -534,7 +535,9 @@ def evaluate_checked(
     if not isinstance(env, Mapping):
         raise ArgumentError(f"env must be a mapping of symbols to values, not {type(env).__name__}")
     if not all(hasattr(arith, op) for op in ("const", "add", "mul", "power", "function")):
-        raise ArgumentError("arith must be an arithmetic from symlstm.numeric.evaluation.numeric_context")
+        raise ArgumentError(
+            "arith must be an arithmetic from symlstm.numeric.evaluation.numeric_context"
+        )
     if not isinstance(what, str) or not isinstance(where, str):
         raise ArgumentError("what and where must be strings")
     text = str(expr)

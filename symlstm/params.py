@@ -24,8 +24,8 @@ import sympy
 
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, ParameterError, ShapeError, UnknownNameError
-from symlstm.numeric.exact import to_rational
 from symlstm.limits import check_number, elide
+from symlstm.numeric.exact import to_rational
 
 __all__ = ["ExactValue", "exact_number", "exact_value", "inputs", "parameters", "state"]
 

@@ -7,7 +7,7 @@ W_k, U_k, b_k, x and h_prev as matrix products again. :func:`step_plan` derives 
 split once per variant, from the *scalar* cell's equations
 (:meth:`symlstm.cell.Cell.equations`) and its backward step
 (:func:`symlstm.derive.calculus.backward_step`), checks it, and caches it. The certified
-reference (:mod:`symlstm.certified.run`), the NumPy generator (:mod:`symlstm.codegen.numpy_code`) and
+reference (:mod:`symlstm.certified`), the NumPy generator (:mod:`symlstm.codegen.numpy_code`) and
 the PyTorch generator (:mod:`symlstm.codegen.torch_code`) read the plan; each compiles or
 prints its SymPy equations itself. Nothing else restates the split.
 
@@ -42,8 +42,8 @@ from typing import NamedTuple
 
 import sympy
 
-from symlstm.derive.calculus import adjoint_symbol, backward_step
 from symlstm.cell import Cell, Variant
+from symlstm.derive.calculus import adjoint_symbol, backward_step
 from symlstm.errors import ArgumentError, SymLSTMError, UnknownNameError
 
 __all__ = ["GatePlan", "PeepholeGradient", "Projection", "StepEquation", "StepPlan", "step_plan"]

@@ -11,12 +11,12 @@ import pytest
 
 import symlstm.budget as budget
 import symlstm.limits as limits
-from symlstm.derive.calculus import certify_gradients
 from symlstm.cell import Cell
 from symlstm.cli import main
+from symlstm.derive.calculus import certify_gradients
 from symlstm.errors import ArgumentError, SymLSTMError, WorkBudgetError
-from symlstm.numeric.evaluation import certify
 from symlstm.examples import load_example
+from symlstm.numeric.evaluation import certify
 from symlstm.render.worked import worked_example
 
 SEED_STEP = {"w_f": "0.7", "w_i": "0.6", "w_g": "0.5", "w_o": "0.9", "b": "0"}

@@ -10,6 +10,7 @@ import pytest
 import sympy
 from sympy import Symbol
 
+from symlstm.cell import Cell
 from symlstm.derive.calculus import (
     Loss,
     backprop,
@@ -19,7 +20,6 @@ from symlstm.derive.calculus import (
     local_derivatives,
     prove_gradients,
 )
-from symlstm.cell import Cell
 from symlstm.errors import (
     ArgumentError,
     ExpressionError,

@@ -679,8 +679,8 @@ def _clip_case(dtype, *, n=4, m=3, T=5, B=3, seed=0):
 def test_vector_backprop_of_a_clipped_cell_matches_the_certified_reference():
     """Two derivations: the vector cell's matrix rules (backprop) and the scalar one's."""
     pytest.importorskip("flint", reason="the arb extra: pip install '.[arb]'")
-    from symlstm.derive.calculus import backprop
     from symlstm.certified.run import reference
+    from symlstm.derive.calculus import backprop
 
     cell, params, x, h0, c0, _ = _clip_case(np.float64, n=2, m=2, T=3, B=1)
     g = backprop(cell, params, list(x[:, 0]), h0[0], c0[0], method="mpmath", dps=30)
@@ -694,8 +694,8 @@ def test_vector_backprop_of_a_clipped_cell_matches_the_certified_reference():
 def test_generated_module_of_a_clipped_cell_is_within_the_bound(dtype):
     """symlstm.codegen.numpy_code's module for Variant(clip=…) against the certified reference."""
     pytest.importorskip("flint", reason="the arb extra: pip install '.[arb]'")
-    from symlstm.codegen.numpy_code import numpy_module
     from symlstm.certified.run import normwise_ulps, reference
+    from symlstm.codegen.numpy_code import numpy_module
 
     cell, params, x, h0, c0, rng = _clip_case(dtype)
     mod = numpy_module(cell.variant)

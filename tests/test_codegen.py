@@ -18,10 +18,15 @@ import numpy as np
 import pytest
 import sympy
 
-from symlstm.claims.audit import audit, load_claims
 from symlstm.cell import Variant
+from symlstm.claims.audit import audit, load_claims
 from symlstm.cli import main
-from symlstm.codegen.numpy_code import GENERATED_KINDS, InPlaceNumPyPrinter, generate_numpy, numpy_module
+from symlstm.codegen.numpy_code import (
+    GENERATED_KINDS,
+    InPlaceNumPyPrinter,
+    generate_numpy,
+    numpy_module,
+)
 from symlstm.errors import ParameterError, UnknownNameError
 from symlstm.examples import load_example
 

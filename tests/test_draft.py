@@ -18,8 +18,8 @@ import pytest
 
 from symlstm.claims import draft as draft_module
 from symlstm.claims.audit import audit, load_claims
-from symlstm.cli import main
 from symlstm.claims.draft import draft_claims, find_numbers
+from symlstm.cli import main
 from symlstm.errors import ArgumentError, ExampleFileError, SymLSTMError, UnknownNameError
 
 ROOT = Path(__file__).resolve().parent.parent

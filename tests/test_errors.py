@@ -20,8 +20,8 @@ from symlstm.errors import (
     SymLSTMError,
     UnknownNameError,
 )
-from symlstm.numeric.exact import to_rational
 from symlstm.functions import activation
+from symlstm.numeric.exact import to_rational
 
 
 @pytest.mark.parametrize(

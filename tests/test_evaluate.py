@@ -24,8 +24,16 @@ from symlstm.errors import (
     UndecidedError,
     UnknownNameError,
 )
-from symlstm.numeric.evaluation import METHODS, Enclosure, Trace, certify, check_dps, evaluate, places_for
 from symlstm.functions import sigmoid
+from symlstm.numeric.evaluation import (
+    METHODS,
+    Enclosure,
+    Trace,
+    certify,
+    check_dps,
+    evaluate,
+    places_for,
+)
 from symlstm.numeric.intervals import working_precision
 
 from lstm_reference import (
@@ -723,7 +731,12 @@ def test_decimal_context_is_untouched():
 
 def test_public_helpers_check_their_arguments_where_they_enter():
     from symlstm.errors import ArgumentError, ShapeError, UnknownNameError
-    from symlstm.numeric.evaluation import bind, evaluate_expression, hand_rounds_terms, numeric_context
+    from symlstm.numeric.evaluation import (
+        bind,
+        evaluate_expression,
+        hand_rounds_terms,
+        numeric_context,
+    )
 
     tied = Cell("tied")
     assert bind(tied, "w_f", sympy.Rational(7, 10), lambda v: v) == {

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from symlstm.claims.audit import audit
-from symlstm.errors import ArgumentError
 from symlstm.claims.explain import explain
+from symlstm.errors import ArgumentError
 
 from lstm_reference import SEED_SEQUENCE, SPEC_TABLE, rounded, scalar_trace
 

@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 
 from symlstm.cell import Cell, Variant
-from symlstm.frameworks.layouts import from_canonical, onnx_attributes, read_onnx_attributes, to_canonical
 from symlstm.certified.run import normwise_ulps, reference
+from symlstm.frameworks.layouts import (
+    from_canonical,
+    onnx_attributes,
+    read_onnx_attributes,
+    to_canonical,
+)
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
 

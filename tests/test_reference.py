@@ -13,9 +13,14 @@ import mpmath
 import numpy as np
 import pytest
 
-from symlstm.certified import run as reference_module
-from symlstm.derive.calculus import BackwardStep, backward_step
 from symlstm.cell import Cell
+from symlstm.certified import run as reference_module
+from symlstm.certified.run import (
+    ReferenceTensor,
+    reference,
+    vector_form,
+)
+from symlstm.derive.calculus import BackwardStep, backward_step
 from symlstm.errors import (
     MissingDependencyError,
     ParameterError,
@@ -24,11 +29,6 @@ from symlstm.errors import (
     SymLSTMError,
     UndecidedBranchError,
     UnknownNameError,
-)
-from symlstm.certified.run import (
-    ReferenceTensor,
-    reference,
-    vector_form,
 )
 
 from lstm_reference import (

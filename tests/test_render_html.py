@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import sympy
 
-from symlstm.claims.audit import audit
 from symlstm.cell import Cell
+from symlstm.claims.audit import audit
 from symlstm.cli import main
 from symlstm.errors import ArgumentError
 from symlstm.examples import load_example

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from symlstm.cell import Cell
+from symlstm.certified.run import reference
 from symlstm.cli import main
 from symlstm.frameworks.layouts import to_canonical
-from symlstm.certified.run import reference
 from symlstm.render.plots import FLOOR, error_panels, error_plot
 from symlstm.validation import validate
 

@@ -48,7 +48,6 @@ import sympy
 from sympy import Abs, Heaviside, Max, Min, Piecewise, exp, sign, tanh
 
 from symlstm import budget, limits
-from symlstm.numeric import intervals
 from symlstm.cell import Cell, Variant
 from symlstm.errors import (
     AccuracyShortfallError,
@@ -63,9 +62,10 @@ from symlstm.errors import (
     UnknownNameError,
 )
 from symlstm.functions import hard_sigmoid, sigmoid
+from symlstm.numeric import intervals
+from symlstm.numeric.rounding import with_increasing_precision
 from symlstm.params import parameters
 from symlstm.plan import StepEquation, StepPlan, step_plan
-from symlstm.numeric.rounding import with_increasing_precision
 
 __all__ = [
     "DEFAULT_BITS",

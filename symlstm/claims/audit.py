@@ -37,7 +37,6 @@ import sympy
 
 from symlstm import budget
 from symlstm.errors import ArgumentError, ExampleFileError, SymLSTMError, UnknownNameError
-from symlstm.numeric.evaluation import Trace, evaluate, numeric_context
 from symlstm.examples import (
     Example,
     builtin_path,
@@ -47,6 +46,7 @@ from symlstm.examples import (
 )
 from symlstm.expressions import elide, evaluate_checked, parse_expression
 from symlstm.functions import sigmoid
+from symlstm.numeric.evaluation import Trace, evaluate, numeric_context
 from symlstm.numeric.rounding import round_places, stated_places, with_increasing_precision
 
 __all__ = ["AuditReport", "Claim", "ClaimResult", "ModeResult", "audit", "load_claims"]

@@ -94,7 +94,6 @@ from pathlib import Path
 from typing import Any
 
 from symlstm.errors import ArgumentError, ExampleFileError, UndecidedError
-from symlstm.numeric.evaluation import Enclosure
 from symlstm.examples import Example, is_builtin_name, load_example
 from symlstm.limits import (
     MAX_DOCUMENT_BYTES,
@@ -102,6 +101,7 @@ from symlstm.limits import (
     MAX_DOCUMENT_NUMBER_EXPONENT,
     MAX_DOCUMENT_NUMBERS,
 )
+from symlstm.numeric.evaluation import Enclosure
 from symlstm.numeric.rounding import (
     MAX_PREC,
     round_enclosure,

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from symlstm.cell import Cell
 from symlstm.claims.audit import (
     AuditReport,
     Claim,
@@ -49,10 +50,9 @@ from symlstm.claims.audit import (
     mode_results,
     parse_quantity,
 )
-from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, SymLSTMError, UndecidedError
-from symlstm.numeric.evaluation import Enclosure
 from symlstm.examples import Example
+from symlstm.numeric.evaluation import Enclosure
 from symlstm.numeric.rounding import (
     round_places,
     stated_places,

@@ -12,7 +12,8 @@ nothing but torch) with
 How it is printed. The affine parts a_k = W_k x_t + U_k h_(t-1) + b_k are stacked matrix
 products: the input projections of all steps in one ``torch.addmm``, one recurrent
 ``torch.addmm`` per step. The element-wise step is printed from the same step plan
-(:func:`symlstm.plan.step_plan`) that :mod:`symlstm.codegen.numpy_code` prints its NumPy module from:
+(:func:`symlstm.plan.step_plan`) that
+:mod:`~symlstm.codegen.numpy_code` prints its NumPy module from:
 every quantity written in terms of a_k, c_(t-1) and the peepholes, shared
 subexpressions named by :func:`sympy.cse` (a shared subexpression that is one of the
 cell's quantities takes its name: ``i``, ``c``, …), each printed by :class:`TorchStepPrinter`,

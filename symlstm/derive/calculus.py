@@ -62,12 +62,18 @@ from symlstm.errors import (
     SymLSTMError,
     UnknownNameError,
 )
-from symlstm.numeric.evaluation import bind, check_dps, evaluate, evaluate_expression, numeric_context
 from symlstm.expressions import check_expression, elide, evaluate_checked, parse_expression
 from symlstm.functions import sigmoid
 from symlstm.limits import MAX_ROUNDING_DIGITS, MAX_STRUCTURED_STEPS, MAX_SYMBOLIC_STEPS
-from symlstm.params import exact_value, parameters
+from symlstm.numeric.evaluation import (
+    bind,
+    check_dps,
+    evaluate,
+    evaluate_expression,
+    numeric_context,
+)
 from symlstm.numeric.rounding import MAX_PREC, with_increasing_precision
+from symlstm.params import exact_value, parameters
 
 __all__ = [
     "INCOMING",

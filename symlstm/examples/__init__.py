@@ -30,8 +30,8 @@ from typing import Any
 from symlstm import budget
 from symlstm.cell import Cell, Variant
 from symlstm.errors import ExampleFileError, SymLSTMError, UnknownNameError
-from symlstm.numeric.evaluation import Trace, certify, evaluate
 from symlstm.limits import MAX_FILE_BYTES, MAX_PLACES, check_nesting, check_number, elide
+from symlstm.numeric.evaluation import Trace, certify, evaluate
 from symlstm.params import ExactValue, exact_number, exact_value, inputs, parameters, state
 from symlstm.symbols import Notation, notation
 
@@ -259,7 +259,7 @@ class Example:
         return evaluate(self.cell, self.parameters, self.inputs, self.h0, self.c0, **kwargs)
 
     def certify(self, *, hand: bool = False, **kwargs: Any) -> Trace:
-        """:func:`symlstm.numeric.evaluation.certify` on this example (``hand=True``: hand-calculation)."""
+        """:func:`symlstm.certify` on this example (``hand=True``: hand-calculation)."""
         kwargs.setdefault("places", None if "significant" in kwargs else dict(self.digits))
         return certify(
             self.cell,

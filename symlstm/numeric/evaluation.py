@@ -43,7 +43,6 @@ from mpmath.libmp import to_rational
 from sympy import Abs, Max, Min, exp, tanh
 
 from symlstm import budget
-from symlstm.numeric import intervals
 from symlstm.cell import Cell
 from symlstm.errors import (
     ArgumentError,
@@ -54,15 +53,16 @@ from symlstm.errors import (
     UndecidedError,
     UnknownNameError,
 )
-from symlstm.numeric.exact import FLOAT64_MAX
 from symlstm.functions import hard_sigmoid, sigmoid
-from symlstm.params import ExactValue, inputs, parameters, state
+from symlstm.numeric import intervals
+from symlstm.numeric.exact import FLOAT64_MAX
 from symlstm.numeric.rounding import (
     MAX_PREC,
     certified_significant_digits,
     round_enclosure,
     with_increasing_precision,
 )
+from symlstm.params import ExactValue, inputs, parameters, state
 
 __all__ = [
     "METHODS",

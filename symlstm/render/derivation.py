@@ -78,8 +78,8 @@ def derivation_html(cell: Any, *, notation: Any = "canonical", standalone: bool 
     >>> "δ" in derivation_html(Cell("tied"), notation="spec", standalone=False)
     True
     """
-    from symlstm.derive.calculus import adjoint_symbol, backward_step
     from symlstm.cell import Cell
+    from symlstm.derive.calculus import adjoint_symbol, backward_step
     from symlstm.render.gradients import adjoint_notation
     from symlstm.render.mathml import LSTMMathMLPrinter
 

@@ -17,8 +17,8 @@ import json
 from fractions import Fraction
 from typing import Any
 
-from symlstm.derive.calculus import Gradients, adjoint_symbol, backward_step
 from symlstm.cell import Cell
+from symlstm.derive.calculus import Gradients, adjoint_symbol, backward_step
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.examples import Example
 from symlstm.limits import MAX_SHOWN_DIGITS
@@ -170,7 +170,7 @@ def gradients_data(example: Example, grads: Gradients) -> dict[str, Any]:
 
 
 def render_gradients(example: Example, grads: Gradients, fmt: str = "text") -> str:
-    """Certified gradient values (``grads`` from :func:`symlstm.derive.calculus.certify_gradients`)."""
+    """Certified gradient values (``grads`` from :func:`symlstm.certify_gradients`)."""
     _check_types(example=(example, Example), grads=(grads, Gradients))
     _check(fmt, FORMATS)
     if grads.decimals is None:
@@ -244,6 +244,7 @@ def worked_gradient(
     from sympy import Add as SymAdd
 
     from symlstm.derive.calculus import backprop
+    from symlstm.numeric.rounding import with_increasing_precision
     from symlstm.render.worked import (
         Line,
         Shown,
@@ -253,7 +254,6 @@ def worked_gradient(
         shown_decimal,
         substitute_shown,
     )
-    from symlstm.numeric.rounding import with_increasing_precision
 
     _check_types(example=(example, Example), loss=(loss, str), narration=(narration, bool))
     if isinstance(digits, bool) or not isinstance(digits, int):

@@ -17,8 +17,8 @@ from typing import Any
 
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
-from symlstm.numeric.evaluation import Trace
 from symlstm.examples import Example
+from symlstm.numeric.evaluation import Trace
 from symlstm.render.printers import latex, text
 from symlstm.symbols import notation as get_notation
 

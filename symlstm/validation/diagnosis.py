@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from symlstm.cell import Variant
-from symlstm.functions import ACTIVATIONS
-from symlstm.frameworks.layouts import Layout, to_canonical
 from symlstm.certified.run import ReferenceTensor, normwise_ulps
+from symlstm.frameworks.layouts import Layout, to_canonical
+from symlstm.functions import ACTIVATIONS
 from symlstm.validation.case import Case, bias_parts, output_tolerance, prepare
 from symlstm.validation.report import AS_GIVEN, Fix, tensor_errors
 

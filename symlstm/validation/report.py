@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from symlstm.cell import Variant
-from symlstm.errors import ArgumentError, ParameterError, ShapeError
 from symlstm.certified.run import ReferenceTensor, normwise_ulps
+from symlstm.errors import ArgumentError, ParameterError, ShapeError
 
 #: The diagnosis of numbers that agree as they are.
 AS_GIVEN = "none: the outputs agree as given"

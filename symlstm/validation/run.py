@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from symlstm.certified.run import ReferenceResult, ReferenceTensor, reference
 from symlstm.errors import DataFileError, ParameterError
 from symlstm.frameworks.layouts import Layout, from_canonical
-from symlstm.certified.run import ReferenceResult, ReferenceTensor, reference
 from symlstm.validation.case import (
     INPUT_GRADIENTS,
     SEEDS,
