@@ -1,0 +1,89 @@
+"""``symlstm validate``: another implementation's numbers against the certified reference."""
+
+from __future__ import annotations
+
+import argparse
+
+from symlstm.cli.arguments import (
+    EXIT_FAIL,
+    EXIT_OK,
+    allow_large,
+    emit,
+    json_object_type,
+    nonnegative_type,
+    ulps_type,
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add ``symlstm validate`` and its options to the subcommands ``sub``."""
+    from symlstm.frameworks.layouts import LAYOUTS
+
+    va = sub.add_parser(
+        "validate",
+        help="check another implementation's numbers against the certified reference",
+        description="Exit status: 0 the numbers pass, 1 they fail, 2 bad input.",
+    )
+    va.add_argument("--layout", required=True, help=", ".join(LAYOUTS))
+    va.add_argument("--weights", required=True, help=".npz of the weights, by the layout's names")
+    va.add_argument("--inputs", required=True, help=".npz with x (T, B, input), optional h0, c0")
+    va.add_argument(
+        "--outputs", required=True, help=".npz with y (T, B, hidden), optional h_T, c_T"
+    )
+    va.add_argument("--grads", help=".npz with dy and the implementation's gradients")
+    va.add_argument("--layer", type=nonnegative_type, default=0, help="which layer (default 0)")
+    va.add_argument("--direction", choices=("forward", "reverse"), default="forward")
+    va.add_argument("--forget-bias", type=float, help="TF1's forget_bias (default: the layout's)")
+    va.add_argument(
+        "--attributes",
+        type=json_object_type,
+        help='an ONNX node\'s attributes as JSON, e.g. \'{"clip": 3, "layout": 1}\'',
+    )
+    va.add_argument(
+        "--tolerance", type=ulps_type, help="normwise tolerance in ULPs (default: derived)"
+    )
+    va.add_argument(
+        "--diagnose",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="search the usual convention mistakes: when the outputs fail (auto), always, never",
+    )
+    va.add_argument("--format", choices=("text", "json"), default="text")
+    va.add_argument(
+        "--plot", metavar="FILE.svg", help="also write the error in ULPs along t as SVG"
+    )
+    allow_large(va)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command with the parsed ``args``; return its exit status."""
+    from symlstm.validation import load_npz, validate
+
+    files = {
+        role: load_npz(path, role) if path else None
+        for role, path in (
+            ("weights", args.weights),
+            ("inputs", args.inputs),
+            ("outputs", args.outputs),
+            ("grads", args.grads),
+        )
+    }
+    report = validate(
+        args.layout,
+        files["weights"],
+        files["inputs"],
+        files["outputs"],
+        files["grads"],
+        layer=args.layer,
+        direction=args.direction,
+        forget_bias=args.forget_bias,
+        attributes=args.attributes,
+        tolerance=args.tolerance,
+        diagnosis={"auto": None, "always": True, "never": False}[args.diagnose],
+    )
+    if args.plot is not None:
+        from symlstm.render.plots import error_plot
+
+        emit(error_plot(report) + "\n", args.plot, "validate")
+    print(report.to_json() if args.format == "json" else report.to_text())
+    return EXIT_OK if report.passed else EXIT_FAIL
