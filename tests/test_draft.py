@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from symlstm.claims import draft as draft_module
+from symlstm.claims import numbers as numbers_module
 from symlstm.claims.audit import audit, load_claims
 from symlstm.claims.draft import draft_claims, find_numbers
 from symlstm.cli import main
@@ -386,7 +387,7 @@ def test_limits(tmp_path, monkeypatch):
     big.write_bytes(b"x" * (draft_module.MAX_DOCUMENT_BYTES + 1))
     with pytest.raises(ExampleFileError, match="larger than 1,048,576 bytes"):
         draft_claims(big, ["seed-step"])
-    monkeypatch.setattr(draft_module, "MAX_NUMBERS", 3)
+    monkeypatch.setattr(numbers_module, "MAX_NUMBERS", 3)  # read where find_numbers is
     many = tmp_path / "many.md"
     many.write_text("0.1 0.2 0.3 0.4\n")
     with pytest.raises(ExampleFileError, match="more than 3 numbers"):
