@@ -15,6 +15,7 @@ from pathlib import Path
 
 __all__ = [
     "ArgumentError",
+    "ArrayShapeError",
     "DataFileError",
     "ExampleFileError",
     "ExpressionError",
@@ -78,6 +79,12 @@ class ExampleFileError(SymLSTMError, ValueError):
 class DataFileError(SymLSTMError, ValueError):
     """A file of arrays (weights, inputs, outputs, gradients) cannot be read or does not fit:
     not an .npz, corrupted, an array missing or unknown, a wrong shape or dtype."""
+
+
+class ArrayShapeError(ShapeError, DataFileError):
+    """An array given to :func:`symlstm.validation.validate` has a shape that its layout and
+    sizes do not imply (batch-major data read as time-major, a whole network's ``y`` given
+    for one unit, …): found before anything is computed; the message names the likely cause."""
 
 
 class ArgumentError(SymLSTMError, TypeError):
