@@ -62,6 +62,7 @@ __all__ = [
     "MAX_NPZ_MEMBER_BYTES",
     "MAX_NPZ_TOTAL_BYTES",
     "MAX_NUMBER_DIGITS",
+    "MAX_ONNX_BYTES",
     "MAX_PLACES",
     "MAX_POWER_EXPONENT",
     "MAX_PREC",
@@ -93,6 +94,8 @@ MAX_NPZ_MEMBER_BYTES = 2**30
 MAX_NPZ_TOTAL_BYTES = 2**30
 #: Most arrays in one .npz file.
 MAX_NPZ_MEMBERS = 1024
+#: Largest ONNX model file read (its LSTM node's weights; protobuf itself stops at 2 GiB).
+MAX_ONNX_BYTES = 2**30
 #: Most decimal places of a quantity shown (an example file's ``[digits]``).
 MAX_PLACES = 1000
 #: Longest work (estimated seconds: symlstm.budget) run without ``allow_large``.
@@ -203,6 +206,13 @@ LIMITS: tuple[Limit, ...] = (
         "arrays",
         "the arrays in one .npz file",
         "a layout names at most a few dozen arrays",
+    ),
+    Limit(
+        "MAX_ONNX_BYTES",
+        MAX_ONNX_BYTES,
+        "bytes",
+        "an ONNX model file read by `symlstm validate --model` (checked before parsing)",
+        "protobuf refuses 2 GiB; an LSTM's weights are megabytes",
     ),
     Limit(
         "MAX_PLACES",
