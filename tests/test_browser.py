@@ -137,6 +137,8 @@ def test_page_renders_at_phone_width(browser, pages, name, tmp_path):
     if name == "seed-step":
         values = {lab["quantity"]: lab["values"] for lab in found["svgs"][0]["labels"]}
         assert values["f"] == ["0.62"] and values["c"] == ["0.451"] and values["h"] == ["0.276"]
+        # the products out of the cell line's two ⊙ nodes (spec section 5: 0.248 + 0.203)
+        assert values["fc"] == ["0.248"] and values["ig"] == ["0.203"]
 
 
 def test_math_is_laid_out_not_raw_text(browser, pages):

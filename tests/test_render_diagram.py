@@ -19,6 +19,8 @@ from symlstm.render.diagram import HEIGHT, WIDTH, cell_diagram, step_values, wor
 from symlstm.render.document import compile_pdf
 from symlstm.render.worked import worked_example
 
+from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, scalar_trace
+
 #: The spec's six values (section 5) and the wire each belongs on.
 SPEC_VALUES = {"f": "0.62", "i": "0.603", "g": "0.336", "c": "0.451", "o": "0.652", "h": "0.276"}
 SVG = "{http://www.w3.org/2000/svg}"
@@ -64,6 +66,68 @@ def test_spec_values_are_on_their_wires(seed_step):
     assert seed_step.label("h_prev").lines == ("h_{t-1}", "0.2")
     assert seed_step.label("x").lines == ("x_t", "0.5")
     assert seed_step.label("s").lines == ("tanh(C_t)", "0.423")
+
+
+def _products(params, xs, h0, c0, places, *, hand=None):
+    """f_t·C_{t-1} and i_t·C̃_t of every step, rounded to ``places``, computed by the
+    independent reference (with ``hand``: hand calculation at those places)."""
+    trace = scalar_trace(params, xs, h0, c0, hand_places=hand)
+    return [
+        {"fc": rounded(v["f"] * v["c_prev"], places), "ig": rounded(v["i"] * v["g"], places)}
+        for v in trace
+    ]
+
+
+def test_the_products_carry_the_spec_values(seed_step):
+    """Section 5: C_t = 0.62 × 0.4 + 0.603 × 0.336 = 0.248 + 0.203, on the wires out of
+    the two ⊙ nodes of the cell line."""
+    expected = _products(SEED_STEP, ["0.5"], "0.2", "0.4", 3)[0]
+    assert expected == {"fc": "0.248", "ig": "0.203"}
+    for q, value in expected.items():
+        label = seed_step.label(q)
+        assert label.lines[1:] == (value,), q
+        assert _near(label, seed_step.wire(q)), q
+    node = {b.key: b for b in seed_step.boxes}
+    fc, ig = seed_step.wire("fc"), seed_step.wire("ig")
+    assert fc.points[0][0] == node["mul_f"].bbox[2] and fc.points[-1][0] == node["plus"].bbox[0]
+    assert ig.points[0][1] == node["mul_i"].bbox[1] and ig.points[-1][1] == node["plus"].bbox[3]
+    assert seed_step.label("fc").lines[0] == "f_t ⊙ C_{t-1}"
+    assert seed_step.label("ig").lines[0] == "i_t ⊙ C̃_t"
+
+
+@pytest.mark.parametrize("mode", ["exact", "hand"])
+def test_the_products_follow_the_worked_examples_mode(mode):
+    """Each step's products are those the example's C_t line shows: in hand mode the
+    products of the rounded gates, each rounded (the spec's way)."""
+    example = load_example("seed-sequence")
+    worked = worked_example(example, mode=mode)
+    hand = {"default": 2} if mode == "hand" else None
+    expected = _products(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], "0", "0", 2, hand=hand)
+    for t, products in enumerate(expected, start=1):
+        d = worked_diagram(worked, t)
+        got = {q: d.label(q).lines[1] for q in ("fc", "ig")}
+        assert got == products, t
+        line = next(s for s in worked.steps[t - 1] if s.quantity == "c").lines[-1]
+        assert f"{got['fc']} + {got['ig']}" in str(line.chain[-2]), t  # as the C_t line shows
+
+
+def test_the_products_in_tikz_and_svg(seed_step):
+    tikz = seed_step.tikz()
+    assert r"{$f_{t} \odot C_{t-1}$\\$0.248$}" in tikz
+    assert r"{$i_{t} \odot \tilde{C}_{t}$\\$0.203$}" in tikz
+    root = ET.fromstring(seed_step.svg())
+    groups = {g.get("data-quantity"): g for g in root.iter(f"{SVG}g") if g.get("class") == "label"}
+    for q, value in (("fc", "0.248"), ("ig", "0.203")):
+        assert [t.text for t in groups[q].iter(f"{SVG}text") if t.get("class") == "value"] == [
+            value
+        ]
+
+
+def test_vector_products_carry_their_symbols_only():
+    """A vector cell's worked example shows no product values, so neither does its drawing."""
+    d = worked_diagram(worked_example(load_example("vector-demo")), 1)
+    assert d.label("fc").lines == ("f_t ⊙ c_{t-1}",)
+    assert d.label("ig").lines == ("i_t ⊙ g_t",)
 
 
 def test_the_forget_value_sits_on_the_forget_gates_output(seed_step):
@@ -156,11 +220,11 @@ def test_bad_steps_raise():
 def test_command_svg_and_tikz(tmp_path):
     status, out, _ = _run("diagram", "seed-step")
     assert status == 0 and out.startswith("<svg")
-    for value in SPEC_VALUES.values():
+    for value in [*SPEC_VALUES.values(), "0.248", "0.203"]:
         assert f">{value}</text>" in out
     status, out, _ = _run("diagram", "--format", "tikz")
     assert status == 0 and out.startswith(r"\begin{tikzpicture}")
-    for value in SPEC_VALUES.values():
+    for value in [*SPEC_VALUES.values(), "0.248", "0.203"]:
         assert f"${value}$" in out
     target = tmp_path / "d.svg"
     assert _run("diagram", "seed-sequence", "--step", "2", "-o", str(target))[0] == 0

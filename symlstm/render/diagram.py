@@ -11,14 +11,20 @@ cell line.
 
 With a worked example (:func:`worked_diagram`) every wire that carries a quantity is
 labelled with its symbol and its certified value at the example's digits (a vector as
-a short column, elided in the middle when long); the two products on the cell line are
-labelled with their symbols only (their values are in the worked example's C_t line).
+a short column, elided in the middle when long). The two products on the cell line,
+f_t ⊙ C_{t-1} and i_t ⊙ C̃_t, carry the values the worked example's C_t line shows for
+them (C_t = 0.62 × 0.4 + 0.603 × 0.336 = 0.248 + 0.203 = 0.451: 0.248 and 0.203; in
+hand mode the hand calculation's rounded products). A vector cell's worked example
+writes its update as one vector, without the products' values, so there those two
+wires carry their symbols only.
 
 >>> from symlstm.examples import load_example
 >>> from symlstm.render.worked import worked_example
 >>> d = worked_diagram(worked_example(load_example("seed-step")))
 >>> d.label("f").lines
 ('f_t', '0.62')
+>>> d.label("fc").lines, d.label("ig").lines
+(('f_t ⊙ C_{t-1}', '0.248'), ('i_t ⊙ C̃_t', '0.203'))
 >>> d.svg().startswith("<svg")
 True
 """
@@ -384,13 +390,17 @@ def step_values(worked: Any, step: int = 1) -> dict[str, tuple[str, ...]]:
 
     Each value is a tuple of decimal strings (one for a scalar); ``h_prev`` and
     ``c_prev`` are the state entering the step (the example's initial state at step 1,
-    the previous step's values after), ``s`` the squashed cell state.
+    the previous step's values after), ``s`` the squashed cell state, ``fc`` and ``ig``
+    the products f_t ⊙ c_{t-1} and i_t ⊙ g_t as the C_t line shows them (only where it
+    shows them: a scalar cell's update written as a sum of rounded products).
 
     >>> from symlstm.examples import load_example
     >>> from symlstm.render.worked import worked_example
     >>> values = step_values(worked_example(load_example("seed-step")))
     >>> values["c_prev"], values["g"], values["s"]
     (('0.4',), ('0.336',), ('0.423',))
+    >>> values["fc"], values["ig"]
+    (('0.248',), ('0.203',))
 
     Raises
     ------
@@ -419,7 +429,46 @@ def step_values(worked: Any, step: int = 1) -> dict[str, tuple[str, ...]]:
         if stage.quantity == "h" and len(stage.lines) > 1:
             shown = stage.lines[0].chain[-1]
             values["s"] = (shown.name,) if hasattr(shown, "name") else tuple(str(v) for v in shown)
+        if stage.quantity == "c" and stage.lines:
+            values.update(_product_values(stage.lines[-1].chain, example.cell))
     return values
+
+
+def _product_values(chain: tuple, cell: Cell) -> dict[str, tuple[str, ...]]:
+    """``fc`` and ``ig`` from a C_t line ``formula = substituted = terms = value``: the
+    terms' shown numbers, matched to the formula's products (none where the line shows no
+    terms: a vector cell, an update that is not a plain sum)."""
+    if len(chain) < 3:
+        return {}
+    formula, terms = chain[0], chain[-2]
+    if not (getattr(formula, "is_Add", False) and getattr(terms, "is_Add", False)):
+        return {}
+    if len(formula.args) != len(terms.args):
+        return {}
+    texts = [_shown_term(term) for term in terms.args]
+    if any(text is None for text in texts):
+        return {}
+    symbols = cell.symbols
+    out: dict[str, tuple[str, ...]] = {}
+    for product, text in zip(formula.args, texts, strict=True):
+        free = product.free_symbols
+        if {symbols["f"], symbols["c_prev"]} <= free:
+            out["fc"] = (text,)
+        elif {symbols["i"], symbols["g"]} <= free:
+            out["ig"] = (text,)
+    return out
+
+
+def _shown_term(term: Any) -> str | None:
+    """A shown number's text: ``0.248``, or ``-0.2`` where it is written as a
+    subtraction (``-1 × 0.2``); None for anything else."""
+    if getattr(term, "is_shown", False):
+        return str(term.name)
+    if getattr(term, "is_Mul", False) and len(term.args) == 2:
+        sign, number = term.args
+        if sign == -1 and getattr(number, "is_shown", False):
+            return "-" + str(number.name)
+    return None
 
 
 def _decimal(value: Fraction, places: int) -> str:
