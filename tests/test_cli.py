@@ -377,3 +377,58 @@ def test_a_closed_pipe_ends_validate_quietly(tmp_path):
     assert _with_closed_pipe(*argv) == (0, "")
     argv = _torch_files(tmp_path, break_forget_bias=True)
     assert _with_closed_pipe(*argv) == (1, "")  # 1: the numbers fail, pipe or not
+
+
+def _plot_points(path) -> dict[str, list[float]]:
+    """The sequence plot's points: quantity → value at each step, in step order."""
+    import xml.etree.ElementTree as ET
+
+    points: dict[str, list[tuple[int, float]]] = {}
+    for e in ET.parse(path).getroot().iter():
+        if e.get("class") == "point":
+            points.setdefault(e.get("data-quantity"), []).append(
+                (int(e.get("data-step")), float(e.get("data-value")))
+            )
+    return {q: [v for _, v in sorted(vs)] for q, vs in points.items()}
+
+
+def test_example_plot_writes_the_values_along_t(capsys, tmp_path):
+    target = tmp_path / "seq.svg"
+    status, out, err = run(capsys, "example", "seed-sequence", "--plot", str(target))
+    assert status == 0 and err == "" and out.startswith("The spec's sentence example")
+    ref = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"])
+    points = _plot_points(target)
+    for q in ("f", "i", "g", "c", "o", "h"):
+        assert points[q] == [float(rounded(step[q], 2)) for step in ref], q
+    assert 'class="sequence-plot"' in target.read_text(encoding="utf-8")
+    # hand mode plots the hand calculation's values, whatever the format printed
+    status, out, _ = run(
+        capsys, "example", "seed-sequence", "--hand", "--format", "json", "--plot", str(target)
+    )
+    assert status == 0 and json.loads(out)["example"] == "seed-sequence"
+    hand = scalar_trace(SEED_SEQUENCE, ["0.2", "0.4", "0.6"], hand_places={"default": 2})
+    assert _plot_points(target)["g"] == [float(rounded(step["g"], 2)) for step in hand]
+
+
+def test_example_plot_of_one_step_has_one_point_a_quantity(capsys, tmp_path):
+    target = tmp_path / "one.svg"
+    status, _, _ = run(capsys, "example", "seed-step", "--plot", str(target))
+    assert status == 0
+    ref = scalar_trace(SEED_STEP, ["0.5"], "0.2", "0.4")[0]
+    points = _plot_points(target)
+    assert points["c"] == [float(rounded(ref["c"], 3))] and points["f"] == [0.62]
+    assert all(len(vs) == 1 for vs in points.values()) and len(points) == 6
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("seed-step", "--plot", "{missing}/x.svg"), "cannot write"),
+        (("vector-demo", "--plot", "{tmp}/v.svg"), "vector-demo is a vector cell"),
+    ],
+)
+def test_example_plot_bad_input_is_exit_2_with_one_line(capsys, tmp_path, argv, message):
+    argv = [a.format(missing=tmp_path / "no-such-folder", tmp=tmp_path) for a in argv]
+    status, out, err = run(capsys, "example", *argv)
+    assert status == 2 and out == "" and message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

@@ -1,10 +1,25 @@
-"""``symlstm example``: an example worked step by step, every digit certified."""
+"""``symlstm example``: an example worked step by step, every digit certified.
+
+``--plot FILE.svg`` also writes the example's values along t (the gates, C_t and h_t as
+the summary table shows them: :func:`symlstm.render.plots.sequence_plot`), whatever the
+format. A one-step example gets the same plot with one point a quantity: a picture of
+that step's values at a glance, the same file a longer example gives. A vector cell
+has no such plot (several numbers a step): exit 2, as is a file that cannot be written,
+both before anything is printed.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from symlstm.cli.arguments import EXIT_OK, MAX_DIGITS, allow_large, dps_type, places_type
+from symlstm.cli.arguments import (
+    EXIT_OK,
+    MAX_DIGITS,
+    allow_large,
+    dps_type,
+    emit,
+    places_type,
+)
 from symlstm.errors import UsageError
 from symlstm.limits import MAX_DPS
 
@@ -47,6 +62,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--claims", help="mark the summary entries this claims file gets wrong")
     ex.add_argument("--compact", action="store_true", help="equations and a table of values only")
     ex.add_argument("--list", action="store_true", help="list the built-in examples")
+    ex.add_argument(
+        "--plot",
+        metavar="FILE.svg",
+        help="also write the gates, C_t and h_t along t as SVG (scalar cells; one step: "
+        "one point each)",
+    )
     allow_large(ex)
 
 
@@ -74,7 +95,14 @@ def run(args: argparse.Namespace) -> int:
     example = load_example(args.example)
     if args.digits is not None:
         example = replace(example, digits={"default": args.digits})
+    if args.plot is not None and example.cell.is_vector:
+        raise UsageError(
+            f"symlstm example: --plot draws one number a step; {example.name} is a vector "
+            "cell (its values are in the table)"
+        )
     if args.format == "json" or args.compact:
+        if args.plot is not None:
+            _write_plot(worked_example(example, mode="hand" if args.hand else "exact"), args)
         if args.format == "json":
             trace = example.certify(hand=args.hand, significant=args.dps or 30)
         else:
@@ -91,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         narration=not args.no_narration,
         claims=claims,
     )
+    if args.plot is not None:
+        _write_plot(worked, args)
     if args.format == "latex":
         print(worked.latex(standalone=args.standalone, diagram=args.diagram))
     elif args.format == "html":
@@ -100,3 +130,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(worked.text(), end="")
     return EXIT_OK
+
+
+def _write_plot(worked: object, args: argparse.Namespace) -> None:
+    """Write the worked example's sequence plot to ``args.plot`` (exit 2 if it cannot)."""
+    from symlstm.render.plots import sequence_plot
+
+    emit(sequence_plot(worked) + "\n", args.plot, "example")
