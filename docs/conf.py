@@ -170,12 +170,13 @@ def _write_generated(name, body):
 def _render_backprop():
     from symlstm.cell import Cell
     from symlstm.examples import load_example
-    from symlstm.render.gradients import render_backward, worked_gradient
+    from symlstm.render.derivation import derivation
+    from symlstm.render.gradients import worked_gradient
 
-    _write_generated("backward-vector.md", render_backward(Cell("vector"), fmt="markdown"))
+    _write_generated("backward-vector.md", derivation(Cell("vector")).markdown())
     _write_generated(
         "backward-peephole-coupled.md",
-        render_backward(Cell("vector", peephole=True, forget_gate="coupled"), fmt="markdown"),
+        derivation(Cell("vector", peephole=True, forget_gate="coupled")).markdown(),
     )
     worked = worked_gradient(load_example("seed-step"), loss="h_T")
     _write_generated("grad-seed-step.md", worked.markdown().split("\n", 1)[1])

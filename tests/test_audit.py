@@ -180,10 +180,10 @@ def test_a_users_claims_with_section_5_weights_find_f3_wrong(tmp_path):
     assert [r.holds for r in report.results] == [True, True, False, True]
     wrong = report.wrong[0]
     assert wrong.exact.rounded == "0.62" and wrong.claim.claimed == "0.61"
-    data = json.loads(report.to_json())
+    data = json.loads(report.json())
     assert data["summary"] == {"claims": 4, "hold": 3, "wrong": 1}
     assert data["claims"][2]["correct"] is False and data["claims"][2]["claimed"] == "0.61"
-    assert "WRONG" in report.to_text()
+    assert "WRONG" in report.text()
 
 
 def test_claims_in_json_work_too(tmp_path):

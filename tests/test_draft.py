@@ -88,7 +88,7 @@ def test_spec_f3_is_flagged_with_its_nearest_quantity(spec_draft):
         "line 159: 0.61 — nearest: seed-sequence t=3 f = 0.6182 (rounds to 0.62; "
         "off by 0.0082): not a correct rounding"
     )
-    assert "# " + comment in spec_draft.to_toml()
+    assert "# " + comment in spec_draft.toml()
 
 
 def test_spec_inputs_are_recognised_and_left_out(spec_draft):
@@ -116,7 +116,7 @@ def test_spec_inputs_are_recognised_and_left_out(spec_draft):
 
 def test_spec_draft_holds_under_audit_and_the_flagged_number_is_wrong(spec_draft, tmp_path):
     path = tmp_path / "spec-claims.toml"
-    text = spec_draft.to_toml()
+    text = spec_draft.toml()
     path.write_text(text, encoding="utf-8")
     report = audit(path)
     assert len(report.results) == len(spec_draft.claims) == 49
@@ -140,7 +140,7 @@ def test_spec_draft_takes_a_second_at_most():
 
 
 def test_spec_toml_parses_and_keeps_the_text_as_written(spec_draft):
-    data = tomllib.loads(spec_draft.to_toml())
+    data = tomllib.loads(spec_draft.toml())
     assert data["title"] == "Long Short-Term Memory (LSTM) – Easy Explanation and Breakdown"
     by_line = {(c["line"], c["claimed"]): c for c in data["claims"]}
     assert by_line[(110, "45")]["quantity"] == "100*c"
@@ -192,7 +192,7 @@ def test_notebook_audit_finds_the_wrong_number(notebook_draft, tmp_path):
     folder.mkdir(parents=True)
     shutil.copy(NOTEBOOK_EXAMPLE, folder)
     path = tmp_path / "notebook-claims.toml"
-    path.write_text(_uncomment(notebook_draft.to_toml()), encoding="utf-8")
+    path.write_text(_uncomment(notebook_draft.toml()), encoding="utf-8")
     report = audit(path)
     assert [(r.claim.line, r.claim.claimed, r.exact.rounded) for r in report.wrong] == [
         (40, "0.434", "0.443")
@@ -243,7 +243,7 @@ def test_ambiguous_numbers_list_every_candidate(tmp_path):
     [c] = d.claims
     labels = [x.label() for x in (c.candidate, *c.alternatives)]
     assert labels == ["seed-step t=1 f", "seed-sequence t=3 f", "seed-sequence t=3 z_o"]
-    text = d.to_toml()
+    text = d.toml()
     assert "0.62 is the rounding of 3 quantities that the text does not tell apart" in text
     assert "seed-sequence t=3 z_o (the claim takes the first)" in text
     assert tomllib.loads(text)["claims"][0]["example"] == "seed-step"
@@ -302,7 +302,7 @@ def test_a_vector_document_drafted_and_audited(tmp_path):
     ]  # fmt: skip
     assert [u.number.text for u in d.unmatched] == ["0.024"]
     claims = tmp_path / "claims.toml"
-    claims.write_text(d.to_toml(), encoding="utf-8")
+    claims.write_text(d.toml(), encoding="utf-8")
     report = audit(claims)
     assert report.all_hold and len(report.results) == 4
 

@@ -39,7 +39,7 @@ from symlstm.render.document import (
     standalone,
     tex_available,
 )
-from symlstm.render.summary import render_summary
+from symlstm.render.summary import summary
 
 SKIP_REASON = "TeX engine not installed: apt-get install texlive-latex-base latexmk poppler-utils"
 TOOLS = ("pdflatex", "latexmk", "pdftoppm", "pdftotext")
@@ -299,7 +299,7 @@ def test_blank_page_is_blank(blank_fraction: float) -> None:
 @pytest.mark.parametrize("name", ["seed-step", "seed-sequence"])
 def test_summary_compiles_and_shows(name: str, tmp_path: Path, blank_fraction: float) -> None:
     ex = load_example(name)
-    body = render_summary(ex, ex.certify(), "latex")
+    body = summary(ex, ex.certify()).latex()
     pdf = compile_pdf(standalone(body, title=ex.title), tmp_path)
     assert pdf == tmp_path / "worked.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")

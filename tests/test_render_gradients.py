@@ -11,8 +11,9 @@ import pytest
 
 from symlstm.cell import Cell
 from symlstm.cli import main
+from symlstm.render.derivation import derivation
 from symlstm.render.document import compile_pdf, standalone
-from symlstm.render.gradients import adjoint_notation, render_backward
+from symlstm.render.gradients import adjoint_notation
 
 from lstm_reference import SEED_SEQUENCE, scalar_trace, significant
 
@@ -97,8 +98,8 @@ def test_adjoint_names():
 @needs_tex
 @pytest.mark.parametrize("options", [{}, {"peephole": True}, {"forget_gate": "coupled"}])
 def test_derivations_compile(tmp_path, options):
-    body = render_backward(Cell("vector", **options), fmt="latex")
-    body += "\n" + render_backward(Cell("tied", **options), notation="spec", fmt="latex")
+    body = derivation(Cell("vector", **options)).latex()
+    body += "\n" + derivation(Cell("tied", **options), notation="spec").latex()
     assert compile_pdf(standalone(body, title="BPTT"), tmp_path).exists()
 
 

@@ -52,15 +52,15 @@ def test_text_printer_uses_unicode_and_custom_names():
 
 
 def test_projected_cell_prints_its_projection():
-    from symlstm.render.gradients import render_backward
-    from symlstm.render.summary import render_equations
+    from symlstm.render.derivation import derivation
+    from symlstm.render.summary import equation_block
 
     cell = Cell("vector", hidden_size=3, input_size=2, proj_size=2)
-    assert render_equations(cell, fmt="text").splitlines()[-1] == "h_t = W_hr·(o_t ⊙ tanh(c_t))"
-    assert render_equations(cell, fmt="latex").splitlines()[-2] == (
+    assert equation_block(cell).text().splitlines()[-1] == "h_t = W_hr·(o_t ⊙ tanh(c_t))"
+    assert equation_block(cell).latex().splitlines()[-2] == (
         r"h_{t} &= W_{hr} \left(o_{t} \odot \tanh\left(c_{t}\right)\right)"
     )
-    backward = render_backward(cell, fmt="text")
+    backward = derivation(cell).text()
     assert "δm_t = W_hrᵀ·δh_t" in backward and "δW_hr = δh_t·m_tᵀ" in backward
     assert text(cell.equations()[-2], notation="canonical") == "m_t = o_t ⊙ s_t"
 
@@ -83,9 +83,9 @@ def test_relations_print_with_their_own_symbols():
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
 def test_hard_sigmoid_derivative_prints_its_inequalities(fmt):
-    from symlstm.render.gradients import render_backward
+    from symlstm.render.derivation import derivation
 
-    out = render_backward(Cell("vector", gate_activation="hard_sigmoid"), fmt=fmt)
+    out = getattr(derivation(Cell("vector", gate_activation="hard_sigmoid")), fmt)()
     if fmt == "text":
         assert "δz_o,t = δo_t ⊙ {1/5 if z_o,t > -5/2 ∧ z_o,t < 5/2; 0 otherwise}" in out
         assert " = -5/2" not in out and "Piecewise" not in out

@@ -171,7 +171,8 @@ class AuditReport:
             "all_hold": self.all_hold,
         }
 
-    def to_json(self) -> str:
+    def json(self) -> str:
+        """:meth:`to_dict` as indented JSON (what ``symlstm audit --format json`` prints)."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     def html(self, *, standalone: bool = True) -> str:
@@ -183,7 +184,7 @@ class AuditReport:
     def _repr_html_(self) -> str:
         return self.html(standalone=False)
 
-    def to_text(self) -> str:
+    def text(self) -> str:
         """A table, one claim a line, with the verdict and the modes it holds in."""
         qw = max([9, *(len(r.claim.quantity) for r in self.results)])
         head = (

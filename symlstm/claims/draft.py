@@ -66,7 +66,7 @@ How a choice is made
 [('0.61', 'i', '0.60')]
 >>> [(n.number.text, n.candidate.quantity) for n in draft.inputs]
 [('0.5', 'x')]
->>> print(draft.to_toml().split("[[claims]]")[1])
+>>> print(draft.toml().split("[[claims]]")[1])
 <BLANKLINE>
 where = "With $x_t = 0.5$ the forget gate is $f_t = 0.62$, the input gate $i_t = 0.61$."
 line = 1
@@ -230,7 +230,7 @@ class Draft:
             f"{_count(len(self.inputs), 'input')}"
         )
 
-    def to_toml(self) -> str:
+    def toml(self) -> str:
         """The claims file, TOML for ``symlstm audit``: claims in the document's order,
         each unmatched number as a commented-out claim at its place, the inputs at the end."""
         names = ", ".join(self.examples)
@@ -362,7 +362,7 @@ def draft_claims(
     Returns
     -------
     Draft
-        Its ``claims``, ``inputs`` and ``unmatched`` numbers, and :meth:`Draft.to_toml`.
+        Its ``claims``, ``inputs`` and ``unmatched`` numbers, and :meth:`Draft.toml`.
 
     Raises
     ------

@@ -28,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "html":
         print(report.html(), end="")
     else:
-        print(report.to_json() if args.format == "json" else report.to_text())
+        print(report.json() if args.format == "json" else report.text())
     return EXIT_OK if report.all_hold else EXIT_FAIL

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"symlstm claims draft: -o {out} would overwrite the document")
     base = os.path.dirname(os.path.abspath(out)) if out is not None else os.getcwd()
     draft = draft_claims(args.document, args.example, base_dir=base)
-    text = draft.to_toml()
+    text = draft.toml()
     if out is None:
         print(text, end="")
         return EXIT_OK

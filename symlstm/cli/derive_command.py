@@ -24,19 +24,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command with the parsed ``args``; return its exit status."""
     from symlstm.cell import Cell, Variant
+    from symlstm.render.derivation import derivation
     from symlstm.render.document import standalone
-    from symlstm.render.gradients import render_backward
 
     if args.standalone and args.format != "latex":
         raise UsageError("symlstm derive: --standalone needs --format latex")
     cell = Cell(args.kind, Variant.parse(args.variant))
     note = args.notation or ("spec" if args.kind == "tied" else "canonical")
+    formulas = derivation(cell, notation=note)
     if args.format == "html":
-        from symlstm.render.derivation import derivation
-
-        print(derivation(cell, notation=note).html(), end="")
+        print(formulas.html(), end="")
         return EXIT_OK
-    out = render_backward(cell, notation=note, fmt=args.format)
+    out = getattr(formulas, args.format)()
     if args.standalone:
         out = standalone(
             out, title=f"Backprop through time: {args.kind} cell, {cell.variant.label()}"

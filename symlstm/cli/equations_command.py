@@ -22,9 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command with the parsed ``args``; return its exit status."""
     from symlstm.cell import Cell, Variant
-    from symlstm.render.summary import render_equations
+    from symlstm.render.summary import equation_block
 
     cell = Cell(args.kind, Variant.parse(args.variant))
     note = args.notation or ("spec" if args.kind == "tied" else "canonical")
-    print(render_equations(cell, notation=note, fmt=args.format))
+    print(getattr(equation_block(cell, notation=note), args.format)())
     return EXIT_OK

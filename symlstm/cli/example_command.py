@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     from symlstm.claims.audit import load_claims
     from symlstm.examples import builtin_examples, load_example
-    from symlstm.render.summary import render_summary
+    from symlstm.render.summary import summary
     from symlstm.render.worked import worked_example
 
     if args.list:
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             trace = example.certify(hand=args.hand, significant=args.dps or 30)
         else:
             trace = example.certify(hand=args.hand)
-        print(render_summary(example, trace, args.format))
+        print(getattr(summary(example, trace), args.format)())
         return EXIT_OK
     claims = args.claims
     if claims is None and args.example in builtin_examples():

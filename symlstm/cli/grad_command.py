@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the command with the parsed ``args``; return its exit status."""
     from symlstm.derive.calculus import certify_gradients
     from symlstm.examples import load_example
-    from symlstm.render.gradients import render_gradients, worked_gradient
+    from symlstm.render.gradients import gradient_table, worked_gradient
 
     example = load_example(args.example)
     targets = example.targets
@@ -61,15 +61,14 @@ def run(args: argparse.Namespace) -> int:
         loss=args.loss,
         targets=targets,
     )
+    table = gradient_table(example, grads)
     if args.format == "html":
-        from symlstm.render.derivation import gradient_html
-
         worked = None
         if not example.cell.is_vector:
             worked = worked_gradient(example, loss=args.loss, targets=targets, digits=args.digits)
-        print(gradient_html(example, grads, worked), end="")
+        print(table.html(worked), end="")
         return EXIT_OK
-    values = render_gradients(example, grads, args.format)
+    values = getattr(table, args.format)()
     if args.format == "json" or example.cell.is_vector:
         print(values)  # vector cells: the values (the worked derivation is for scalar cells)
         return EXIT_OK

@@ -1,6 +1,5 @@
 """A derivation: the backprop-through-time formulas of a cell, as an object that renders
-itself (what ``symlstm derive`` prints, and what a notebook displays); and the HTML pages
-of ``symlstm derive`` and ``symlstm grad`` (:func:`derivation_html`, :func:`gradient_html`).
+itself (what ``symlstm derive`` prints, and what a notebook displays).
 
 >>> from symlstm.cell import Cell
 >>> d = derivation(Cell("tied"), notation="spec")
@@ -18,9 +17,9 @@ from typing import Any
 
 from symlstm.cell import Cell
 from symlstm.errors import ArgumentError
-from symlstm.render.html import chain_html, inline_math, table_html, worked_parts, wrap_page
+from symlstm.render.html import chain_html, wrap_page
 
-__all__ = ["Derivation", "derivation", "derivation_html", "gradient_html"]
+__all__ = ["Derivation", "derivation"]
 
 
 @dataclass(frozen=True)
@@ -33,22 +32,33 @@ class Derivation:
     notation: Any = "canonical"
 
     def text(self) -> str:
-        from symlstm.render.gradients import render_backward
+        """The forward equations, the backward step and the gradient sums, as text."""
+        from symlstm.render.gradients import backward_formulas
 
-        return render_backward(self.cell, notation=self.notation, fmt="text")
+        return backward_formulas(self.cell, notation=self.notation, fmt="text")
 
     def markdown(self) -> str:
-        from symlstm.render.gradients import render_backward
+        """The same in Markdown, the formulas as display math."""
+        from symlstm.render.gradients import backward_formulas
 
-        return render_backward(self.cell, notation=self.notation, fmt="markdown")
+        return backward_formulas(self.cell, notation=self.notation, fmt="markdown")
 
     def latex(self) -> str:
-        from symlstm.render.gradients import render_backward
+        """The same in LaTeX (``\\paragraph`` headings, ``align*`` environments)."""
+        from symlstm.render.gradients import backward_formulas
 
-        return render_backward(self.cell, notation=self.notation, fmt="latex")
+        return backward_formulas(self.cell, notation=self.notation, fmt="latex")
 
     def html(self, *, standalone: bool = True) -> str:
-        return derivation_html(self.cell, notation=self.notation, standalone=standalone)
+        """The same as an HTML page (MathML), or a fragment with ``standalone=False``.
+
+        >>> from symlstm.cell import Cell
+        >>> "δ" in derivation(Cell("tied"), notation="spec").html(standalone=False)
+        True
+        """
+        if not isinstance(standalone, bool):
+            raise ArgumentError(f"standalone must be True or False, not {standalone!r}")
+        return _derivation_html(self.cell, self.notation, standalone)
 
     def _repr_html_(self) -> str:
         return self.html(standalone=False)
@@ -70,21 +80,11 @@ def derivation(cell: Cell, *, notation: Any = "canonical") -> Derivation:
     return Derivation(cell, notation)
 
 
-def derivation_html(cell: Any, *, notation: Any = "canonical", standalone: bool = True) -> str:
-    """The backprop-through-time formulas of a cell (what ``symlstm derive`` prints) as HTML:
-    the forward equations, the backward step and the gradient sums.
-
-    >>> from symlstm.cell import Cell
-    >>> "δ" in derivation_html(Cell("tied"), notation="spec", standalone=False)
-    True
-    """
-    from symlstm.cell import Cell
+def _derivation_html(cell: Cell, notation: Any, standalone: bool) -> str:
     from symlstm.derive.calculus import adjoint_symbol, backward_step
     from symlstm.render.gradients import adjoint_notation
     from symlstm.render.mathml import LSTMMathMLPrinter
 
-    if not isinstance(cell, Cell):
-        raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
     note = adjoint_notation(cell, notation)
     printer = LSTMMathMLPrinter({"notation": note})
     title = f"Backprop through time: {cell.kind} cell, {cell.variant.label()}"
@@ -112,54 +112,3 @@ def derivation_html(cell: Any, *, notation: Any = "canonical", standalone: bool 
         )
         out.append(chain_html(frac, [("=", total)]))
     return wrap_page(title, out, standalone)
-
-
-def _check_gradient_arguments(example: Any, grads: Any, worked: Any, standalone: Any) -> None:
-    from symlstm.examples import Example
-    from symlstm.render.worked import WorkedExample
-
-    if not isinstance(example, Example):
-        raise ArgumentError(f"example must be an Example, not {type(example).__name__}")
-    if not (hasattr(grads, "loss") and hasattr(grads, "decimals")):
-        raise ArgumentError(f"grads must be certified gradients, not {type(grads).__name__}")
-    if worked is not None and not isinstance(worked, WorkedExample):
-        raise ArgumentError(f"worked must be a WorkedExample or None, not {type(worked).__name__}")
-    if not isinstance(standalone, bool):
-        raise ArgumentError(f"standalone must be True or False, not {standalone!r}")
-
-
-def gradient_html(example: Any, grads: Any, worked: Any = None, *, standalone: bool = True) -> str:
-    """Certified gradients as HTML (what ``symlstm grad`` prints): the worked backward pass
-    where there is one (scalar cells), then every gradient's value in a table."""
-    from symlstm.render.gradients import adjoint_notation, gradients_data
-    from symlstm.render.mathml import LSTMMathMLPrinter
-
-    _check_gradient_arguments(example, grads, worked, standalone)
-    data = gradients_data(example, grads)
-    note = adjoint_notation(example.cell, example.notation_with_names())
-    printer = LSTMMathMLPrinter({"notation": note})
-    title = f"Gradients of the loss {grads.loss.name} for {example.title or example.name}"
-    out: list[str] = []
-    if worked is not None:
-        out += worked_parts(worked, diagram=False)
-    out += [f"<h2>{escape(title)}</h2>", "<p>Certified: every digit shown is correct.</p>"]
-    rows = []
-    items = list(data["gradients"].items())
-    items += [("h0", data["initial_state"]["h0"]), ("c0", data["initial_state"]["c0"])]
-    for name, value in items:
-        sym = example.cell.parameters.get(name)
-        label = (
-            printer.doprint(sym)
-            if sym is not None
-            else f"<msub><mi>{name[0]}</mi><mn>0</mn></msub>"
-        )
-        frac = f"<mfrac><mrow><mo>∂</mo><mi>L</mi></mrow><mrow><mo>∂</mo>{label}</mrow></mfrac>"
-        rows.append([inline_math(frac), escape(_flat_text(value))])
-    out.append(table_html(["parameter", "gradient"], rows))
-    return wrap_page(title, out, standalone)
-
-
-def _flat_text(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_flat_text(v) for v in value) + "]"
-    return str(value).replace("-", "−")

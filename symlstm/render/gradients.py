@@ -1,20 +1,23 @@
 """Backprop formulas and gradient values as text, Markdown, LaTeX or JSON.
 
-:func:`render_backward` prints the general formulas of a cell and variant: the
-forward equations, the backward step derived from them
-(:func:`symlstm.derive.calculus.backward_step`), and the gradients as sums over the
-steps. Adjoints are written δq (``\\delta q`` in LaTeX): δh_t is ∂L/∂h_t in
-total, δc_t^next what step t + 1 sends back to c_t.
+The general formulas of a cell and variant (the forward equations, the backward step
+derived from them by :func:`symlstm.derive.calculus.backward_step`, and the gradients as
+sums over the steps) are what :class:`symlstm.render.derivation.Derivation` renders;
+:func:`gradient_table` renders certified gradient values, and :func:`worked_gradient` a
+worked backward pass with numbers. Adjoints are written δq (``\\delta q`` in LaTeX): δh_t
+is ∂L/∂h_t in total, δc_t^next what step t + 1 sends back to c_t.
 
 >>> from symlstm.cell import Cell
->>> print(render_backward(Cell("tied"), notation="spec", fmt="text").splitlines()[9])
+>>> print(backward_formulas(Cell("tied"), notation="spec", fmt="text").splitlines()[9])
 δtanh(C_t) = δh_t·o_t
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from fractions import Fraction
+from html import escape
 from typing import Any
 
 from symlstm.cell import Cell
@@ -23,15 +26,15 @@ from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.examples import Example
 from symlstm.limits import MAX_SHOWN_DIGITS
 from symlstm.render.printers import latex, text
-from symlstm.render.summary import render_equations
+from symlstm.render.summary import equation_block
 from symlstm.symbols import Notation
 from symlstm.symbols import notation as get_notation
 
 __all__ = [
     "FORMATS",
+    "GradientTable",
     "adjoint_notation",
-    "render_backward",
-    "render_gradients",
+    "gradient_table",
     "worked_gradient",
 ]
 
@@ -66,10 +69,12 @@ def _check(fmt: str, allowed: tuple[str, ...]) -> None:
         raise UnknownNameError(f"unknown format {fmt!r}; known: {', '.join(allowed)}")
 
 
-def render_backward(
+def backward_formulas(
     cell: Cell, *, notation: str | Notation = "canonical", fmt: str = "latex"
 ) -> str:
-    """The forward equations, the backward step and the gradient sums of a cell."""
+    """The forward equations, the backward step and the gradient sums of a cell, in
+    ``fmt`` (text, markdown or latex): what :class:`~symlstm.render.derivation.Derivation`
+    renders (use that; this is its printer, not part of the API)."""
     _check_types(cell=(cell, Cell))
     _check(fmt, ("text", "markdown", "latex"))
     note = adjoint_notation(cell, notation)
@@ -87,7 +92,8 @@ def render_backward(
         "δh_{t-1} sent back by step t + 1), δc_t^next is what step t + 1 sends back to c_t "
         "(its δc_{t-1}); at t = T both extra terms are 0."
     )
-    forward = render_equations(cell, notation=notation, fmt="text" if fmt == "text" else "latex")
+    equations = equation_block(cell, notation=notation)
+    forward = equations.text() if fmt == "text" else equations.latex()
     if fmt == "text":
         backward = "\n".join(text(eq, notation=note) for eq in eqs)
         return "\n".join(
@@ -169,12 +175,65 @@ def gradients_data(example: Example, grads: Gradients) -> dict[str, Any]:
     }
 
 
-def render_gradients(example: Example, grads: Gradients, fmt: str = "text") -> str:
-    """Certified gradient values (``grads`` from :func:`symlstm.certify_gradients`)."""
+@dataclass(frozen=True)
+class GradientTable:
+    """Certified gradient values of an example's loss (what ``symlstm grad`` prints after
+    the worked derivation); render with :meth:`text`, :meth:`markdown`, :meth:`latex`,
+    :meth:`json` or :meth:`html`."""
+
+    example: Example
+    grads: Gradients
+
+    def text(self) -> str:
+        """A title, then ``∂L/∂w = value`` per parameter and initial state."""
+        return _gradient_values(self.example, self.grads, "text")
+
+    def markdown(self) -> str:
+        """A Markdown table of parameter and gradient."""
+        return _gradient_values(self.example, self.grads, "markdown")
+
+    def latex(self) -> str:
+        """An ``align*`` of the scalar gradients."""
+        return _gradient_values(self.example, self.grads, "latex")
+
+    def json(self) -> str:
+        """:func:`gradients_data` as indented JSON."""
+        return _gradient_values(self.example, self.grads, "json")
+
+    def html(self, worked: Any = None, *, standalone: bool = True) -> str:
+        """The table as an HTML page, after the worked backward pass ``worked`` (a
+        :class:`~symlstm.render.worked.WorkedExample` from :func:`worked_gradient`) if
+        given."""
+        return _gradient_html(self.example, self.grads, worked, standalone)
+
+    def _repr_html_(self) -> str:
+        return self.html(standalone=False)
+
+
+def gradient_table(example: Example, grads: Gradients) -> GradientTable:
+    """Certified gradient values (``grads`` from :func:`symlstm.certify_gradients`), to
+    render in one format.
+
+    >>> import symlstm
+    >>> ex = symlstm.load_example("seed-step")
+    >>> grads = symlstm.certify_gradients(
+    ...     ex.cell, ex.parameters, ex.inputs, ex.h0, ex.c0, significant=6
+    ... )
+    >>> gradient_table(ex, grads).text().splitlines()[6]
+    '∂L/∂W_f   = 0.0353469'
+
+    Raises
+    ------
+    ArgumentError
+        If ``example`` is not an Example or ``grads`` not certified gradients.
+    """
     _check_types(example=(example, Example), grads=(grads, Gradients))
-    _check(fmt, FORMATS)
     if grads.decimals is None:
         raise ArgumentError("grads has no certified decimals: use certify_gradients()")
+    return GradientTable(example, grads)
+
+
+def _gradient_values(example: Example, grads: Gradients, fmt: str) -> str:
     data = gradients_data(example, grads)
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False)
@@ -207,6 +266,52 @@ def render_gradients(example: Example, grads: Gradients, fmt: str = "text") -> s
         if not isinstance(v, list)
     )
     return f"% {title}\n\\begin{{align*}}\n{body}\n\\end{{align*}}"
+
+
+def _check_html_arguments(worked: Any, standalone: Any) -> None:
+    from symlstm.render.worked import WorkedExample
+
+    if worked is not None and not isinstance(worked, WorkedExample):
+        raise ArgumentError(f"worked must be a WorkedExample or None, not {type(worked).__name__}")
+    if not isinstance(standalone, bool):
+        raise ArgumentError(f"standalone must be True or False, not {standalone!r}")
+
+
+def _gradient_html(example: Example, grads: Gradients, worked: Any, standalone: Any) -> str:
+    """Certified gradients as HTML (what ``symlstm grad`` prints): the worked backward pass
+    where there is one (scalar cells), then every gradient's value in a table."""
+    from symlstm.render.html import inline_math, table_html, worked_parts, wrap_page
+    from symlstm.render.mathml import LSTMMathMLPrinter
+
+    _check_html_arguments(worked, standalone)
+    data = gradients_data(example, grads)
+    note = adjoint_notation(example.cell, example.notation_with_names())
+    printer = LSTMMathMLPrinter({"notation": note})
+    title = f"Gradients of the loss {grads.loss.name} for {example.title or example.name}"
+    out: list[str] = []
+    if worked is not None:
+        out += worked_parts(worked, diagram=False)
+    out += [f"<h2>{escape(title)}</h2>", "<p>Certified: every digit shown is correct.</p>"]
+    rows = []
+    items = list(data["gradients"].items())
+    items += [("h0", data["initial_state"]["h0"]), ("c0", data["initial_state"]["c0"])]
+    for name, value in items:
+        sym = example.cell.parameters.get(name)
+        label = (
+            printer.doprint(sym)
+            if sym is not None
+            else f"<msub><mi>{name[0]}</mi><mn>0</mn></msub>"
+        )
+        frac = f"<mfrac><mrow><mo>∂</mo><mi>L</mi></mrow><mrow><mo>∂</mo>{label}</mrow></mfrac>"
+        rows.append([inline_math(frac), escape(_flat_text(value))])
+    out.append(table_html(["parameter", "gradient"], rows))
+    return wrap_page(title, out, standalone)
+
+
+def _flat_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_flat_text(v) for v in value) + "]"
+    return str(value).replace("-", "−")
 
 
 # -- worked derivations with numbers ---------------------------------------------------------

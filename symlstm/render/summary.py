@@ -4,40 +4,62 @@ This is the compact view: the cell's equations in the example's notation, then
 every quantity of every step, correctly rounded. Values come from a certified
 trace (:func:`symlstm.numeric.evaluation.certify`), so every printed digit is guaranteed.
 
+Every view renders itself: :func:`summary` gives a :class:`Summary` and
+:func:`equation_block` an :class:`EquationBlock`, each with ``text()``, ``markdown()`` and
+``latex()`` (and ``json()`` for the summary), like every other view of the package.
+
 >>> from symlstm.examples import load_example
 >>> ex = load_example("seed-step")
->>> print(render_summary(ex, ex.certify(), "text").splitlines()[-1])
+>>> print(summary(ex, ex.certify()).text().splitlines()[-1])
   h_t             =  0.276
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from symlstm.cell import Cell
-from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
+from symlstm.errors import ArgumentError, ParameterError
 from symlstm.examples import Example
 from symlstm.numeric.evaluation import Trace
 from symlstm.render.printers import latex, text
 from symlstm.symbols import notation as get_notation
 
-__all__ = ["FORMATS", "render_equations", "render_summary", "summary_data"]
+__all__ = ["FORMATS", "EquationBlock", "Summary", "equation_block", "summary", "summary_data"]
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "latex", "json")
 
 
-def _check_format(fmt: str, allowed: tuple[str, ...] = FORMATS) -> None:
-    if not isinstance(fmt, str):
-        raise ArgumentError(f"fmt must be a string, not {type(fmt).__name__}")
-    if fmt not in allowed:
-        raise UnknownNameError(f"unknown format {fmt!r}; known: {', '.join(allowed)}")
+@dataclass(frozen=True)
+class EquationBlock:
+    """A cell's textbook equations in a notation; render with :meth:`text`,
+    :meth:`markdown` (display math) or :meth:`latex` (an ``align*``)."""
+
+    cell: Cell
+    notation: Any = "canonical"
+
+    def text(self) -> str:
+        """One equation per line, in the notation's text names."""
+        return _equations(self.cell, self.notation, "text")
+
+    def markdown(self) -> str:
+        """The equations as Markdown display math (``$$ … $$``)."""
+        return _equations(self.cell, self.notation, "markdown")
+
+    def latex(self) -> str:
+        """The equations as a LaTeX ``align*`` environment."""
+        return _equations(self.cell, self.notation, "latex")
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
 
 
-def render_equations(cell: Cell, *, notation: str = "canonical", fmt: str = "latex") -> str:
-    """The cell's textbook equations: a LaTeX ``align*``, Markdown math or text lines.
+def equation_block(cell: Cell, *, notation: Any = "canonical") -> EquationBlock:
+    """The cell's textbook equations, to render as text, Markdown or LaTeX.
 
-    >>> print(render_equations(Cell("tied"), notation="spec", fmt="text"))
+    >>> print(equation_block(Cell("tied"), notation="spec").text())
     f_t = σ(W_f·h_{t-1} + W_f·x_t + b_f)
     i_t = σ(W_i·h_{t-1} + W_i·x_t + b_i)
     C̃_t = tanh(W_C·h_{t-1} + W_C·x_t + b_C)
@@ -48,13 +70,17 @@ def render_equations(cell: Cell, *, notation: str = "canonical", fmt: str = "lat
     Raises
     ------
     ArgumentError
-        If ``cell`` is not a :class:`~symlstm.cell.Cell` or ``fmt`` not a string.
+        If ``cell`` is not a :class:`~symlstm.cell.Cell`.
     UnknownNameError
-        For an unknown format or notation.
+        For an unknown notation.
     """
     if not isinstance(cell, Cell):
         raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
-    _check_format(fmt, ("text", "markdown", "latex"))
+    get_notation(notation)  # an unknown notation is refused here, not when rendered
+    return EquationBlock(cell, notation)
+
+
+def _equations(cell: Cell, notation: Any, fmt: str) -> str:
     eqs = cell.equations(inline=True)
     if fmt == "text":
         return "\n".join(text(eq, notation=notation) for eq in eqs)
@@ -159,21 +185,50 @@ def summary_data(example: Example, trace: Trace) -> dict[str, Any]:
     }
 
 
-def render_summary(example: Example, trace: Trace, fmt: str = "text") -> str:
-    """Equations, then every certified value of every step, in one format.
+@dataclass(frozen=True)
+class Summary:
+    """An example's equations, then every certified value of every step (what
+    ``symlstm example --compact`` and ``--format json`` print); render with :meth:`text`,
+    :meth:`markdown`, :meth:`latex` or :meth:`json`."""
 
-    ``trace`` is a certified trace of the example (:meth:`~symlstm.examples.Example.certify`);
-    ``fmt`` one of :data:`FORMATS`.
+    example: Example
+    trace: Trace
+
+    def text(self) -> str:
+        """The equations, then one block of values per step."""
+        return _summary(self.example, self.trace, "text")
+
+    def markdown(self) -> str:
+        """The equations as display math and the values as a table (a column per step)."""
+        return _summary(self.example, self.trace, "markdown")
+
+    def latex(self) -> str:
+        """The equations as an ``align*`` and the values as a ``tabular``."""
+        return _summary(self.example, self.trace, "latex")
+
+    def json(self) -> str:
+        """:func:`summary_data` as indented JSON."""
+        return _summary(self.example, self.trace, "json")
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+
+def summary(example: Example, trace: Trace) -> Summary:
+    """Equations, then every certified value of every step, to render in one format.
+
+    ``trace`` is a certified trace of the example (:meth:`~symlstm.examples.Example.certify`).
 
     Raises
     ------
     ArgumentError, ParameterError
         As :func:`summary_data`.
-    UnknownNameError
-        For an unknown format.
     """
-    _check_format(fmt)
     _check_certified(example, trace)
+    return Summary(example, trace)
+
+
+def _summary(example: Example, trace: Trace, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(summary_data(example, trace), indent=2, ensure_ascii=False)
     note = get_notation(example.notation)
@@ -186,7 +241,7 @@ def render_summary(example: Example, trace: Trace, fmt: str = "text") -> str:
             "=" * len(title),
             f"cell: {example.cell.kind} ({example.cell.variant.label()})",
             "",
-            render_equations(example.cell, notation=example.notation, fmt="text"),
+            _equations(example.cell, example.notation, "text"),
             "",
         ]
         for t, row in enumerate(trace.decimals, start=1):
@@ -195,7 +250,7 @@ def render_summary(example: Example, trace: Trace, fmt: str = "text") -> str:
             width = max(6, *map(len, shown.values()))
             lines += [f"  {note.text.get(n, n):<15} = {v:>{width}}" for n, v in shown.items()]
         return "\n".join(lines)
-    eq = render_equations(example.cell, notation=example.notation, fmt=fmt)
+    eq = _equations(example.cell, example.notation, fmt)
     head = "| quantity | " + " | ".join(f"t = {t}" for t in range(1, len(trace) + 1)) + " |"
     if fmt == "markdown":
         rule = "|---|" + "---|" * len(trace)
