@@ -266,6 +266,7 @@ def _render_generated_code():
 
 def _setup_worked(app):
     app.connect("builder-inited", _render_worked_examples)
+    app.connect("builder-inited", _render_notebook)
     app.connect("build-finished", _copy_web_page)
 
 
@@ -277,3 +278,92 @@ def _copy_web_page(app, exception):
         target = Path(app.outdir) / "_generated"
         target.mkdir(exist_ok=True)
         shutil.copyfile(GENERATED / "seed-step-page.html", target / "seed-step-page.html")
+
+
+# -- the notebook page, executed at build time ------------------------------------------------
+# docs/notebook.md shows what Jupyter shows for the objects a user holds. No Jupyter
+# kernel runs: each cell below is executed here, in one namespace as a notebook would,
+# and its last expression's _repr_html_() is what the page shows under it (the same
+# HTML a notebook displays). A cell that needs something missing (PyTorch) says so.
+NOTEBOOK_CELLS = {
+    "worked": """\
+import symlstm
+
+worked = symlstm.worked_example(symlstm.load_example("seed-step"))
+worked""",
+    "derivation": """\
+symlstm.derivation(symlstm.Cell("tied"), notation="spec")""",
+    "audit": """\
+report = symlstm.audit()  # the spec's own claims
+report""",
+    "validation": """\
+import numpy as np
+import torch
+
+torch.manual_seed(0)
+lstm = torch.nn.LSTM(input_size=3, hidden_size=2)
+weights = {name: p.detach().numpy() for name, p in lstm.named_parameters()}
+x = np.random.default_rng(0).normal(size=(12, 1, 3)).astype(np.float32)
+with torch.no_grad():
+    y, (h_T, c_T) = lstm(torch.from_numpy(x))
+outputs = {"y": y.numpy(), "h_T": h_T.numpy(), "c_T": c_T.numpy()}
+symlstm.validate("torch", weights, {"x": x}, outputs, diagnosis=False)""",
+}
+
+
+def _notebook_css():
+    """The package's page style, only its rules for its own blocks (``.symlstm …``), so
+    that the docs' theme keeps the rest of the page; and the cells' frames."""
+    import re
+
+    from symlstm.render.html import CSS
+
+    rules = [r.strip() + "}" for r in CSS.split("}") if r.strip()]
+    own = [
+        r
+        for r in rules
+        if all(sel.strip().startswith(".symlstm") for sel in r.split("{")[0].split(","))
+    ]
+    frames = (
+        ".notebook-out { border-left: 3px solid #d0d7de; padding: 0 0 0 0.8em; "
+        "margin: 0 0 2em; overflow-x: auto; }\n"
+        ".notebook-out > .prompt { color: #b3541e; font-family: monospace; font-size: 0.85em; }\n"
+        ".notebook-out .symlstm { margin: 0; padding: 0; max-width: none; }\n"
+        ".notebook-out .symlstm h1 { font-size: 1.2em; margin-top: 0.3em; }"
+    )
+    return re.sub(r"\n\s*", " ", "\n".join(own)) + "\n" + frames
+
+
+def _run_cell(code, namespace):
+    """Run a cell; return its last expression's value (a notebook's Out[n])."""
+    import ast
+
+    tree = ast.parse(code)
+    last = tree.body.pop()
+    exec(compile(tree, "<notebook>", "exec"), namespace)
+    return eval(compile(ast.Expression(last.value), "<notebook>", "eval"), namespace)
+
+
+def _render_notebook(app):
+    """Execute :data:`NOTEBOOK_CELLS`; write each as the code (In) and its HTML (Out)."""
+    import importlib.util
+
+    GENERATED.mkdir(exist_ok=True)
+    namespace = {}
+    _write_generated(
+        "notebook-style.md", f"```{{raw}} html\n<style>\n{_notebook_css()}\n</style>\n```\n"
+    )
+    for n, (name, code) in enumerate(NOTEBOOK_CELLS.items(), start=1):
+        cell = f"```{{code-block}} python\n:caption: In [{n}]\n\n{code}\n```\n\n"
+        if name == "validation" and importlib.util.find_spec("torch") is None:
+            out = "*(PyTorch was not installed where these pages were built: no output.)*\n"
+            _write_generated(f"notebook-{name}.md", cell + out)
+            continue
+        value = _run_cell(code, namespace)
+        html = value._repr_html_()
+        kind = type(value).__name__
+        out = (
+            f'````{{raw}} html\n<div class="notebook-out" data-object="{kind}">'
+            f'<div class="prompt">Out[{n}]: {kind}</div>\n{html}\n</div>\n````\n'
+        )
+        _write_generated(f"notebook-{name}.md", cell + out)

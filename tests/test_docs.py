@@ -98,6 +98,55 @@ def test_docs_pictures_are_the_packages_own_output(html_docs: Path) -> None:
         assert len([e for e in plot.iter() if e.get("class") == "point"]) >= 30
 
 
+def _notebook_outputs(page: str) -> dict[str, str]:
+    """The Out blocks of the notebook page: the object's class name → its HTML."""
+    outputs = {}
+    for block in page.split('<div class="notebook-out" data-object="')[1:]:
+        kind, _, html = block.partition('"')
+        outputs[kind] = html
+    return outputs
+
+
+def test_docs_notebook_page_shows_the_objects_rendered_at_build_time(html_docs: Path) -> None:
+    """Issue 17: the notebook page runs its cells when the docs are built and shows each
+    object's ``_repr_html_``: the worked example's MathML and drawn cell, the
+    derivation's MathML, the audit's coloured table, the validation's table and plot."""
+    import xml.etree.ElementTree as ET
+
+    index = (html_docs / "index.html").read_text(encoding="utf-8")
+    assert 'href="notebook.html"' in index  # in the toctree
+    page = (html_docs / "notebook.html").read_text(encoding="utf-8")
+    for n in (1, 2, 3):
+        assert f"In [{n}]" in page and f"Out[{n}]" in page
+    out = _notebook_outputs(page)
+    worked = out["WorkedExample"]
+    assert worked.count("<math") > 5 and "<mfrac" in worked  # MathML, typeset by the browser
+    svg = re.search(r'<svg [^>]*class="lstm-diagram".*?</svg>', worked, re.S)
+    assert svg is not None, "no diagram in the worked example's output"
+    root = ET.fromstring(svg.group(0))
+    values = {
+        g.get("data-quantity"): [t.text for t in g.iter() if t.get("class") == "value"]
+        for g in root.iter()
+        if g.get("class") == "label"
+    }
+    spec = {"f": "0.62", "i": "0.603", "g": "0.336", "c": "0.451", "o": "0.652", "h": "0.276"}
+    for q, value in {**spec, "fc": "0.248", "ig": "0.203"}.items():
+        assert values[q] == [value], q
+    assert "<math" in out["Derivation"] and "δ" in out["Derivation"]
+    audit = out["AuditReport"]
+    table = re.search(r"<table>.*?</table>", audit, re.S)
+    assert table is not None, "no audit table"
+    rows = re.findall(r'<tr class="(holds|wrong)">', table.group(0))
+    assert len(rows) > 30 and "wrong" in rows and "holds" in rows  # the spec: one wrong
+    assert '<p class="legend">' in audit
+    assert ".symlstm .wrong" in page  # its colours: the package's style sheet, scoped
+    if importlib.util.find_spec("torch") is not None:
+        validation = out["ValidationReport"]
+        assert "<table>" in validation and 'class="ulp-plot"' in validation
+    else:
+        assert "PyTorch was not installed" in page
+
+
 # -- math rendered offline -------------------------------------------------------------
 # Pages with display math (aligned, \sigma, fractions): seed-sequence and worked are
 # rendered by the package at build time.
