@@ -64,15 +64,35 @@ def test_torch_layouts_read_from_the_module(torch):
     assert check_torch(nobias, _x(7)).passed
 
 
+def _whole_networks() -> bool:
+    """Whether validate judges whole networks (several layers, both directions) by default."""
+    import inspect
+
+    from symlstm.validation import validate
+
+    return inspect.signature(validate).parameters["layer"].default is None
+
+
 def test_torch_bidirectional_one_direction_per_report(torch):
     lstm = _lstm(torch, 3, bidirectional=True)
     for direction in ("forward", "reverse"):
         report = check_torch(lstm, _x(8), grads=True, direction=direction)
         assert report.passed and report.direction == direction, report.to_text()
-    with pytest.raises(ParameterError, match="direction='forward' or direction='reverse'"):
-        check_torch(lstm, _x(8))
-    with pytest.raises(ParameterError, match=r"2-layer nn\.LSTM"):
-        check_torch(_lstm(torch, 4, num_layers=2), _x(8))
+    with pytest.raises(ParameterError, match="gradients are compared for one unit"):
+        check_torch(lstm, _x(8), grads=True)
+    with pytest.raises(ParameterError, match="whose inner outputs the framework does not"):
+        check_torch(_lstm(torch, 4, num_layers=2), _x(8), direction="forward")
+
+
+def test_torch_whole_networks(torch):
+    stack = _lstm(torch, 4, num_layers=2, bidirectional=True, batch_first=True, proj_size=2)
+    x = _x(9, (B, T, M))
+    if not _whole_networks():
+        with pytest.raises(ParameterError, match="2-layer network"):
+            check_torch(stack, x)
+        return
+    report = check_torch(stack, x, _x(10, (4, B, 2)), _x(11, (4, B, N)))
+    assert report.passed, report.to_text()
 
 
 def test_a_tampered_torch_module_fails(torch):
@@ -161,6 +181,10 @@ def test_keras_bidirectional_one_direction_per_report(keras):
     )
     with pytest.raises(ParameterError, match="merge_mode 'sum'"):
         check_keras(summed, _x(7, (B, T, M)), direction="forward")
+    if _whole_networks():
+        for merged in (layer, summed):
+            report = check_keras(merged, _x(7, (B, T, M)))
+            assert report.passed, report.to_text()
 
 
 # -- ONNX Runtime ---------------------------------------------------------------------------------
@@ -224,8 +248,11 @@ def test_check_onnx_directions(onnx, tmp_path):
     for direction in ("forward", "reverse"):
         report = check_onnx(path, {"X": _x()}, direction=direction)
         assert report.passed and report.direction == direction, report.to_text()
-    with pytest.raises(ParameterError, match="direction='forward'"):
-        check_onnx(path, {"X": _x()})
+    if _whole_networks():
+        assert check_onnx(path, {"X": _x()}).passed
+    else:
+        with pytest.raises(ParameterError, match="direction='forward'"):
+            check_onnx(path, {"X": _x()})
 
 
 def test_validate_onnx_model_takes_outputs_by_graph_names(onnx, tmp_path):

@@ -13,11 +13,13 @@ Each framework is an optional extra (``pip install 'symlstm[torch]'``, ``[keras]
 ``[onnx]``); without it the call raises :class:`~symlstm.errors.MissingDependencyError`
 naming the extra.
 
-What is judged: one layer in one direction per report (validate's unit). A bidirectional
-network is judged one direction at a time (``direction="forward"`` or ``"reverse"``); a
-stack of several layers raises a :class:`~symlstm.errors.ParameterError`, since the
-inner layers' outputs are not returned by the frameworks and validate judges a layer on
-its own input.
+What is judged: the whole network the implementation holds, where
+:func:`~symlstm.validation.run.validate` judges whole networks (several layers, both
+directions), or one direction of a one-layer network with ``direction="forward"`` or
+``"reverse"`` (its own part of the outputs is compared). Gradients are compared for one
+unit. Where the installed validate judges one unit per report, a stack of several layers
+or a bidirectional network without ``direction`` is a :class:`~symlstm.errors.ParameterError`
+saying so.
 
 >>> import torch
 >>> lstm = torch.nn.LSTM(3, 4)
@@ -29,6 +31,7 @@ its own input.
 from __future__ import annotations
 
 import importlib
+import inspect
 import numbers
 import os
 from collections.abc import Mapping
@@ -110,15 +113,56 @@ def _numpy_dtype(dtype: Any, what: str) -> np.dtype:
     return np_dtype
 
 
-def _one_unit(directions: int, direction: str | None, what: str) -> str:
-    if directions == 2 and direction is None:
+def _whole_networks() -> tuple[bool, frozenset[str]]:
+    """Whether validate judges a whole network by default (layer=None), and the names of
+    its parameters: live calls use what the installed validate offers."""
+    parameters = inspect.signature(validate).parameters
+    return parameters["layer"].default is None, frozenset(parameters)
+
+
+def _units(
+    layers: int, directions: int, direction: str | None, grads: bool, what: str
+) -> dict[str, Any]:
+    """validate's ``layer`` and ``direction`` arguments: one unit where ``direction`` is
+    given, else the whole network (where validate judges whole networks)."""
+    whole, _ = _whole_networks()
+    if direction is not None:
+        if layers > 1:
+            raise ParameterError(
+                f"{what}: direction= judges one unit of a one-layer network; this one has "
+                f"{layers} layers, whose inner outputs the framework does not return: "
+                "leave direction out to judge the whole network"
+            )
+        if directions == 1 and direction != "forward":
+            raise ParameterError(f"{what}: the network has one direction, forward")
+        return {"layer": 0, "direction": direction}
+    if layers == 1 and directions == 1:
+        return {}
+    if grads:
+        raise ParameterError(
+            f"{what}: gradients are compared for one unit: a one-layer network, "
+            "with direction='forward' or 'reverse' where it is bidirectional"
+        )
+    if not whole:
+        if layers > 1:
+            raise ParameterError(
+                f"{what}: a {layers}-layer network: this validate judges one layer on its "
+                "own input, and the framework does not return the inner layers' outputs"
+            )
         raise ParameterError(
             f"{what}: a bidirectional network is judged one direction per report: "
             "pass direction='forward' or direction='reverse'"
         )
-    if directions == 1 and direction not in (None, "forward"):
-        raise ParameterError(f"{what}: the network has one direction, forward")
-    return direction or "forward"
+    return {"layer": None, "direction": None}
+
+
+def _unit_part(array: np.ndarray, unit: dict[str, Any], directions: int) -> np.ndarray:
+    """A (T, B, D·n) output's part of the unit judged (all of it for a whole network)."""
+    if unit.get("direction") is None or directions == 1:
+        return array
+    width = array.shape[-1] // 2
+    slot = 1 if unit["direction"] == "reverse" else 0
+    return array[..., slot * width : (slot + 1) * width]
 
 
 # -- PyTorch --------------------------------------------------------------------------------------
@@ -218,12 +262,7 @@ def check_torch(
     layers = 1 if is_cell else module.num_layers
     directions = 2 if not is_cell and module.bidirectional else 1
     batch_first = not is_cell and module.batch_first
-    if layers > 1:
-        raise ParameterError(
-            f"{what}: a {layers}-layer nn.LSTM: validate judges one layer on its own input, "
-            "and nn.LSTM does not return its inner layers' outputs; not supported yet"
-        )
-    direction = _one_unit(directions, direction, what)
+    unit = _units(layers, directions, direction, grads, what)
     x_np = _array(x, "x", dtype, what, 3)
     if x_np.shape[-1] != module.input_size:
         raise ParameterError(
@@ -263,18 +302,24 @@ def check_torch(
     inputs = {"x": time_major(x_np)}
     if states is not None:
         inputs |= {"h0": states[0], "c0": states[1]}
-    outputs = {"y": time_major(numpy(y)), "h_T": numpy(h_n), "c_T": numpy(c_n)}
+    y_np = _unit_part(time_major(numpy(y)), unit, directions)
+    outputs = {"y": y_np, "h_T": numpy(h_n), "c_T": numpy(c_n)}
     found = None
     if grads:
+        direction = unit.get("direction") or "forward"
         found = _torch_grads(torch, params, xt, state, (y, h_n, c_n), direction, directions, seed)
         found = {k: time_major(v) if k in ("dy", "x") else v for k, v in found.items()}
+        found["dy"] = _unit_part(found["dy"], unit, directions)
+    _, known = _whole_networks()
+    options = {"batch_first": False} if "batch_first" in known else {}
     return validate(
         "torch_cell" if is_cell else "torch",
         weights,
         inputs,
         outputs,
         found,
-        direction=direction,
+        **unit,
+        **options,
         tolerance=tolerance,
         diagnosis=diagnosis,
         progress=progress,
@@ -416,13 +461,19 @@ def check_keras(
         )
     dtype = _numpy_dtype(policy.compute_dtype, what)
     directions = 2 if bidirectional else 1
+    unit = _units(1, directions, direction, False, what)
+    _, known = _whole_networks()
     merge = layer.merge_mode if bidirectional else None
-    if bidirectional and merge not in ("concat", None):
+    merged = merge not in ("concat", None)
+    if merged and (unit.get("direction") is not None or "merge_mode" not in known):
         raise ParameterError(
-            f"{what}: merge_mode {merge!r} mixes the two directions' outputs; "
-            "judged one direction at a time, only 'concat' and None are supported yet"
+            f"{what}: merge_mode {merge!r} mixes the two directions' outputs: they are "
+            + (
+                "judged together (leave direction out)"
+                if "merge_mode" in known
+                else "judged one direction at a time, so only 'concat' and None are supported"
+            )
         )
-    direction = _one_unit(directions, direction, what)
     x_np = _array(x, "x", dtype, what, 3)
     kwargs: dict[str, Any] = {"training": False}
     states = None
@@ -443,7 +494,7 @@ def check_keras(
     if bidirectional and merge is None:  # [y_forward, y_backward, states…]
         got = [np.concatenate(got[:2], axis=-1), *got[2:]]
     y = got[0].swapaxes(0, 1)  # time-major
-    outputs = {"y": y}
+    outputs = {"y": y if merged else _unit_part(y, unit, directions)}
     if return_state:
         hs, cs = (got[1::2], got[2::2])
         if bidirectional:
@@ -464,12 +515,16 @@ def check_keras(
     inputs = {"x": np.ascontiguousarray(x_tm)}
     if states is not None:
         inputs |= {"h0": states[0], "c0": states[1]}
+    options: dict[str, Any] = {"batch_first": False} if "batch_first" in known else {}
+    if bidirectional and "merge_mode" in known:
+        options["merge_mode"] = merge if merged else "concat"
     return validate(
         "keras_bidirectional" if bidirectional else "keras",
         weights,
         inputs,
         outputs,
-        direction=direction,
+        **unit,
+        **options,
         tolerance=tolerance,
         diagnosis=diagnosis,
         progress=progress,
@@ -502,12 +557,20 @@ def _validate_node(
 ) -> ValidationReport:
     weights, ins, outs = found.arrays(inputs, outputs)
     node_direction = found.attributes.get("direction", "forward")
+    batch_major = found.attributes.get("layout", 0) == 1
+    whole, _ = _whole_networks()
     if node_direction == "bidirectional":
-        direction = _one_unit(2, direction, what)
+        unit = _units(1, 2, direction, grads is not None, what)
+        y = np.asarray(outs["y"]) if "y" in outs else None
+        if unit.get("direction") is not None and y is not None and y.ndim == 4:
+            slot = 1 if unit["direction"] == "reverse" else 0  # Y: (T, D, B, n) or (B, T, D, n)
+            outs["y"] = y[:, :, slot] if batch_major else y[:, slot]
     elif direction not in (None, node_direction):
         raise ParameterError(f"{what}: the node's direction is {node_direction}, not {direction}")
+    elif direction is not None:
+        unit = {"layer": 0, "direction": direction}
     else:
-        direction = node_direction
+        unit = {} if whole else {"direction": node_direction}
     lengths = ins.get("sequence_lens")
     if lengths is not None and "x" in ins:
         x = np.asarray(ins["x"])
@@ -520,7 +583,7 @@ def _validate_node(
         ins,
         outs,
         grads,
-        direction=direction,
+        **unit,
         attributes=found.attributes,
         **options,
     )
