@@ -31,16 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
-import mpmath
 import sympy
-from mpmath.libmp import to_rational
-from sympy import Abs, Max, Min, exp, tanh
 
 from symlstm import budget
 from symlstm.cell import Cell
@@ -49,19 +44,18 @@ from symlstm.errors import (
     PrecisionError,
     RangeError,
     ShapeError,
-    SymLSTMError,
-    UndecidedError,
     UnknownNameError,
 )
-from symlstm.functions import hard_sigmoid, sigmoid
-from symlstm.numeric import intervals
-from symlstm.numeric.exact import FLOAT64_MAX
-from symlstm.numeric.rounding import (
-    MAX_PREC,
-    certified_significant_digits,
-    round_enclosure,
-    with_increasing_precision,
+from symlstm.numeric.compile import compile_expression
+from symlstm.numeric.contexts import (
+    Context,
+    Enclosure,
+    ExactContext,
+    IntervalContext,
+    MpContext,
 )
+from symlstm.numeric.exact import FLOAT64_MAX
+from symlstm.numeric.rounding import MAX_PREC, with_increasing_precision
 from symlstm.params import ExactValue, inputs, parameters, state
 
 __all__ = [
@@ -94,254 +88,14 @@ def check_dps(dps: Any, *, what: str = "dps") -> int:
     return dps
 
 
-#: An endpoint smaller than 2^-_TINY_BITS in magnitude (σ(-2e10) = e^(-2e10) is one) is
-#: widened outward to 0 or ±2^-_TINY_BITS before it becomes an exact fraction: its exact
-#: fraction would have billions of digits, and no rounding the package does (at most
-#: MAX_ROUNDING_DIGITS digits) can tell it from 2^-_TINY_BITS.
-_TINY_BITS = 4 * MAX_PREC
-_TINY = Fraction(1, 1 << _TINY_BITS)
+_EXACT, _MP, _INTERVAL = ExactContext(), MpContext(), IntervalContext()
+#: The context of each evaluation method.
+_CONTEXTS: dict[str, Context] = {"exact": _EXACT, "mpmath": _MP, "interval": _INTERVAL}
 
 
-def _fraction(x: mpmath.mpf, *, upward: bool | None = None) -> Fraction:
-    """The exact value of a finite mpf; with ``upward`` given (the upper or lower end of an
-    interval), a value too small to matter is moved outward to 0 or ±2^-_TINY_BITS."""
-    if not mpmath.isfinite(x):
-        raise RangeError(f"a value overflowed to {x}")
-    sign, man, exp, bc = x._mpf_
-    if man and exp + bc < -_TINY_BITS and upward is not None:
-        if upward:
-            return _TINY if not sign else Fraction(0)
-        return Fraction(0) if not sign else -_TINY
-    if man and exp + bc > MAX_PREC + 1100:  # beyond float64 by far: no digit of it is wanted
-        raise RangeError(f"a value of about 2^{exp + bc} is beyond float64's range")
-    # Not x.man_exp: it drops the sign (mpf("-0.5").man_exp == (1, -1)).
-    p, q = to_rational(x._mpf_)
-    return Fraction(p, q)
-
-
-def _tiny(interval: Any) -> bool:
-    """Whether both ends of an interval are nonzero and smaller than 2^-_TINY_BITS."""
-    ends = [mpmath.mp.make_mpf(end)._mpf_ for end in interval._mpi_]
-    return all(man and exp + bc < -_TINY_BITS for _, man, exp, bc in ends)
-
-
-def _endpoints(interval: Any) -> tuple[mpmath.mpf, mpmath.mpf]:
-    """The endpoints of an mpmath interval as plain mpf numbers."""
-    # make_mpf keeps every bit; mpmath.mpf(raw) would round to mp.prec (53 bits).
-    lo, hi = interval._mpi_
-    return mpmath.mp.make_mpf(lo), mpmath.mp.make_mpf(hi)
-
-
-@dataclass(frozen=True)
-class Enclosure:
-    """A certified value: an interval that contains it, and the exact rational where known."""
-
-    interval: Any  # mpmath.iv.mpf
-    exact: Fraction | None = None
-
-    @property
-    def lo(self) -> Fraction:
-        if self.exact is not None:
-            return self.exact
-        return _fraction(_endpoints(self.interval)[0], upward=False)
-
-    @property
-    def hi(self) -> Fraction:
-        if self.exact is not None:
-            return self.exact
-        return _fraction(_endpoints(self.interval)[1], upward=True)
-
-    def round(self, *, places: int | None = None, significant: int | None = None) -> str:
-        """The correctly rounded decimal, or :class:`~symlstm.errors.UndecidedError` if the
-        enclosure is too wide."""
-        if significant is not None and self.exact is None and _tiny(self.interval):
-            raise RangeError(
-                f"a value smaller than 2^-{_TINY_BITS} in magnitude (about "
-                f"1e-{_TINY_BITS * 3 // 10}) cannot be shown to significant digits; it is 0 to "
-                "any decimal places"
-            )
-        text = round_enclosure(self.lo, self.hi, places=places, significant=significant)
-        if text is None:
-            raise UndecidedError
-        return text
-
-    @property
-    def digits(self) -> int:
-        """How many significant digits are guaranteed."""
-        return certified_significant_digits(self.lo, self.hi)
-
-    def __float__(self) -> float:
-        return float((self.lo + self.hi) / 2)
-
-
-class _Arithmetic:
-    """How numbers combine; subclasses give mpmath and interval semantics."""
-
-    def const(self, r: sympy.Rational) -> Any:
-        raise NotImplementedError
-
-    def add(self, a, b):
-        return a + b
-
-    def mul(self, a, b):
-        return a * b
-
-    def power(self, a, n: int):
-        return a**n
-
-    def function(self, name: str, a, *params):
-        raise NotImplementedError
-
-    def extremum(self, name: str, a, b):
-        raise NotImplementedError
-
-    def magnitude(self, a) -> Fraction:
-        raise NotImplementedError
-
-    def compare(self, op: Callable, a, b) -> bool:
-        return bool(op(a, b))
-
-
-class _MpArithmetic(_Arithmetic):
-    def const(self, r):
-        return mpmath.mpf(r.p) / r.q
-
-    def function(self, name, a, *params):
-        if name == "sigmoid":
-            return 1 / (1 + mpmath.exp(-a))
-        if name == "hard_sigmoid":
-            alpha, beta = params
-            return max(mpmath.mpf(0), min(mpmath.mpf(1), alpha * a + beta))
-        if name == "abs":
-            return abs(a)
-        return getattr(mpmath, name)(a)  # exp, tanh, sign
-
-    def extremum(self, name, a, b):
-        return max(a, b) if name == "max" else min(a, b)
-
-    def magnitude(self, a):
-        return Fraction(0) if not mpmath.isfinite(a) else abs(_fraction(a))
-
-
-class _ExactArithmetic(_Arithmetic):
-    """SymPy's own arithmetic: rationals stay rationals, σ(49/100) stays σ(49/100)."""
-
-    def const(self, r):
-        return r
-
-    def function(self, name, a, *params):
-        if name == "hard_sigmoid":
-            return hard_sigmoid(a, *params)
-        return {"sigmoid": sigmoid, "tanh": tanh, "exp": exp, "abs": Abs, "sign": sympy.sign}[name](
-            a
-        )
-
-    def extremum(self, name, a, b):
-        return Max(a, b) if name == "max" else Min(a, b)
-
-    def magnitude(self, a):
-        return Fraction(0)  # exact values cannot overflow
-
-    def compare(self, op, a, b):
-        decided = op(a, b)
-        if decided not in (sympy.true, sympy.false):
-            raise SymLSTMError(f"cannot decide {a} vs {b} exactly")
-        return bool(decided)
-
-
-_EXACT_AT_ZERO = {"sigmoid": Fraction(1, 2), "tanh": Fraction(0), "exp": Fraction(1)}
-
-
-class _IntervalArithmetic(_Arithmetic):
-    """Interval arithmetic that also carries the exact rational while one is known."""
-
-    iv = mpmath.iv
-
-    def _from_fraction(self, q: Fraction) -> Enclosure:
-        return Enclosure(self.iv.mpf(q.numerator) / q.denominator, q)
-
-    def const(self, r):
-        return self._from_fraction(Fraction(int(r.p), int(r.q)))
-
-    def _binary(self, op, a: Enclosure, b: Enclosure) -> Enclosure:
-        if a.exact is not None and b.exact is not None:
-            return self._from_fraction(op(a.exact, b.exact))
-        return Enclosure(op(a.interval, b.interval))
-
-    def add(self, a, b):
-        return self._binary(operator.add, a, b)
-
-    def mul(self, a, b):
-        if a.exact == 0 or b.exact == 0:
-            # 0 × anything is exactly 0: keeping it exact lets a later tie (a saturated
-            # gate times a transcendental value, then added) be decided by the rule.
-            return self._from_fraction(Fraction(0))
-        return self._binary(operator.mul, a, b)
-
-    def power(self, a, n):
-        if a.exact is not None:
-            return self._from_fraction(a.exact**n)
-        return Enclosure(a.interval**n)
-
-    def function(self, name, a, *params):
-        iv = self.iv
-        if name in _EXACT_AT_ZERO and a.exact == 0:
-            return self._from_fraction(_EXACT_AT_ZERO[name])
-        if name == "hard_sigmoid":
-            alpha, beta = params
-            return self.extremum(
-                "max",
-                self.const(sympy.Integer(0)),
-                self.extremum(
-                    "min", self.const(sympy.Integer(1)), self.add(self.mul(alpha, a), beta)
-                ),
-            )
-        if name == "abs":
-            if a.exact is not None:
-                return self._from_fraction(abs(a.exact))
-            lo, hi = _endpoints(a.interval)
-            if lo >= 0:
-                return a
-            if hi <= 0:
-                return Enclosure(-a.interval)
-            return Enclosure(iv.mpf([0, max(-lo, hi)]))
-        if name == "sign":
-            lo, hi = a.lo, a.hi
-            if lo > 0 or hi < 0 or lo == hi == 0:
-                return self._from_fraction(Fraction((lo > 0) - (hi < 0)))
-            raise UndecidedError
-        if name == "sigmoid":
-            return Enclosure(intervals.sigmoid(a.interval))
-        if name == "tanh":
-            return Enclosure(intervals.tanh(a.interval))
-        if name == "exp":
-            return Enclosure(iv.exp(a.interval))
-        raise SymLSTMError(f"no interval form of {name}")
-
-    def extremum(self, name, a, b):
-        pick = max if name == "max" else min
-        if a.exact is not None and b.exact is not None:
-            return self._from_fraction(pick(a.exact, b.exact))
-        return Enclosure(intervals.extremum(pick, a.interval, b.interval))
-
-    def magnitude(self, a):
-        return max(abs(a.lo), abs(a.hi))
-
-    def compare(self, op, a, b):
-        """Decided when the comparison agrees at every corner of the two enclosures (enough:
-        each comparison is monotone in both arguments)."""
-        at_corners = {op(x, y) for x in (a.lo, a.hi) for y in (b.lo, b.hi)}
-        if len(at_corners) == 1:
-            return at_corners.pop()
-        raise UndecidedError
-
-
-_FUNCTIONS = {sigmoid: "sigmoid", tanh: "tanh", exp: "exp", Abs: "abs", sympy.sign: "sign"}
-
-
-def evaluate_expression(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> Any:
-    """Evaluate a scalar SymPy expression whose symbols ``env`` gives values to, in an
-    arithmetic from :func:`numeric_context`.
+def evaluate_expression(expr: sympy.Expr, env: Mapping, arith: Context) -> Any:
+    """Evaluate a scalar SymPy expression whose symbols ``env`` gives values to, in a
+    numeric context from :func:`numeric_context` (see :mod:`symlstm.numeric.compile`).
 
     >>> with numeric_context("exact") as arith:
     ...     evaluate_expression(sympy.Symbol("a") + 1, {sympy.Symbol("a"): sympy.Rational(1, 2)},
@@ -351,86 +105,18 @@ def evaluate_expression(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> A
     Raises
     ------
     ArgumentError
-        If ``expr`` is not a SymPy expression, ``env`` not a mapping, or ``arith`` not an
-        arithmetic from :func:`numeric_context`.
+        If ``expr`` is not a SymPy expression, ``env`` not a mapping, or ``arith`` not a
+        context from :func:`numeric_context`.
     """
     if not isinstance(expr, sympy.Basic):
         raise ArgumentError(f"expr must be a SymPy expression, not {type(expr).__name__}")
     if not isinstance(env, Mapping):
         raise ArgumentError(f"env must be a mapping of symbols to values, not {type(env).__name__}")
-    if not isinstance(arith, _Arithmetic):
+    if not isinstance(arith, Context):
         raise ArgumentError(
             f"arith must be an arithmetic from numeric_context, not {type(arith).__name__}"
         )
-    return _evaluate_expression(expr, env, arith)
-
-
-def _evaluate_expression(expr: sympy.Expr, env: Mapping, arith: _Arithmetic) -> Any:
-    """:func:`evaluate_expression` without the argument checks (it recurses here)."""
-    if expr in env:
-        return env[expr]
-    if expr.is_Rational:
-        return arith.const(expr)
-    if isinstance(expr, sympy.Piecewise):  # conditions first: only the chosen piece is evaluated
-        for piece, condition in expr.args:
-            if _decide(condition, env, arith):
-                return _evaluate_expression(piece, env, arith)
-        raise SymLSTMError(f"no piece of {expr} applies")
-    args = [_evaluate_expression(a, env, arith) for a in expr.args] if expr.args else []
-    if expr.is_Add:
-        return functools.reduce(arith.add, args)
-    if expr.is_Mul:
-        return functools.reduce(arith.mul, args)
-    if expr.is_Pow and expr.exp.is_Integer:
-        return arith.power(args[0], int(expr.exp))
-    if isinstance(expr, hard_sigmoid):
-        return (
-            arith.function("hard_sigmoid", args[0], *args[1:])
-            if len(args) == 3
-            else (
-                arith.function(
-                    "hard_sigmoid",
-                    args[0],
-                    arith.const(sympy.Rational(1, 5)),
-                    arith.const(sympy.Rational(1, 2)),
-                )
-            )
-        )
-    if isinstance(expr, Max | Min):
-        name = "max" if isinstance(expr, Max) else "min"
-        return functools.reduce(lambda a, b: arith.extremum(name, a, b), args)
-    if isinstance(expr, sympy.Heaviside) and expr.args[1:] == (sympy.S.Half,):
-        # SymPy's Heaviside(x) (H(0) = 1/2: a clip's derivative) is (1 + sign(x)) / 2.
-        half = arith.const(sympy.S.Half)
-        return arith.add(half, arith.mul(half, arith.function("sign", args[0])))
-    for func, name in _FUNCTIONS.items():
-        if isinstance(expr, func):
-            return arith.function(name, args[0])
-    raise SymLSTMError(f"cannot evaluate {type(expr).__name__} numerically: {expr}")
-
-
-_COMPARISONS = {
-    sympy.StrictGreaterThan: operator.gt,
-    sympy.StrictLessThan: operator.lt,
-    sympy.GreaterThan: operator.ge,
-    sympy.LessThan: operator.le,
-}
-
-
-def _decide(condition: sympy.Basic, env: Mapping, arith: _Arithmetic) -> bool:
-    """Truth of a Piecewise condition (comparisons joined by And/Or) at the env's values."""
-    if condition in (sympy.true, sympy.false):
-        return bool(condition)
-    if isinstance(condition, sympy.And):
-        return all(_decide(c, env, arith) for c in condition.args)
-    if isinstance(condition, sympy.Or):
-        return any(_decide(c, env, arith) for c in condition.args)
-    op = _COMPARISONS.get(type(condition))
-    if op is None:
-        raise SymLSTMError(f"cannot decide the condition {condition}")
-    lhs = _evaluate_expression(condition.lhs, env, arith)
-    rhs = _evaluate_expression(condition.rhs, env, arith)
-    return arith.compare(op, lhs, rhs)
+    return compile_expression(expr, arith)(env)
 
 
 @dataclass(frozen=True)
@@ -481,8 +167,8 @@ class Trace:
             raise PrecisionError("enclose() needs an interval trace of a scalar cell")
         step = self.steps[t - 1]
         env = {sym: step[name] for name, sym in self.cell.symbols.items() if name in step}
-        with intervals.working_precision(self.precision):
-            return _evaluate_expression(expr, env, _IntervalArithmetic())
+        with _INTERVAL.workprec(self.precision):
+            return compile_expression(expr, _INTERVAL)(env)
 
     def rounded(
         self, *, places: int | Mapping[str, int] | None = None, significant: int | None = None
@@ -606,11 +292,11 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
                 v = a.expr.xreplace(env)
             elif hand is not None and rounds_terms[a.quantity]:
                 # A person writes each product down rounded, then adds what is written.
-                terms = [_evaluate_expression(term, env, arith) for term in a.expr.args]
+                terms = [compile_expression(term, arith)(env) for term in a.expr.args]
                 rounded = [arith.const(sympy.Rational(v.round(places=hand))) for v in terms]
                 v = functools.reduce(arith.add, rounded)
             else:
-                v = _evaluate_expression(a.expr, env, arith)
+                v = compile_expression(a.expr, arith)(env)
             if arith is not None and a.quantity.startswith("z_"):
                 _check_range(arith, v, a.quantity, t)
             if hand is not None:
@@ -692,7 +378,7 @@ def _unbind(cell: Cell, name: str, env: Mapping) -> Any:
     return tuple(env[sym[r, 0]] for r in range(sym.shape[0]))
 
 
-def _check_range(arith: _Arithmetic, value: Any, quantity: str, t: int) -> None:
+def _check_range(arith: Context, value: Any, quantity: str, t: int) -> None:
     if arith.magnitude(value) > FLOAT64_MAX:
         raise RangeError(
             f"pre-activation {quantity} at step {t} overflows float64 (|{quantity}| > 1.8e308); "
@@ -768,15 +454,15 @@ def _evaluate(cell, params, xs, h0, c0, method, dps, prec, hand_places) -> Trace
         return Trace(cell, method, None, steps)
     if method == "mpmath":
         check_dps(dps)
-        arith = _MpArithmetic()
-        with mpmath.workdps(dps):
+        arith = _MP
+        with _MP.workdps(dps):
             steps = _run(
                 cell, exact_params, xs_, h0_, c0_, method=method, convert=arith.const, arith=arith
             )
         return Trace(cell, method, dps, steps)
     check_dps(prec, what="prec")
-    arith = _IntervalArithmetic()
-    with intervals.working_precision(prec):
+    arith = _INTERVAL
+    with _INTERVAL.workprec(prec):
         steps = _run(
             cell,
             exact_params,
@@ -854,6 +540,7 @@ def certify(
 def numeric_context(method: str, *, dps: int = 15, prec: int = 64):
     """The arithmetic of an evaluation method, with its precision in force while inside.
 
+    >>> from symlstm.functions import sigmoid
     >>> with numeric_context("interval", prec=100) as arith:
     ...     v = evaluate_expression(sigmoid(sympy.Rational(1, 2)), {}, arith)
     >>> v.round(places=25)
@@ -862,13 +549,13 @@ def numeric_context(method: str, *, dps: int = 15, prec: int = 64):
     if method not in METHODS:
         raise UnknownNameError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     if method == "exact":
-        yield _ExactArithmetic()
+        yield _EXACT
     elif method == "mpmath":
-        with mpmath.workdps(check_dps(dps)):
-            yield _MpArithmetic()
+        with _MP.workdps(check_dps(dps)):
+            yield _MP
     else:
-        with intervals.working_precision(check_dps(prec, what="prec")):
-            yield _IntervalArithmetic()
+        with _INTERVAL.workprec(check_dps(prec, what="prec")):
+            yield _INTERVAL
 
 
 def places_for(places: int | Mapping[str, int] | None, name: str) -> int | None:
