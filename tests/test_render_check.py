@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from symlstm.cell import Cell
 from symlstm.errors import UnknownNameError
 from symlstm.examples import builtin_examples, load_example, parse_example
-from symlstm.render.check import check_rendered, link_holds, parse_numeric
+from symlstm.render.check import check_rendered
+from symlstm.render.links import link_holds, parse_numeric
 from symlstm.render.worked import worked_example
 
 from lstm_reference import VARIANTS

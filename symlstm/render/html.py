@@ -27,7 +27,7 @@ from html import escape
 from typing import Any
 
 from symlstm.errors import ArgumentError
-from symlstm.render.check import printed_chain
+from symlstm.render.links import printed_chain
 
 __all__ = [
     "CSS",

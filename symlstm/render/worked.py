@@ -31,7 +31,7 @@ from symlstm.examples import Example
 from symlstm.functions import hard_sigmoid, sigmoid
 from symlstm.numeric.evaluation import Enclosure, Trace, hand_rounds_terms
 from symlstm.numeric.rounding import round_places, with_increasing_precision
-from symlstm.render.check import APPROX, EQUAL, line_relations, printed_chain
+from symlstm.render.links import APPROX, EQUAL, line_relations, printed_chain
 from symlstm.render.printers import LSTMLatexPrinter, LSTMTextPrinter
 from symlstm.symbols import Notation
 from symlstm.symbols import notation as get_notation
