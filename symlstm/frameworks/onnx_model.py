@@ -51,7 +51,7 @@ from symlstm.errors import (
     MissingDependencyError,
     UnknownNameError,
 )
-from symlstm.frameworks.layouts import read_onnx_attributes
+from symlstm.frameworks import read_onnx_attributes
 from symlstm.limits import MAX_ONNX_BYTES
 
 __all__ = [
@@ -92,22 +92,14 @@ _VALIDATE_NAMES = {
 class LSTMNode(NamedTuple):
     """One LSTM node of an ONNX model, as :func:`read_lstm_node` reads it.
 
-    Attributes
-    ----------
-    name
-        The node's name (``""`` where the model leaves it unnamed).
-    weights
-        The weights the model stores (initializers or ``Constant`` nodes), by the ``onnx``
-        layout's names ``W``, ``R``, ``B``, ``P``.
-    attributes
-        The node's attributes as plain values
-        (:func:`symlstm.frameworks.layouts.read_onnx_attributes`).
-    inputs
-        Each input the node has (``X``, ``W``, …, ``P``) → its name in the graph.
-    outputs
-        Each output the node has (``Y``, ``Y_h``, ``Y_c``) → its name in the graph.
-    constants
-        ``sequence_lens``, ``initial_h``, ``initial_c`` where the model stores them.
+    Its fields: ``name``, the node's name (``""`` where the model leaves it unnamed);
+    ``weights``, the weights the model stores (initializers or ``Constant`` nodes) by the
+    ``onnx`` layout's names ``W``, ``R``, ``B``, ``P``; ``attributes``, the node's
+    attributes as plain values (:func:`symlstm.frameworks.layouts.read_onnx_attributes`);
+    ``inputs``, each input the node has (``X``, ``W``, …, ``P``) → its name in the graph;
+    ``outputs``, each output the node has (``Y``, ``Y_h``, ``Y_c``) → its name in the
+    graph; ``constants``, ``sequence_lens``, ``initial_h`` and ``initial_c`` where the
+    model stores them.
     """
 
     name: str
