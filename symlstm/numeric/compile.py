@@ -134,8 +134,10 @@ def _three_valued_not(a: np.ndarray) -> np.ndarray:
 class _Compiler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        if ctx.operators:
-            self.ops = dict(OPERATORS)
+        if ctx.operators:  # NumPy's ufuncs where an operand is an array (also on the right)
+            self.ops = {
+                name: _either(fn, _NUMPY.get(name, np.power)) for name, fn in OPERATORS.items()
+            }
         else:  # element-wise methods of the context, also over object arrays
             self.ops = {
                 name: _lift(getattr(ctx, name), 1 if name == "neg" else 2)
@@ -293,6 +295,18 @@ class _Compiler:
             return out if out.ndim else out[()]
 
         return run
+
+
+def _either(scalar: Callable[..., Any], ufunc: Callable[..., Any]) -> Callable[..., Any]:
+    """``ufunc`` where an operand is an array, ``scalar`` (an operator) otherwise: an mpmath
+    interval on the left of an object array would not defer to it."""
+
+    def apply(*args: Any) -> Any:
+        if any(isinstance(a, np.ndarray) for a in args):
+            return ufunc(*args)
+        return scalar(*args)
+
+    return apply
 
 
 def _lift(fn: Callable[..., Any], nargs: int) -> Callable[..., Any]:
