@@ -20,7 +20,8 @@ from symlstm.functions import sigmoid
 from symlstm.render.derivation import derivation
 from symlstm.render.html import audit_html, page, worked_html
 from symlstm.render.mathml import LSTMMathMLPrinter, mathml, name_mathml
-from symlstm.render.worked import Shown, worked_example
+from symlstm.render.worked import worked_example
+from symlstm.render.worked_lines import Shown
 
 
 def _run(*argv: str) -> tuple[int, str, str]:

@@ -350,11 +350,11 @@ def worked_gradient(
 
     from symlstm.derive.calculus import backprop
     from symlstm.numeric.rounding import with_increasing_precision
-    from symlstm.render.worked import (
+    from symlstm.render.worked import WorkedExample
+    from symlstm.render.worked_lines import (
         Line,
         Shown,
         Stage,
-        WorkedExample,
         decimal_text,
         shown_decimal,
         substitute_shown,

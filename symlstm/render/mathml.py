@@ -3,7 +3,7 @@
 :class:`LSTMMathMLPrinter` subclasses SymPy's ``MathMLPresentationPrinter`` the way
 :mod:`symlstm.render.printers` subclasses the LaTeX and text printers: symbols are
 named from the notation's tables, element-wise products print as ⊙, σ as σ(z), and a
-worked example's displayed numbers (:class:`~symlstm.render.worked.Shown`) as the
+worked example's displayed numbers (:class:`~symlstm.render.worked_lines.Shown`) as the
 numbers they are, with × between them. Only MathML Core elements are written, so
 current browsers render it without any script.
 
