@@ -173,7 +173,7 @@ VALIDATE_RUNS = [
     ("torch-f32-diagnose", "torch-f32", ["--diagnose", "always"], 0),
     ("torch-f32-tolerance", "torch-f32", ["--tolerance", "1"], 1),
     ("torch-bias-mistake", "torch-bias-mistake", [], 1),
-    ("keras-f64", "keras-f64", [], 0),
+    ("keras-f64", "keras-f64", ["--time-major"], 0),  # written time-major
     ("torch-grads", "torch-grads", [], 0),
     ("canonical-f64", "canonical-f64", [], 0),
 ]

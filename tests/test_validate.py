@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symlstm.codegen.numpy_code import numpy_module
-from symlstm.errors import DataFileError, ParameterError, SymLSTMError
+from symlstm.errors import ArrayShapeError, DataFileError, ParameterError, SymLSTMError
 from symlstm.frameworks.layouts import to_canonical
 from symlstm.validation import AS_GIVEN, compare, diagnose, load_npz, tolerance_ulps, validate
 
@@ -129,7 +129,8 @@ def test_generated_numpy_passes_for_every_layout_it_is_given_in():
 
     for layout in ("torch", "keras", "onnx", "canonical"):
         weights = from_canonical(layout, params)
-        report = validate(layout, weights, {"x": x}, {"y": y, "h_T": h_T, "c_T": c_T})
+        report = validate(layout, weights, {"x": x}, {"y": y, "h_T": h_T, "c_T": c_T},
+                          batch_first=False)  # fmt: skip
         assert report.passed, (layout, report.to_text())
 
 
@@ -151,7 +152,7 @@ def test_gradients_pass_in_every_layout_they_are_given_in():
     for layout in ("canonical", "keras", "torch"):
         packed = from_canonical(layout, dparams) if layout != "torch" else grads
         report = validate(layout, from_canonical(layout, params), inputs, outputs,
-                          {**packed, **extra}, diagnosis=False)  # fmt: skip
+                          {**packed, **extra}, diagnosis=False, batch_first=False)  # fmt: skip
         assert report.passed, (layout, report.to_text())
         if layout == "canonical":
             assert {"grad b_i", "grad b_f", "grad b_g", "grad b_o"} <= set(report.tensors)
@@ -164,9 +165,15 @@ def test_the_reverse_direction_of_a_bidirectional_torch_lstm():
     c0 = np.concatenate([inputs["c0"]] * 2)
     outputs, _ = _torch_run(lstm, inputs["x"], h0, c0)  # y (T, B, 2n), h_T (2, B, n)
     inputs |= {"h0": h0, "c0": c0}
-    for direction in ("forward", "reverse"):
-        report = validate("torch", _weights(lstm), inputs, outputs, direction=direction)
+    report = validate("torch", _weights(lstm), inputs, outputs)  # the whole network
+    assert report.passed, report.to_text()
+    assert {"y (forward)", "y (reverse)", "h_T (reverse)"} <= set(report.tensors)
+    for slot, direction in enumerate(("forward", "reverse")):  # one unit alone: its own part
+        own = {"y": outputs["y"][..., slot * N : (slot + 1) * N], "h_T": outputs["h_T"]}
+        report = validate("torch", _weights(lstm), inputs, own, direction=direction)
         assert report.passed, report.to_text()
+    with pytest.raises(ArrayShapeError, match=r"a whole network's y .* given for one unit"):
+        validate("torch", _weights(lstm), inputs, outputs, direction="reverse")
     # The forward direction's numbers are not the reverse direction's.
     swapped = dict(outputs, y=np.concatenate([outputs["y"][..., N:], outputs["y"][..., :N]], -1))
     assert not validate("torch", _weights(lstm), inputs, swapped, diagnosis=False).passed
@@ -375,12 +382,12 @@ def _good():
     ("change", "message"),
     [
         (lambda w, i, o: i.pop("x"), r"inputs: missing x"),
-        (lambda w, i, o: o.pop("y"), r"outputs: missing y"),
+        (lambda w, i, o: o.clear(), r"outputs: none given"),
         (lambda w, i, o: o.update(z=o["y"]), r"outputs: unknown array\(s\) 'z'"),
         (lambda w, i, o: i.update(x=i["x"].astype(np.float64)), r"x is float64 but y is float32"),
         (lambda w, i, o: i.update(x=i["x"][..., :2]), r"x has shape \(10, 3, 2\), expected"),
-        (lambda w, i, o: o.update(y=o["y"][:-1]), r"outputs: y: shape \(9, 3, 6\), expected"),
-        (lambda w, i, o: o.update(h_T=o["h_T"][0, :2]), r"outputs: h_T: shape \(2, 6\)"),
+        (lambda w, i, o: o.update(y=o["y"][:-1]), r"outputs: y has shape \(9, 3, 6\), expected"),
+        (lambda w, i, o: o.update(h_T=o["h_T"][0, :2]), r"outputs: h_T has shape \(2, 6\)"),
         (lambda w, i, o: o.update(y=o["y"].astype(np.int32)), r"y is int32; expected float"),
         (
             lambda w, i, o: w.pop("weight_hh_l0"),
@@ -643,5 +650,5 @@ def test_onnx_batch_major_arrays_are_read_with_layout_1():
     outputs = {"y": y.swapaxes(0, 1)[:, :, None], "h_T": h_T[:, None], "c_T": c_T[:, None]}
     report = validate("onnx", weights, inputs, outputs, attributes={"layout": 1})
     assert report.passed and report.tensors["y"].shape == (T, B, N)
-    with pytest.raises(DataFileError, match=r"outputs: y: shape \(3, 10, 1, 6\), expected"):
+    with pytest.raises(ArrayShapeError, match=r"outputs: y has shape \(3, 10, 1, 6\).*batch-major"):
         validate("onnx", weights, inputs, outputs)

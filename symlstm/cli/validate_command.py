@@ -9,6 +9,7 @@ from symlstm.cli.arguments import (
     EXIT_OK,
     allow_large,
     emit,
+    integer_type,
     json_object_type,
     nonnegative_type,
     ulps_type,
@@ -26,18 +27,59 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     va.add_argument("--layout", required=True, help=", ".join(LAYOUTS))
     va.add_argument("--weights", required=True, help=".npz of the weights, by the layout's names")
-    va.add_argument("--inputs", required=True, help=".npz with x (T, B, input), optional h0, c0")
     va.add_argument(
-        "--outputs", required=True, help=".npz with y (T, B, hidden), optional h_T, c_T"
+        "--inputs",
+        required=True,
+        help=".npz with x, optional h0, c0 (ONNX: X, initial_h, initial_c, sequence_lens)",
     )
-    va.add_argument("--grads", help=".npz with dy and the implementation's gradients")
-    va.add_argument("--layer", type=nonnegative_type, default=0, help="which layer (default 0)")
-    va.add_argument("--direction", choices=("forward", "reverse"), default="forward")
+    va.add_argument(
+        "--outputs",
+        required=True,
+        help=".npz with any of y, h_T, c_T as the framework returns them (ONNX: Y, Y_h, Y_c)",
+    )
+    va.add_argument("--grads", help=".npz with dy and the implementation's gradients (one unit)")
+    va.add_argument(
+        "--layer",
+        type=nonnegative_type,
+        help="judge this layer's unit alone (default: the whole network)",
+    )
+    va.add_argument(
+        "--direction",
+        choices=("forward", "reverse"),
+        help="judge this direction's unit alone (default: the whole network)",
+    )
+    order = va.add_mutually_exclusive_group()
+    order.add_argument(
+        "--batch-first",
+        dest="batch_first",
+        action="store_const",
+        const=True,
+        help="x and y are batch-major (default for keras; ONNX: the layout attribute)",
+    )
+    order.add_argument(
+        "--time-major",
+        dest="batch_first",
+        action="store_const",
+        const=False,
+        help="x and y are time-major (default for torch, onnx with layout 0, others)",
+    )
+    va.add_argument(
+        "--merge-mode",
+        choices=("concat", "sum", "ave", "mul"),
+        default="concat",
+        help="how Keras' Bidirectional merges its directions' outputs (default concat)",
+    )
+    va.add_argument(
+        "--rows",
+        type=integer_type(1),
+        help="validate K batch rows drawn at random (stated in the report)",
+    )
+    va.add_argument("--seed", type=nonnegative_type, default=0, help="for --rows (default 0)")
     va.add_argument("--forget-bias", type=float, help="TF1's forget_bias (default: the layout's)")
     va.add_argument(
         "--attributes",
         type=json_object_type,
-        help='an ONNX node\'s attributes as JSON, e.g. \'{"clip": 3, "layout": 1}\'',
+        help='an ONNX node\'s attributes as JSON, e.g. \'{"clip": 3, "direction": "reverse"}\'',
     )
     va.add_argument(
         "--tolerance", type=ulps_type, help="normwise tolerance in ULPs (default: derived)"
@@ -76,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         files["grads"],
         layer=args.layer,
         direction=args.direction,
+        batch_first=args.batch_first,
+        merge_mode=args.merge_mode,
+        rows=args.rows,
+        seed=args.seed,
         forget_bias=args.forget_bias,
         attributes=args.attributes,
         tolerance=args.tolerance,

@@ -1,15 +1,22 @@
 """Another implementation's LSTM numbers against the certified reference, with a diagnosis.
 
 :func:`validate` takes the weights in a framework's own layout (:mod:`symlstm.frameworks.layouts`),
-the inputs, and the numbers the implementation produced: the outputs ``y`` (every h_t),
-optionally the final ``h_T`` and ``c_T``, and optionally gradients. It computes the
-certified reference (:func:`symlstm.certified.run.reference`) on exactly those weights and
-inputs, and reports per tensor the largest absolute, relative and ULP errors, the worst
-element, the NaN and infinity counts, and a verdict against :func:`tolerance_ulps`.
-When the numbers disagree, :func:`diagnose` tries the usual convention mistakes one at a
-time (the 24 gate orders, transposed matrices, forget biases, dropped or doubled
-biases, h and c swapped, hard sigmoid, a clip, a dropped tanh) and says which of them
-makes the numbers agree.
+the inputs, and the numbers the implementation produced, all as the framework hands them
+out: a whole network (its layers, directions and projection read from the weights'
+names), batch-major where the framework is (Keras, ONNX's ``layout=1``, PyTorch's
+``batch_first``), ONNX's ``Y``, ``Y_h``, ``Y_c`` (any of them) with ``sequence_lens`` and
+its ``direction`` attribute. Every array's shape is checked against what the layout and
+sizes imply before anything is computed. It computes the certified reference
+(:func:`symlstm.certified.run.reference`) on exactly those weights and inputs, each layer
+on the previous layer's certified outputs, and reports per tensor (per layer and
+direction) the largest absolute, relative and ULP errors, the worst element, the NaN and
+infinity counts, and a verdict against :func:`tolerance_ulps`. When the numbers
+disagree, :func:`diagnose` tries the usual convention mistakes one at a time (the 24 gate
+orders, transposed matrices, forget biases, dropped or doubled biases, h and c swapped,
+hard sigmoid, a clip, a dropped tanh) and the layout mistakes (batch-major read as
+time-major, a time-reversed sequence, another layer's output, a missing initial state,
+ignored sequence lengths or direction), and says which of them makes the numbers agree,
+or that the data cannot tell several apart.
 
 The verdict is normwise: each tensor's largest error is measured in ULPs of the claimed
 dtype at the tensor's largest exact magnitude. Element-wise ULPs are reported too, but
@@ -30,7 +37,9 @@ a NaN or infinity where the exact value is finite.
 >>> x = rng.normal(size=(5, 1, 3))
 >>> _, params = to_canonical("keras", weights)
 >>> y, h_T, c_T, _ = numpy_module().forward(params, x)  # the implementation under test
->>> report = validate("keras", weights, {"x": x}, {"y": y, "c_T": c_T})
+>>> # Keras hands out batch-major arrays: (B, T, ·)
+>>> report = validate("keras", weights, {"x": x.swapaxes(0, 1)},
+...                   {"y": y.swapaxes(0, 1), "c_T": c_T})
 >>> report.verdict, report.tensors["y"].normwise_ulp <= report.tensors["y"].tolerance
 ('pass', True)
 """

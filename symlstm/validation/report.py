@@ -133,10 +133,17 @@ class Fix:
 @dataclass(frozen=True)
 class ValidationReport:
     """What :func:`validate` found: one :class:`TensorReport` per claimed tensor, the
-    verdict, and the diagnosis (None where it was not run)."""
+    verdict, and the diagnosis (None where it was not run).
+
+    ``layer`` is the unit's layer (None for a network of several layers), ``direction``
+    forward, reverse or bidirectional; ``network`` the network in words ("2 layers,
+    bidirectional"; empty for one unit); ``initial_state`` "given" or "zeros (not
+    given)"; ``rows`` the batch rows validated when they were drawn at random (of
+    ``total_batch``), None for all.
+    """
 
     layout: str
-    layer: int
+    layer: int | None
     direction: str
     dtype: np.dtype
     sizes: dict[str, int]
@@ -145,6 +152,12 @@ class ValidationReport:
     diagnosis: list[Fix] | None
     working_precision: int
     certified_bits: int
+    layers: int = 1
+    network: str = ""
+    batch_first: bool = False
+    initial_state: str = "given"
+    rows: tuple[int, ...] | None = None
+    total_batch: int | None = None
 
     @property
     def verdict(self) -> str:
@@ -154,6 +167,20 @@ class ValidationReport:
     def passed(self) -> bool:
         return self.verdict == "pass"
 
+    @property
+    def worst(self) -> TensorReport:
+        """The tensor furthest from the reference, relative to its tolerance."""
+        return max(
+            self.tensors.values(),
+            key=lambda t: (bool(t.problems), t.normwise_ulp / max(t.tolerance, 1e-300)),
+        )
+
+    @property
+    def ambiguous(self) -> bool:
+        """Whether several explanations agree with the data, which cannot tell them apart."""
+        agreeing = [fix for fix in self.diagnosis or [] if fix.agrees]
+        return len(agreeing) > 1
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (see docs/validation.md)."""
         return {
@@ -161,6 +188,10 @@ class ValidationReport:
             "layout": self.layout,
             "layer": self.layer,
             "direction": self.direction,
+            "layers": self.layers,
+            "batch_first": self.batch_first,
+            "initial_state": self.initial_state,
+            "rows": None if self.rows is None else list(self.rows),
             "dtype": self.dtype.name,
             "sizes": dict(self.sizes),
             "variant": self.variant.label(),
@@ -189,14 +220,24 @@ class ValidationReport:
     def to_text(self) -> str:
         """A table for people: one row per tensor, then the verdict and the diagnosis."""
         s = self.sizes
+        unit = f"layer {self.layer}, " if self.layer is not None else ""
+        network = f"{self.network}, " if self.network else ""
+        proj = f" proj={s['proj']}" if "proj" in s else ""
         lines = [
-            f"{self.layout} layout, layer {self.layer}, {self.direction}, {self.dtype.name}, "
+            f"{self.layout} layout, {network}{unit}{self.direction}, {self.dtype.name}, "
             f"{self.variant.label()} cell: T={s['T']} batch={s['batch']} hidden={s['hidden']} "
-            f"input={s['input']}",
+            f"input={s['input']}{proj}",
             f"reference certified to {self.certified_bits} bits "
             f"(working precision {self.working_precision} bits)",
-            "",
+            f"initial state: {self.initial_state}"
+            + ("; data batch-major" if self.batch_first else ""),
         ]
+        if self.rows is not None:
+            lines.append(
+                f"rows: {len(self.rows)} of {self.total_batch} drawn at random: "
+                + ", ".join(map(str, self.rows))
+            )
+        lines.append("")
         header = ("tensor", "max abs", "max rel", "max ULP", "normwise", "tolerance", "worst at")
         rows = [header]
         for t in self.tensors.values():
@@ -220,11 +261,26 @@ class ValidationReport:
             if t.nan or t.inf or t.undefined:
                 lines.append(f"{t.name}: {t.nan} NaN, {t.inf} inf; {t.undefined} undefined")
             lines += [f"{t.name}: {problem}" for problem in t.problems]
-        lines += ["", f"verdict: {self.verdict.upper()}"]
+        lines.append("")
+        if self.network and len(self.tensors) > 1:
+            w = self.worst
+            lines.append(
+                f"worst of all: {w.name}, {_ulp_text(w.normwise_ulp)} ULPs normwise "
+                f"(tolerance {w.tolerance:g})"
+            )
+        lines.append(f"verdict: {self.verdict.upper()}")
         if self.diagnosis is not None:
             agreeing = [fix for fix in self.diagnosis if fix.agrees]
             if [fix.fix for fix in agreeing] == [AS_GIVEN]:
                 lines.append("diagnosis: none needed, the outputs agree as given")
+            elif len(agreeing) > 1:
+                lines.append(
+                    f"diagnosis: the data cannot tell apart {len(agreeing)} explanations; "
+                    "the numbers agree with the reference if any one of"
+                )
+                lines += [
+                    f"  - {fix.fix} ({_ulp_text(fix.max_ulp_after)} ULPs)" for fix in agreeing
+                ]
             elif agreeing:
                 lines.append("diagnosis: the numbers agree with the reference if")
                 lines += [

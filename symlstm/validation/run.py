@@ -1,28 +1,30 @@
-"""validate itself: the certified reference on the case, and its outputs and gradients
-compared with the claimed ones."""
+"""validate itself: the certified reference on the whole network (or one unit of it), and
+its outputs and gradients compared with the claimed ones."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from symlstm.certified.run import ReferenceResult, ReferenceTensor, reference
-from symlstm.errors import DataFileError, ParameterError
+from symlstm.errors import ArgumentError, ArrayShapeError, DataFileError, ParameterError
 from symlstm.frameworks.layouts import Layout, from_canonical
 from symlstm.validation.case import (
     INPUT_GRADIENTS,
     SEEDS,
     Case,
+    Network,
     bias_parts,
     float_arrays,
     known_names,
-    output_tolerance,
+    layer_tolerances,
     prepare,
-    time_major,
+    with_rows,
 )
-from symlstm.validation.diagnosis import diagnose_case
+from symlstm.validation.diagnosis import diagnose_network
 from symlstm.validation.report import TensorReport, ValidationReport, compare, tolerance_ulps
 
 #: Relative accuracy the reference is certified to, per claimed dtype: enough that the
@@ -34,23 +36,110 @@ def _reversed(t: ReferenceTensor) -> ReferenceTensor:
     return ReferenceTensor(t.hi[::-1], t.lo[::-1], t.certified_bits)
 
 
-def _run_reference(case: Case, seeds: dict[str, np.ndarray], progress: bool | None):
-    x = case.x[::-1] if case.reverse else case.x
-    dy = seeds.get("dy")
-    if dy is not None and case.reverse:
-        dy = dy[::-1]
-    return reference(
-        case.cell(),
-        {k: v for k, v in case.params.items() if k in case.cell().parameters},
-        x,
-        case.h0,
-        case.c0,
-        dy=dy,
-        dhT=seeds.get("dhT"),
-        dcT=seeds.get("dcT"),
-        bits=_REFERENCE_BITS[case.dtype],
-        progress=progress,
-    )
+def length_groups(lengths: np.ndarray | None, steps: int, batch: int) -> list[tuple[int, Any]]:
+    """The batch rows by sequence length: (length, rows), all rows at T without lengths."""
+    if lengths is None:
+        return [(steps, slice(None))]
+    return [(int(n), np.flatnonzero(lengths == n)) for n in np.unique(lengths)]
+
+
+def _unit_reference(
+    case: Case, x: np.ndarray, progress: bool | None
+) -> tuple[dict[str, ReferenceTensor], int, int]:
+    """One unit's certified y (T, B, out) in forward time order, h_T and c_T (B, ·): rows
+    of each sequence length run alone; steps past a row's length are zeros in y. Also the
+    working precision and the certified bits asked for."""
+    s = case.sizes
+    steps, batch, out, n = s["T"], s["batch"], case.out, s["hidden"]
+    arrays = {
+        "y": (np.zeros((steps, batch, out)), np.zeros((steps, batch, out))),
+        "h_T": (np.zeros((batch, out)), np.zeros((batch, out))),
+        "c_T": (np.zeros((batch, n)), np.zeros((batch, n))),
+    }
+    certified, asked, bits = 2**30, 2**30, 0
+    params = {k: v for k, v in case.params.items() if k in case.cell().parameters}
+    for length, rows in length_groups(case.lengths, steps, batch):
+        xs = x[:length, rows]
+        ref = reference(
+            case.cell(),
+            params,
+            xs[::-1] if case.reverse else xs,
+            None if case.h0 is None else case.h0[rows],
+            None if case.c0 is None else case.c0[rows],
+            bits=_REFERENCE_BITS[case.dtype],
+            progress=progress,
+        )
+        y = _reversed(ref.y) if case.reverse else ref.y
+        for name, t in (("y", y), ("h_T", ref.h_T), ("c_T", ref.c_T)):
+            hi, lo = arrays[name]
+            where = (slice(None, length), rows) if name == "y" else (rows,)
+            hi[where], lo[where] = t.hi, t.lo
+            certified = min(certified, t.certified_bits)
+        bits, asked = max(bits, ref.bits), min(asked, ref.certified_bits)
+    tensors = {k: ReferenceTensor(hi, lo, certified) for k, (hi, lo) in arrays.items()}
+    return tensors, bits, asked
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = a + b
+    v = s - a
+    return s, (a - (s - v)) + (b - v)
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = v * 134217729.0  # Veltkamp's splitter 2^27 + 1
+        high = t - (t - v)
+        return high, v - high
+
+    p = a * b
+    (ah, al), (bh, bl) = split(a), split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def merged(merge: str, a: ReferenceTensor, b: ReferenceTensor) -> ReferenceTensor:
+    """A bidirectional layer's merged output (Keras' sum, ave, mul) as a double-double."""
+    bits = min(a.certified_bits, b.certified_bits)
+    with np.errstate(all="ignore"):
+        if merge == "mul":
+            hi, err = _two_product(a.hi, b.hi)
+            lo = err + (a.hi * b.lo + a.lo * b.hi)
+        else:
+            hi, err = _two_sum(a.hi, b.hi)
+            lo = err + (a.lo + b.lo)
+        top, lo = _two_sum(hi, lo)
+        if merge == "ave":
+            top, lo = top / 2, lo / 2
+    return ReferenceTensor(top, lo, bits - 1)
+
+
+def network_reference(
+    network: Network, progress: bool | None
+) -> tuple[dict[tuple[str, int, int], ReferenceTensor], list[np.ndarray], int, int]:
+    """Every unit's certified outputs by (kind, layer, slot); each layer's input (float64);
+    the working precision and the certified bits. Each layer runs on the previous layer's
+    certified outputs (their float64 values), not on the implementation's."""
+    exact: dict[tuple[str, int, int], ReferenceTensor] = {}
+    x = network.x
+    inputs, bits, certified = [], 0, 2**30
+    for k, layer in enumerate(network.units):
+        inputs.append(x)
+        for j, unit in enumerate(layer):
+            found, used, asked = _unit_reference(unit, x, progress)
+            exact |= {(name, k, j): t for name, t in found.items()}
+            bits, certified = max(bits, used), min(certified, asked)
+        x = np.concatenate([exact["y", k, j].hi for j in range(len(layer))], axis=-1)
+    return exact, inputs, bits, certified
+
+
+def claim_exact(network: Network, exact: dict, name: str) -> ReferenceTensor:
+    claim = network.claims[name]
+    if claim.slot is not None:
+        return exact[claim.kind, claim.layer, claim.slot]
+    return merged(network.merge, exact["y", claim.layer, 0], exact["y", claim.layer, 1])
+
+
+# -- gradients (one unit) -------------------------------------------------------------------------
 
 
 def _packed_gradients(case: Case, grads: dict[str, ReferenceTensor]) -> dict:
@@ -82,8 +171,47 @@ def _packed_gradients(case: Case, grads: dict[str, ReferenceTensor]) -> dict:
     return {name: ReferenceTensor(hi[name][lead], lo[name][lead], bits) for name in hi}
 
 
+def _gradient_state(case: Case, array: np.ndarray, name: str, width: int) -> np.ndarray:
+    expected = (case.batch, width)
+    if array.shape == expected:
+        return array
+    full = case.layers * case.directions
+    if array.ndim == 3 and array.shape[1:] == expected:
+        if array.shape[0] == 1:
+            return array[0]
+        if array.shape[0] == full:
+            return array[case.layer * case.directions + case.weights_slot]
+    raise ArrayShapeError(f"grads: {name} has shape {array.shape}, expected {expected}")
+
+
+def _gradient_sequence(case: Case, array: np.ndarray, name: str) -> np.ndarray:
+    expected = (case.steps, case.batch, case.out)
+    if array.shape == expected:
+        return array
+    if array.shape == (case.steps, 1, case.batch, case.out):  # ONNX's (T, D, B, n)
+        return array[:, 0]
+    raise ArrayShapeError(f"grads: {name} has shape {array.shape}, expected {expected}")
+
+
+def _grads_time_major(network: Network, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if not network.batch_first:
+        return grads
+    onnx = network.layout.attributes == "onnx"
+    out = {}
+    for name, array in grads.items():
+        if name in ("dy", "x"):
+            array = array.transpose(1, 2, 0, 3) if array.ndim == 4 else array.swapaxes(0, 1)
+        elif onnx and name in ("dhT", "dcT", "h0", "c0") and array.ndim == 3:
+            array = array.swapaxes(0, 1)
+        out[name] = array
+    return out
+
+
 def _compare_gradients(
-    case: Case, ref: ReferenceResult, grads: dict[str, np.ndarray], tolerance: float | None
+    case: Case,
+    ref: ReferenceResult,
+    grads: dict[str, np.ndarray],
+    tolerance: float | None,
 ) -> dict[str, TensorReport]:
     s = case.sizes
     terms = max(s["input"] + s["hidden"] + 1, 4 * s["hidden"], s["T"] * s["batch"])
@@ -97,16 +225,17 @@ def _compare_gradients(
         if name in SEEDS:
             continue
         if name in ("h0", "c0"):
-            array = case.state(array, f"grads: {name}", cell_state=name == "c0")
+            width = s["hidden"] if name == "c0" else case.out
+            array = _gradient_state(case, array, f"{name}", width)
         elif case.layout.direction_axis and name not in INPUT_GRADIENTS:
             if array.ndim < 1 or array.shape[0] != case.directions:
-                raise DataFileError(
+                raise ArrayShapeError(
                     f"grads: {name} has shape {array.shape}; expected a leading "
                     f"num_directions axis of {case.directions}"
                 )
-            array = array[case.slot]
+            array = array[case.weights_slot]
         if array.shape != exact[name].shape:
-            raise DataFileError(
+            raise ArrayShapeError(
                 f"grads: {name} has shape {array.shape}, expected {exact[name].shape}"
             )
         reports[f"grad {name}"] = compare(
@@ -115,16 +244,66 @@ def _compare_gradients(
     return reports
 
 
-def _check_gradient_names(case: Case, grads: dict[str, np.ndarray]) -> None:
+def _gradient_reports(
+    network: Network,
+    grads: Mapping[str, Any],
+    tolerance: float | None,
+    progress: bool | None,
+) -> dict[str, TensorReport]:
+    if len(network.units) != 1 or len(network.units[0]) != 1:
+        raise ParameterError(
+            "gradients are validated one unit at a time: give layer= and direction= "
+            "(--layer, --direction)"
+        )
+    if network.lengths is not None:
+        raise ParameterError("gradients with sequence_lens are not supported")
+    case = network.units[0][0]
+    given = _grads_time_major(network, float_arrays(grads, "grads"))
     names = case.layout.names(layer=case.layer, direction=case.direction)
     if "W_hr" in case.params:  # the projection's array (PyTorch's weight_hr_l{k})
         names = (*names, *(k for k in case.weights if k not in names and "hr" in k))
-    known_names("grads", grads, (*SEEDS, *names, *INPUT_GRADIENTS))
-    if "dy" not in grads:
+    known_names("grads", given, (*SEEDS, *names, *INPUT_GRADIENTS))
+    if "dy" not in given:
         raise DataFileError("grads: missing dy, the upstream gradient ∂L/∂y (T, B, hidden)")
-    for name, array in grads.items():
+    for name, array in given.items():
         if array.dtype != case.dtype:
             raise DataFileError(f"grads: {name} is {array.dtype} but y is {case.dtype}")
+    dy = _gradient_sequence(case, given["dy"], "dy")
+    seeds = {
+        name: _gradient_state(case, given[name], name, case.sizes["hidden"] if name == "dcT"
+                              else case.out)
+        for name in ("dhT", "dcT")
+        if name in given
+    }  # fmt: skip
+    ref = reference(
+        case.cell(),
+        {k: v for k, v in case.params.items() if k in case.cell().parameters},
+        case.x[::-1] if case.reverse else case.x,
+        case.h0,
+        case.c0,
+        dy=dy[::-1] if case.reverse else dy,
+        dhT=seeds.get("dhT"),
+        dcT=seeds.get("dcT"),
+        bits=_REFERENCE_BITS[case.dtype],
+        progress=progress,
+    )
+    return _compare_gradients(case, ref, given, tolerance)
+
+
+# -- validate -------------------------------------------------------------------------------------
+
+
+def _check_rows(rows: Any, seed: Any, batch: int) -> tuple[int, ...] | None:
+    if rows is None:
+        return None
+    if isinstance(rows, bool) or not isinstance(rows, numbers.Integral) or rows < 1:
+        raise ParameterError(f"rows must be a positive integer or None, not {rows!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ParameterError(f"seed must be a non-negative integer, not {seed!r}")
+    if rows >= batch:
+        return None
+    chosen = np.random.default_rng(int(seed)).choice(batch, size=int(rows), replace=False)
+    return tuple(sorted(int(r) for r in chosen))
 
 
 def validate(
@@ -134,53 +313,81 @@ def validate(
     outputs: Mapping[str, Any],
     grads: Mapping[str, Any] | None = None,
     *,
-    layer: int = 0,
-    direction: str = "forward",
+    layer: int | None = None,
+    direction: str | None = None,
+    batch_first: bool | None = None,
+    merge_mode: str = "concat",
     forget_bias: float | None = None,
     attributes: Mapping[str, Any] | None = None,
     tolerance: float | None = None,
     diagnosis: bool | None = None,
+    rows: int | None = None,
+    seed: int = 0,
     progress: bool | None = None,
 ) -> ValidationReport:
     """Check an implementation's numbers against the certified reference.
+
+    By default the whole network the weights hold is judged in one run: its layers,
+    directions and projection are read from the arrays' names and shapes, ``y`` is the
+    network's output and ``h_T``, ``c_T`` its final states, as the framework returns them.
+    Each layer's reference runs on the previous layer's certified outputs (their float64
+    values), not on the implementation's, so the stack is judged as a whole; the report
+    has a row per layer and direction. ``layer=`` or ``direction=`` judge one unit alone.
 
     Parameters
     ----------
     layout
         The weights' layout: a name in :data:`symlstm.frameworks.layouts.LAYOUTS` (``torch``,
-        ``torch_cell``, ``keras``, ``tf1``, ``onnx``, ``canonical``) or a
-        :class:`~symlstm.frameworks.layouts.Layout`.
+        ``torch_cell``, ``keras``, ``keras_bidirectional``, ``tf1``, ``onnx``,
+        ``canonical``) or a :class:`~symlstm.frameworks.layouts.Layout`.
     weights
         The arrays by the layout's names (a PyTorch ``state_dict`` as NumPy arrays).
         Their dtype is the claimed dtype; every array must have it.
     inputs
-        ``x`` (T, B, input), time-major, in the order the implementation read it (for
-        the reverse direction too); optionally ``h0`` and ``c0`` (B, hidden), or
-        (layers·directions, B, hidden) as PyTorch has them.
+        ``x``, the network's input (or with ``layer=`` that unit's input), in forward
+        time order for every direction, as the framework takes it: (T, B, input), or
+        (B, T, input) batch-major. Optionally ``h0`` and ``c0``: (layers·directions, B, ·)
+        as PyTorch has them, (directions, B, n) as ONNX (batch-major with ``layout=1``),
+        (B, ·) for one unit; left out, they are zeros and the report says so. For the
+        ONNX layout the node's own names (``X``, ``initial_h``, ``initial_c``) are read
+        too, and ``sequence_lens`` (B,) of integers: past a row's length, y is zero and
+        the states are those at the row's last step.
     outputs
-        What the implementation produced: ``y`` (T, B, hidden), every h_t (PyTorch's
-        (T, B, 2·hidden) and ONNX's (T, 2, B, hidden) for two directions are read
-        too), optionally ``h_T`` and ``c_T``.
+        What the implementation produced, any non-empty subset of: ``y``, every step's
+        output as the framework returns it ((T, B, D·out) PyTorch, (T, D, B, n) ONNX's
+        Y, Keras' merged output; batch-major where the data is), ``h_T`` and ``c_T``
+        shaped like ``h0`` (Keras' Bidirectional: (2, B, n), forward then backward).
+        ONNX's names ``Y``, ``Y_h``, ``Y_c`` are read too.
     grads
         Optionally ``dy`` (the upstream gradient ∂L/∂y_t, like y), ``dhT``, ``dcT``, and
         the implementation's gradients: by the layout's array names, and ``x``, ``h0``,
         ``c0``. Where the layout has two biases per gate, each has the gradient db_k.
+        For one unit only (a one-unit network, or ``layer=``/``direction=``).
     layer, direction
-        Which unit of a multi-layer or bidirectional set of weights; ``x`` is that
-        unit's input.
+        Judge one unit alone: which layer and direction (the other defaults to layer 0,
+        or the weights' first direction); ``x`` is that unit's input, ``y`` its own output.
+    batch_first
+        Whether x, y (and gradients along t) are batch-major; None for the framework's
+        own default (Keras: True; ONNX: the node's ``layout`` attribute; others False).
+    merge_mode
+        How Keras' Bidirectional merges its two outputs: concat, sum, ave or mul.
     forget_bias
         The constant inside the forget gate's σ, for layouts that have one (TF1).
     attributes
-        An ONNX node's attributes (:func:`symlstm.frameworks.layouts.read_onnx_attributes`): clip,
-        input_forget, activations; with ``layout=1`` the inputs, outputs and gradients
-        are read batch-major, as the node has them.
+        An ONNX node's attributes (:func:`symlstm.frameworks.layouts.read_onnx_attributes`):
+        clip, input_forget, activations, direction (forward, reverse, bidirectional: a
+        node with one direction that says reverse runs reverse), layout.
     tolerance
         The normwise tolerance in ULPs for every tensor; None for
         :func:`tolerance_ulps` of T and the sums' lengths (forward: input + hidden + 1,
         with a projection the larger of input + proj_size + 1 and hidden; gradients: also
-        4·hidden and T·batch).
+        4·hidden and T·batch); a layer above the first adds the earlier layers' (the
+        root of the sum of their squares).
     diagnosis
-        Run :func:`diagnose`: None (the default) when the outputs fail.
+        Run the diagnosis (:func:`diagnose`): None (the default) when the outputs fail.
+    rows, seed
+        Validate ``rows`` batch rows drawn at random with ``seed`` (rows are
+        independent); the report states which. None: every row.
     progress
         Show the reference's progress line (None: when stderr is a terminal).
 
@@ -190,46 +397,95 @@ def validate(
 
     Raises
     ------
+    ArrayShapeError
+        Before anything is computed, for an array whose shape the layout and sizes do not
+        imply; the message names the likely cause (batch-major data, a whole network's
+        y for one unit, y of both directions for a one-direction network).
     DataFileError
-        For missing or unknown arrays, shapes that do not fit, mixed dtypes.
+        For missing or unknown arrays, mixed dtypes.
     ParameterError, ShapeError, UnknownNameError
-        From the layout (an unknown layout, a weight of the wrong shape).
+        From the layout (an unknown layout, a weight of the wrong shape) and for options
+        that contradict the data.
+
+    >>> import numpy as np
+    >>> from symlstm.codegen.numpy_code import numpy_module
+    >>> from symlstm.frameworks.layouts import to_canonical
+    >>> rng = np.random.default_rng(0)
+    >>> weights = {"W": rng.normal(size=(1, 8, 3)), "R": rng.normal(size=(1, 8, 2))}
+    >>> x = rng.normal(size=(5, 1, 3))
+    >>> _, params = to_canonical("onnx", weights, direction="reverse")
+    >>> y, h_T, c_T, _ = numpy_module().forward(params, x[::-1])  # the reverse direction
+    >>> outputs = {"Y": y[::-1, None], "Y_h": h_T[None]}  # as ONNX returns them
+    >>> report = validate("onnx", weights, {"X": x}, outputs, attributes={"direction": "reverse"})
+    >>> report.verdict, report.direction, report.initial_state
+    ('pass', 'reverse', 'zeros (not given)')
     """
-    reading = {"forget_bias": forget_bias, "attributes": attributes}
-    case = prepare(layout, weights, inputs, outputs, layer, direction, reading)
-    seeds: dict[str, np.ndarray] = {}
-    grads_ = None
-    if grads is not None:
-        grads_ = time_major(float_arrays(grads, "grads"), case.batch_major)
-        _check_gradient_names(case, grads_)
-        seeds["dy"] = case.sequence(grads_["dy"], "grads: dy")
-        for name in ("dhT", "dcT"):
-            if name in grads_:
-                seeds[name] = case.state(grads_[name], f"grads: {name}", cell_state=name == "dcT")
-    if tolerance is not None and not (isinstance(tolerance, int | float) and tolerance >= 0):
+    if grads is not None and not isinstance(grads, Mapping):
+        raise DataFileError(f"grads: expected a mapping of name → array, not {type(grads)}")
+    for name, value in (("diagnosis", diagnosis), ("progress", progress)):
+        if value is not None and not isinstance(value, bool):
+            raise ArgumentError(f"{name} must be True, False or None, not {value!r}")
+    if tolerance is not None and (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float)
+        or not 0 <= tolerance < float("inf")
+    ):
         raise ParameterError(f"tolerance must be a number of ULPs >= 0, not {tolerance!r}")
-    ref = _run_reference(case, seeds, progress)
-    tol = tolerance if tolerance is not None else output_tolerance(case)
-    exact = {"y": _reversed(ref.y) if case.reverse else ref.y, "h_T": ref.h_T, "c_T": ref.c_T}
-    tensors = {
-        name: compare(name, exact[name], c, tol, along_time=name == "y")
-        for name, c in case.claimed.items()
-    }
-    if grads_ is not None:
-        tensors |= _compare_gradients(case, ref, grads_, tolerance)
-    outputs_fail = any(tensors[name].verdict == "fail" for name in case.claimed)
+    reading = {"forget_bias": forget_bias, "attributes": attributes}
+    network = prepare(
+        layout,
+        weights,
+        inputs,
+        outputs,
+        layer=layer,
+        direction=direction,
+        reading=reading,
+        batch_first=batch_first,
+        merge=merge_mode,
+    )
+    total_batch = network.first.batch
+    chosen = _check_rows(rows, seed, total_batch)
+    if chosen is not None:
+        if grads is not None:
+            raise ParameterError("rows= with gradients: gradients sum over every row")
+        network = with_rows(network, chosen)
+    exact, layer_inputs, bits, certified = network_reference(network, progress)
+    tolerances = layer_tolerances(network)
+    if tolerance is not None:
+        tolerances = [float(tolerance)] * len(tolerances)
+    tensors = {}
+    for name, claim in network.claims.items():
+        tol = tolerances[claim.layer]
+        tensors[name] = compare(
+            name,
+            claim_exact(network, exact, name),
+            claim.array,
+            tol,
+            along_time=claim.kind == "y",
+        )
+    if grads is not None:
+        tensors |= _gradient_reports(network, grads, tolerance, progress)
+    outputs_fail = any(tensors[name].verdict == "fail" for name in network.claims)
     found = None
     if diagnosis or (diagnosis is None and outputs_fail):
-        found = diagnose_case(case, tol)
+        found = diagnose_network(network, tolerances, layer_inputs)
+    case = network.first
+    units = [u for layer_units in network.units for u in layer_units]
     return ValidationReport(
-        layout=case.layout.name,
-        layer=case.layer,
-        direction=case.direction,
-        dtype=case.dtype,
+        layout=network.layout.name,
+        layer=case.layer if len(network.units) == 1 else None,
+        direction=units[0].direction if len(network.directions) == 1 else "bidirectional",
+        dtype=network.dtype,
         sizes=case.sizes,
         variant=case.variant,
         tensors=tensors,
         diagnosis=found,
-        working_precision=ref.bits,
-        certified_bits=ref.certified_bits,
+        working_precision=bits,
+        certified_bits=certified,
+        layers=len(network.units) if not network.unit_mode else 1,
+        network=network.describe(),
+        batch_first=network.batch_first,
+        initial_state="given" if network.initial_state else "zeros (not given)",
+        rows=network.rows,
+        total_batch=total_batch,
     )
