@@ -14,6 +14,7 @@ from symlstm.cli.arguments import (
     nonnegative_type,
     ulps_type,
 )
+from symlstm.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +26,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="check another implementation's numbers against the certified reference",
         description="Exit status: 0 the numbers pass, 1 they fail, 2 bad input.",
     )
-    va.add_argument("--layout", required=True, help=", ".join(LAYOUTS))
-    va.add_argument("--weights", required=True, help=".npz of the weights, by the layout's names")
+    va.add_argument("--layout", help=", ".join(LAYOUTS) + " (required without --model)")
+    va.add_argument(
+        "--weights", help=".npz of the weights, by the layout's names (required without --model)"
+    )
+    va.add_argument(
+        "--model",
+        metavar="MODEL.onnx",
+        help="an ONNX model: its LSTM node's weights and attributes, instead of --layout, "
+        "--weights and --attributes; --inputs and --outputs by their names in the graph",
+    )
+    va.add_argument("--node", help="which LSTM node of --model, where it has several")
     va.add_argument(
         "--inputs",
         required=True,
@@ -101,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the command with the parsed ``args``; return its exit status."""
     from symlstm.validation import load_npz, validate
 
+    if args.model is not None or args.node is not None:
+        return _run_model(args)
+    if args.layout is None or args.weights is None:
+        raise UsageError("symlstm validate: give --layout and --weights, or --model")
     files = {
         role: load_npz(path, role) if path else None
         for role, path in (
@@ -126,6 +140,38 @@ def run(args: argparse.Namespace) -> int:
         attributes=args.attributes,
         tolerance=args.tolerance,
         diagnosis={"auto": None, "always": True, "never": False}[args.diagnose],
+    )
+    if args.plot is not None:
+        from symlstm.render.plots import error_plot
+
+        emit(error_plot(report) + "\n", args.plot, "validate")
+    print(report.to_json() if args.format == "json" else report.to_text())
+    return EXIT_OK if report.passed else EXIT_FAIL
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    """``--model``: the weights and attributes read from the ONNX model's LSTM node."""
+    from symlstm.validation import load_npz
+    from symlstm.validation.live import validate_onnx_model
+
+    if args.model is None:
+        raise UsageError("symlstm validate: --node names a node of --model")
+    given = [f"--{k.replace('_', '-')}" for k in ("layout", "weights", "attributes",
+             "forget_bias", "batch_first") if getattr(args, k) is not None]  # fmt: skip
+    if given or args.layer not in (None, 0) or args.merge_mode != "concat":
+        shown = ", ".join(given) or ("--layer" if args.layer else "--merge-mode")
+        raise UsageError(f"symlstm validate: --model reads the node itself; leave out {shown}")
+    report = validate_onnx_model(
+        args.model,
+        load_npz(args.inputs, "inputs"),
+        load_npz(args.outputs, "outputs"),
+        load_npz(args.grads, "grads") if args.grads else None,
+        node=args.node,
+        direction=args.direction,
+        tolerance=args.tolerance,
+        diagnosis={"auto": None, "always": True, "never": False}[args.diagnose],
+        rows=args.rows,
+        seed=args.seed,
     )
     if args.plot is not None:
         from symlstm.render.plots import error_plot
