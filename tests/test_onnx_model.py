@@ -1,13 +1,16 @@
-"""symlstm.frameworks.onnx_model: an ONNX model's LSTM node read from the file, on models
-built with onnx.helper; hostile files refused within seconds."""
+"""symlstm.frameworks.onnx_model: an ONNX model's LSTM node read from the file, and
+``symlstm validate --model``, on models built with onnx.helper and run by ONNX Runtime;
+hostile files refused within seconds."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 import pytest
 
+from symlstm.cli import main
 from symlstm.errors import ArgumentError, DataFileError, UnknownNameError
 from symlstm.frameworks.onnx_model import LSTMNode, load_model, read_lstm_node
 from symlstm.limits import MAX_ONNX_BYTES
@@ -184,3 +187,49 @@ def test_external_data_and_lying_tensors_are_refused(tmp_path):
     del w.dims[:]
     w.dims.extend([2**40, 2**40])  # claims 2^80 numbers, holds a few hundred
     _refused_fast(lambda: read_lstm_node(lying), DataFileError, "declares shape")
+
+
+# -- symlstm validate --model ---------------------------------------------------------------------
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def test_cli_validates_a_model_as_written(tmp_path, capsys):
+    path, model = _one_lstm(tmp_path)
+    feeds = _feeds()
+    got = _run(model, feeds)
+    inputs = _npz(tmp_path / "X.npz", **feeds)
+    outputs = _npz(tmp_path / "Y.npz", **got)
+    args = ["validate", "--model", str(path), "--inputs", inputs, "--outputs", outputs]
+    assert main(args) == 0, capsys.readouterr()
+    text = capsys.readouterr().out
+    assert "verdict: PASS" in text
+    bad = dict(got)
+    bad["Y"] = bad["Y"] * np.float32(1 + 1e-4)
+    outputs = _npz(tmp_path / "bad.npz", **bad)
+    args = ["validate", "--model", str(path), "--inputs", inputs, "--outputs", outputs]
+    assert main([*args, "--diagnose", "never"]) == 1
+    assert "verdict: FAIL" in capsys.readouterr().out
+
+
+def test_cli_refuses_unclear_models_with_exit_2(tmp_path, capsys):
+    w = _weights(4)
+    first = helper.make_node("LSTM", ["X", "W", "R"], ["Y1"], hidden_size=N, name="enc")
+    second = helper.make_node("LSTM", ["X", "W", "R"], ["Y2"], hidden_size=N, name="dec")
+    onnx.save(_model([first, second], ["X"], ["Y1", "Y2"], w), tmp_path / "two.onnx")
+    inputs = _npz(tmp_path / "X.npz", X=np.zeros((T, B, M), np.float32))
+    outputs = _npz(tmp_path / "Y.npz", Y1=np.zeros((T, 1, B, N), np.float32))
+    base = ["validate", "--inputs", inputs, "--outputs", outputs, "--model"]
+    assert main([*base, str(tmp_path / "two.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "2 LSTM nodes ('enc', 'dec')" in err and "--node" in err
+    assert main([*base, str(tmp_path / "two.onnx"), "--node", "zz"]) == 2
+    assert "no LSTM node named 'zz'" in capsys.readouterr().err
+    (tmp_path / "bad.onnx").write_bytes(b"\x00\x01garbage" * 10)
+    assert main([*base, str(tmp_path / "bad.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "not an ONNX model" in err and len(err.strip().splitlines()) == 1
+    assert os.path.exists(tmp_path / "bad.onnx")
