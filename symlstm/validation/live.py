@@ -599,6 +599,8 @@ def validate_onnx_model(
     direction: str | None = None,
     tolerance: float | None = None,
     diagnosis: bool | None = None,
+    rows: int | None = None,
+    seed: int = 0,
     progress: bool | None = None,
 ) -> ValidationReport:
     """Validate an ONNX model's LSTM outputs, the weights and attributes read from the model.
@@ -620,8 +622,8 @@ def validate_onnx_model(
         Which LSTM node, where the model has several.
     direction
         Which direction of a bidirectional node; None for the node's own direction.
-    tolerance, diagnosis, progress
-        As for :func:`~symlstm.validation.run.validate`.
+    tolerance, diagnosis, rows, seed, progress
+        As for :func:`~symlstm.validation.run.validate` (``rows`` where it draws rows).
 
     Returns
     -------
@@ -639,6 +641,12 @@ def validate_onnx_model(
     given_in = _arrays_argument(inputs, what, "inputs")
     given_out = _arrays_argument(outputs, what, "outputs")
     options = {"tolerance": tolerance, "diagnosis": diagnosis, "progress": progress}
+    if rows is not None or seed != 0:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ArgumentError(f"{what}: seed must be an integer >= 0, not {seed!r}")
+        if "rows" not in _whole_networks()[1]:
+            raise ParameterError(f"{what}: this validate does not draw rows")
+        options |= {"rows": rows, "seed": seed}
     return _validate_node(found, given_in, given_out, grads, direction, options, what)
 
 
