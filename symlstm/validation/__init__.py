@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from symlstm.validation import report
 from symlstm.validation.diagnosis import diagnose
+from symlstm.validation.live import check_keras, check_onnx, check_torch, validate_onnx_model
 from symlstm.validation.npz import load_npz
 from symlstm.validation.report import (
     Fix,
@@ -63,11 +64,15 @@ __all__ = [
     "Fix",
     "TensorReport",
     "ValidationReport",
+    "check_keras",
+    "check_onnx",
+    "check_torch",
     "compare",
     "diagnose",
     "load_npz",
     "tolerance_ulps",
     "validate",
+    "validate_onnx_model",
 ]
 
 #: The diagnosis of numbers that agree as they are (defined in the report module; the
