@@ -57,6 +57,7 @@ from symlstm.errors import (
 )
 from symlstm.numeric.compile import Compiled, compile_expression
 from symlstm.numeric.rounding import with_increasing_precision
+from symlstm.numeric.sequence import through_time
 from symlstm.plan import StepEquation, StepPlan, step_plan
 
 __all__ = ["DEFAULT_BITS", "MAX_PREC", "START_PREC", "ReferenceResult", "reference"]
@@ -203,8 +204,10 @@ def _attempt(
 
     h, c = ops.balls(data.h0.T), ops.balls(data.c0.T)
     ys, h_prevs, saved, ms = [], [], [], []
-    for t in range(steps):
-        tick("forward", t + 1, steps)
+
+    def forward(step: int, state_: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        t = step - 1
+        h, c = state_
         affine = wx[:, t, :] + ops.objects(ops.product(u_all, ops.matrix(h)), (rows, batch))
         env: dict[sympy.Basic, Any] = {
             plan.affine[k]: affine[i * n : (i + 1) * n] for i, k in enumerate(gates)
@@ -220,6 +223,9 @@ def _attempt(
         ys.append(h)
         if data.gradients:
             saved.append({s: env[s] for s in plan.saved})
+        return h, c
+
+    h, c = through_time(steps, forward, (h, c), progress=lambda k, T: tick("forward", k, T))
     yield {"y": np.stack(ys).transpose(0, 2, 1), "h_T": h.T, "c_T": c.T}
     if not data.gradients:
         return
@@ -232,8 +238,10 @@ def _attempt(
     u_t = ops.transpose(u_all)
     w_hr_t = None if w_hr is None else ops.transpose(w_hr)
     dhs = np.empty((steps, data.p, batch), dtype=object)  # ∂L/∂h_t in total (projected only)
-    for t in reversed(range(steps)):
-        tick("backward", steps - t, steps)
+
+    def backward(step: int, carry: tuple[np.ndarray, Any]) -> tuple[np.ndarray, Any]:
+        t = step - 1
+        carry_h, carry_c = carry
         env = dict(saved[t]) | peep
         dh = carry_h if dy is None else carry_h + dy[t]
         if w_hr_t is not None:  # dm = W_hrᵀ dh: the element-wise step's "dh" is dm
@@ -246,8 +254,15 @@ def _attempt(
             dz[t, i * n : (i + 1) * n] = env[sym[f"dz_{k}"]]
         for k in plan.peepholes:
             dp[k] = dp[k] + np.sum(env[sym[f"dp_{k}"]], axis=1)
-        carry_h = ops.objects(ops.product(u_t, ops.matrix(dz[t])), out_state)
-        carry_c = env[sym["dc_prev"]]
+        return ops.objects(ops.product(u_t, ops.matrix(dz[t])), out_state), env[sym["dc_prev"]]
+
+    carry_h, carry_c = through_time(
+        steps,
+        backward,
+        (carry_h, carry_c),
+        reverse=True,
+        progress=lambda k, T: tick("backward", k, T),
+    )
 
     # The matrix adjoints, summed over steps and batch by the products themselves.
     dz_cols, h_cols = ops.trimmed(

@@ -73,6 +73,7 @@ from symlstm.numeric.evaluation import (
     numeric_context,
 )
 from symlstm.numeric.rounding import MAX_PREC, with_increasing_precision
+from symlstm.numeric.sequence import through_time
 from symlstm.params import exact_value, parameters
 
 __all__ = [
@@ -605,14 +606,14 @@ def _backprop(cell, params, xs, h0, c0, loss, targets, method, dps, prec, record
         dxs: list[Any] = [None] * steps
         recorded: list[dict[str, Any]] = [{} for _ in range(steps)]
         backward_names = ["h", "c_next", *(str(eq.lhs)[1:] for eq in backward_step(cell).equations)]
-        for t in range(steps, 0, -1):
-            budget.progress(steps - t + 1, steps)
+
+        def one_step(t: int, carry: tuple[Any, Any]) -> tuple[Any, Any]:
+            carry_h, carry_c = carry
             for name, value in trace.steps[t - 1].items():
                 env.update(bind(cell, name, value, lambda v: v))
             if t == steps:
                 the_loss.check(hs, arith)
             direct = the_loss.direct(t, hs, arith, steps, n)
-            carry_from_next = carry_h
             env.update(_bind_adjoint(cell, "h", _plus(arith, direct, carry_h)))
             env.update(_bind_adjoint(cell, "c_next", carry_c))
             for target, expr in program:
@@ -627,9 +628,15 @@ def _backprop(cell, params, xs, h0, c0, loss, targets, method, dps, prec, record
                     for name in backward_names
                 }
                 recorded[t - 1]["direct"] = direct
-                recorded[t - 1]["from_next"] = carry_from_next
-            carry_h = _collect(cell, adjoint_symbol(cell, "h_prev"), env, "dh_prev")
-            carry_c = _collect(cell, adjoint_symbol(cell, "c_prev"), env, "dc_prev")
+                recorded[t - 1]["from_next"] = carry_h
+            return (
+                _collect(cell, adjoint_symbol(cell, "h_prev"), env, "dh_prev"),
+                _collect(cell, adjoint_symbol(cell, "c_prev"), env, "dc_prev"),
+            )
+
+        carry_h, carry_c = through_time(
+            steps, one_step, (carry_h, carry_c), reverse=True, progress=budget.progress
+        )
     return Gradients(
         the_loss,
         method,

@@ -56,6 +56,7 @@ from symlstm.numeric.contexts import (
 )
 from symlstm.numeric.exact import FLOAT64_MAX
 from symlstm.numeric.rounding import MAX_PREC, with_increasing_precision
+from symlstm.numeric.sequence import through_time
 from symlstm.params import ExactValue, inputs, parameters, state
 
 __all__ = [
@@ -280,9 +281,9 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
     }
     rounds_terms = {q: _hand_rounds_terms(cell, q) for q in cell.quantities}
     steps = []
-    for t, x in enumerate(xs, start=1):
-        budget.progress(t, len(xs))
-        env.update(_bind(cell, "x", x, convert))
+
+    def one_step(t: int, carried: dict) -> dict:
+        env.update(_bind(cell, "x", xs[t - 1], convert))
         for part in carried.values():
             env.update(part)
         values: dict[str, list] = {}
@@ -310,10 +311,12 @@ def _run(cell, exact_params, xs, h0, c0, *, method, convert, arith, hand_places=
         steps.append(
             {"x": step.pop("x"), "h_prev": step.pop("h_prev"), "c_prev": step.pop("c_prev"), **step}
         )
-        carried = {
+        return {
             prev: {sym_prev: env[sym_new] for sym_prev, sym_new in _pairs(cell, prev, new)}
             for prev, new in (("h_prev", "h"), ("c_prev", "c"))
         }
+
+    through_time(len(xs), one_step, carried, progress=budget.progress)
     return tuple(steps)
 
 
