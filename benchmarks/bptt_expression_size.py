@@ -41,7 +41,7 @@ import sympy
 from sympy.core.cache import clear_cache
 
 from symlstm.cell import Cell
-from symlstm.derive.calculus import structured_gradients, unroll
+from symlstm.derive.proofs import structured_gradients, unroll
 
 STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 #: ops per step (T ≥ 2) counts as constant when max/min is within this factor.

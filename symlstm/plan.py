@@ -6,7 +6,7 @@ stacked weights (GEMMs), everything else element-wise, and backward the adjoints
 W_k, U_k, b_k, x and h_prev as matrix products again. :func:`step_plan` derives that
 split once per variant, from the *scalar* cell's equations
 (:meth:`symlstm.cell.Cell.equations`) and its backward step
-(:func:`symlstm.derive.calculus.backward_step`), checks it, and caches it. The certified
+(:func:`symlstm.derive.backward.backward_step`), checks it, and caches it. The certified
 reference (:mod:`symlstm.certified`), the NumPy generator (:mod:`symlstm.codegen.numpy_code`) and
 the PyTorch generator (:mod:`symlstm.codegen.torch_code`) read the plan; each compiles or
 prints its SymPy equations itself. Nothing else restates the split.
@@ -43,7 +43,7 @@ from typing import NamedTuple
 import sympy
 
 from symlstm.cell import Cell, Variant
-from symlstm.derive.calculus import adjoint_symbol, backward_step
+from symlstm.derive.backward import adjoint_symbol, backward_step
 from symlstm.errors import ArgumentError, SymLSTMError, UnknownNameError
 
 __all__ = ["GatePlan", "PeepholeGradient", "Projection", "StepEquation", "StepPlan", "step_plan"]
@@ -120,7 +120,7 @@ class StepPlan:
     #: earlier targets only.
     forward: tuple[StepEquation, ...]
     #: The backward step, element-wise, in evaluation order: the equations of
-    #: :func:`~symlstm.derive.calculus.backward_step` less the matrix ones (:attr:`gemm_adjoints`).
+    #: :func:`~symlstm.derive.backward.backward_step` less the matrix ones (:attr:`gemm_adjoints`).
     #: Reads dh, dc_next, forward values (:attr:`saved`), peepholes and earlier targets.
     backward: tuple[StepEquation, ...]
     #: Name → the form backward_step's adjoint was checked to have: dW_k = dz_k x,

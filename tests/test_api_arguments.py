@@ -74,7 +74,7 @@ GOOD: dict[str, Callable[[], Any]] = {
 
 #: Good values for one callable's parameters, where the name alone does not say.
 OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
-    "symlstm.derive.calculus.adjoint_symbol": {"name": lambda: "f"},
+    "symlstm.derive.backward.adjoint_symbol": {"name": lambda: "f"},
     "symlstm.functions.activation": {"name": lambda: "tanh"},
     "symlstm.symbols.notation": {"name": lambda: "spec"},
     "symlstm.cell.Variant.parse": {"text": lambda: "peephole"},
@@ -218,7 +218,7 @@ def test_the_enumeration_finds_the_public_surface():
         "symlstm.validation.run.validate",
         "symlstm.validation.npz.load_npz",
         "symlstm.numeric.rounding.round_places",
-        "symlstm.derive.calculus.certify_gradients",
+        "symlstm.derive.gradients.certify_gradients",
     ):
         assert expected in names, expected
 

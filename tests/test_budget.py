@@ -13,7 +13,7 @@ import symlstm.budget as budget
 import symlstm.limits as limits
 from symlstm.cell import Cell
 from symlstm.cli import main
-from symlstm.derive.calculus import certify_gradients
+from symlstm.derive.gradients import certify_gradients
 from symlstm.errors import ArgumentError, SymLSTMError, WorkBudgetError
 from symlstm.examples import load_example
 from symlstm.numeric.evaluation import certify

@@ -11,15 +11,9 @@ import sympy
 from sympy import Symbol
 
 from symlstm.cell import Cell
-from symlstm.derive.calculus import (
-    Loss,
-    backprop,
-    backward_step,
-    certify_gradients,
-    is_zero_identically,
-    local_derivatives,
-    prove_gradients,
-)
+from symlstm.derive.backward import backward_step, local_derivatives
+from symlstm.derive.gradients import Loss, backprop, certify_gradients
+from symlstm.derive.proofs import is_zero_identically, prove_gradients
 from symlstm.errors import (
     ArgumentError,
     ExpressionError,
@@ -114,9 +108,10 @@ def test_proofs_for_other_losses(loss):
 
 def test_a_wrong_closed_form_would_be_caught(monkeypatch):
     # break one backward equation (drop the forget gate from dc_prev) and the proof fails
-    import symlstm.derive.calculus as calculus
+    import symlstm.derive.proofs as proofs_module
+    from symlstm.derive.backward import BackwardStep
 
-    real = calculus.backward_step
+    real = backward_step
 
     def broken(cell):
         bw = real(cell)
@@ -125,9 +120,9 @@ def test_a_wrong_closed_form_would_be_caught(monkeypatch):
             if str(eq.lhs) == "dc_prev" else eq
             for eq in bw.equations
         )  # fmt: skip
-        return calculus.BackwardStep(cell, eqs)
+        return BackwardStep(cell, eqs)
 
-    monkeypatch.setattr(calculus, "backward_step", broken)
+    monkeypatch.setattr(proofs_module, "backward_step", broken)
     proofs = prove_gradients(Cell("tied"), 2)
     assert not proofs["w_f"] and not proofs["c_0"]
 

@@ -646,7 +646,7 @@ def test_clip_appears_in_every_gate_of_every_kind(kind):
 @pytest.mark.slow  # a symbolic proof
 @pytest.mark.parametrize(("kind", "steps"), [("tied", 1), ("scalar", 2)])
 def test_clipped_cells_backprop_is_proven(kind, steps):
-    from symlstm.derive.calculus import prove_gradients
+    from symlstm.derive.proofs import prove_gradients
 
     proofs = prove_gradients(Cell(kind, clip=Rational(5, 2), peephole=kind == "scalar"), steps)
     assert proofs and all(proofs.values()), proofs
@@ -656,7 +656,7 @@ def test_vector_backward_step_differentiates_the_clip_at_z():
     """The vector rule keeps σ' in the gate's output and the clip's step in z, not in the output."""
     from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-    from symlstm.derive.calculus import backward_step
+    from symlstm.derive.backward import backward_step
 
     cell = Cell("vector", clip=3)
     dz_o = next(eq.rhs for eq in backward_step(cell).equations if str(eq.lhs) == "dz_o")
@@ -680,7 +680,7 @@ def test_vector_backprop_of_a_clipped_cell_matches_the_certified_reference():
     """Two derivations: the vector cell's matrix rules (backprop) and the scalar one's."""
     pytest.importorskip("flint", reason="the arb extra: pip install '.[arb]'")
     from symlstm.certified.run import reference
-    from symlstm.derive.calculus import backprop
+    from symlstm.derive.gradients import backprop
 
     cell, params, x, h0, c0, _ = _clip_case(np.float64, n=2, m=2, T=3, B=1)
     g = backprop(cell, params, list(x[:, 0]), h0[0], c0[0], method="mpmath", dps=30)

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symlstm.claims.audit import parse_quantity
-from symlstm.derive.calculus import Loss, certify_gradients
+from symlstm.derive.gradients import Loss, certify_gradients
 from symlstm.errors import SymLSTMError
 from symlstm.examples import load_example
 
@@ -130,7 +130,7 @@ def test_the_bounds_hold_in_a_subprocess():
     timeout, so a regression fails instead of hanging the suite."""
     script = r"""
 import time, sys
-from symlstm.derive.calculus import Loss
+from symlstm.derive.gradients import Loss
 from symlstm.errors import SymLSTMError
 cases = ["9**9**9**9", "h_1**999999999", "sigmoid(h_1)**1000000", "exp(exp(exp(exp(exp(h_1)))))",
          "-" * 5000 + "h_1", "+".join(["h_1"] * 20000), "(" * 5000 + "h_1" + ")" * 5000,

@@ -16,7 +16,7 @@ from sympy import Eq
 from symlstm import plan as plan_module
 from symlstm.cell import Cell, Variant
 from symlstm.codegen.common import GeneratorPlan
-from symlstm.derive.calculus import BackwardStep, backward_step
+from symlstm.derive.backward import BackwardStep, backward_step
 from symlstm.errors import ArgumentError, SymLSTMError, UnknownNameError
 from symlstm.plan import StepPlan, step_plan
 

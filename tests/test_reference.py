@@ -20,7 +20,7 @@ from symlstm.certified.run import (
     reference,
     vector_form,
 )
-from symlstm.derive.calculus import BackwardStep, backward_step
+from symlstm.derive.backward import BackwardStep, backward_step
 from symlstm.errors import (
     MissingDependencyError,
     ParameterError,

@@ -14,7 +14,7 @@ Nothing here restates the gate equations. The affine parts W_k x + U_k h + b_k (
 for a projected cell, h = W_hr m) and their adjoints run as ``arb_mat`` products;
 everything else is the equations of the scalar cell of the same variant
 (:meth:`symlstm.cell.Cell.equations`) and of its backward step
-(:func:`symlstm.derive.calculus.backward_step`), as the step plan splits them
+(:func:`symlstm.derive.backward.backward_step`), as the step plan splits them
 (:func:`symlstm.plan.step_plan`, which the generated NumPy and PyTorch modules are
 printed from too), compiled once into closures that apply ball operations to whole
 (hidden, batch) arrays.

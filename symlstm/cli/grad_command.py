@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command with the parsed ``args``; return its exit status."""
-    from symlstm.derive.calculus import certify_gradients
+    from symlstm.derive.gradients import certify_gradients
     from symlstm.examples import load_example
     from symlstm.render.gradients import gradient_table, worked_gradient
 

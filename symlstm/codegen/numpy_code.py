@@ -17,7 +17,7 @@ projections of all steps are one GEMM, each step adds one recurrent GEMM, and th
 weight gradients are GEMMs over all steps. Everything element-wise — the gate
 activations, the peepholes, the cell update and every adjoint of the backward
 step — is printed from the step plan (:func:`symlstm.plan.step_plan`: the *scalar*
-cell's equations and :func:`symlstm.derive.calculus.backward_step`, split into the affine and
+cell's equations and :func:`symlstm.derive.backward.backward_step`, split into the affine and
 the element-wise parts), common subexpressions shared by
 :func:`sympy.cse`, each operation written as an in-place NumPy ufunc call into a
 buffer allocated once (:class:`InPlaceNumPyPrinter`). Gates with the same

@@ -68,7 +68,7 @@ class Derivation:
 
 
 def derivation(cell: Cell, *, notation: Any = "canonical") -> Derivation:
-    """The derivation of a cell's backward pass (see :func:`symlstm.derive.calculus.backward_step`).
+    """The derivation of a cell's backward pass (see :func:`symlstm.derive.backward.backward_step`).
 
     Raises
     ------
@@ -81,7 +81,7 @@ def derivation(cell: Cell, *, notation: Any = "canonical") -> Derivation:
 
 
 def _derivation_html(cell: Cell, notation: Any, standalone: bool) -> str:
-    from symlstm.derive.calculus import adjoint_symbol, backward_step
+    from symlstm.derive.backward import adjoint_symbol, backward_step
     from symlstm.render.gradients import adjoint_notation
     from symlstm.render.mathml import LSTMMathMLPrinter
 

@@ -1,7 +1,7 @@
 """Backprop formulas and gradient values as text, Markdown, LaTeX or JSON.
 
 The general formulas of a cell and variant (the forward equations, the backward step
-derived from them by :func:`symlstm.derive.calculus.backward_step`, and the gradients as
+derived from them by :func:`symlstm.derive.backward.backward_step`, and the gradients as
 sums over the steps) are what :class:`symlstm.render.derivation.Derivation` renders;
 :func:`gradient_table` renders certified gradient values, and :func:`worked_gradient` a
 worked backward pass with numbers. Adjoints are written δq (``\\delta q`` in LaTeX): δh_t
@@ -21,7 +21,8 @@ from html import escape
 from typing import Any
 
 from symlstm.cell import Cell
-from symlstm.derive.calculus import Gradients, adjoint_symbol, backward_step
+from symlstm.derive.backward import adjoint_symbol, backward_step
+from symlstm.derive.gradients import Gradients
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.examples import Example
 from symlstm.limits import MAX_SHOWN_DIGITS
@@ -348,7 +349,7 @@ def worked_gradient(
     """
     from sympy import Add as SymAdd
 
-    from symlstm.derive.calculus import backprop
+    from symlstm.derive.gradients import backprop
     from symlstm.numeric.rounding import with_increasing_precision
     from symlstm.render.worked import WorkedExample
     from symlstm.render.worked_lines import (
