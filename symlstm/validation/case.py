@@ -600,7 +600,7 @@ def prepare(
 
     def label(kind: str, k: int, j: int | None) -> str:
         parts = []
-        if not unit_mode and len(units) > 1:
+        if not unit_mode and len(units) > 1 and kind != "y":  # y: the last layer's
             parts.append(f"layer {k}")
         if not unit_mode and dirs == 2 and j is not None:
             parts.append(units[k][j].direction)

@@ -40,6 +40,8 @@ _CLIP_SEARCH_STEPS = 25
 _NEAR_MISSES = 3
 #: The most unknowns (initial-state components) a diagnosis fits to the numbers.
 _MAX_FITTED_STATE = 256
+#: The most Levenberg–Marquardt steps of that fit.
+_FIT_STEPS = 100
 
 
 @dataclass(frozen=True)
@@ -364,12 +366,43 @@ def _trailing_zero_lengths(network: Network) -> np.ndarray | None:
     return steps - tail.sum(axis=0)
 
 
+def _least_squares(residual: Callable[[np.ndarray], np.ndarray], size: int) -> np.ndarray:
+    """Levenberg–Marquardt from zero with a forward-difference Jacobian: the minimiser of
+    ‖residual(v)‖², as far as _FIT_STEPS steps get."""
+    v = np.zeros(size)
+    r = residual(v)
+    cost, damping = float(r @ r), 1e-6
+    for _ in range(_FIT_STEPS):
+        step = 1e-7
+        jacobian = np.empty((r.size, size))
+        for i in range(size):
+            e = np.zeros(size)
+            e[i] = step
+            jacobian[:, i] = (residual(v + e) - r) / step
+        normal, gradient = jacobian.T @ jacobian, jacobian.T @ r
+        improved = False
+        for _ in range(8):
+            lhs = normal + damping * (np.diag(np.diag(normal)) + np.eye(size))
+            try:
+                delta = -np.linalg.solve(lhs, gradient)
+            except np.linalg.LinAlgError:
+                damping *= 10
+                continue
+            trial = residual(v + delta)
+            trial_cost = float(trial @ trial)
+            if trial_cost < cost:
+                v, r, improved = v + delta, trial, True
+                converged = cost - trial_cost <= 1e-12 * cost
+                cost, damping = trial_cost, damping / 10
+                break
+            damping *= 4
+        if not improved or converged:
+            break
+    return v
+
+
 def _fitted_state_fix(network: Network, tolerances: list[float]) -> Fix | None:
     """A non-zero initial state fitted to the numbers (least squares), when none was given."""
-    try:
-        from scipy.optimize import least_squares
-    except ImportError:  # pragma: no cover - scipy is a dependency of the test extra
-        return None
     units = [(k, j, u) for k, layer in enumerate(network.units) for j, u in enumerate(layer)]
     sizes = [(u.batch * u.out, u.batch * u.sizes["hidden"]) for _, _, u in units]
     total = sum(a + b for a, b in sizes)
@@ -394,18 +427,13 @@ def _fitted_state_fix(network: Network, tolerances: list[float]) -> Fix | None:
         r = np.concatenate(parts)
         return np.where(np.isfinite(r), r, 1e3)
 
-    try:
-        found = least_squares(residual, np.zeros(total), max_nfev=40 * (total + 1))
-    except Exception:  # pragma: no cover - a fit that cannot start: no candidate
-        return None
-    fix = _measure(
+    return _measure(
         network,
         tolerances,
         "a non-zero initial state used, though h0 and c0 were not given (zeros assumed): "
         "a fitted initial state explains the numbers",
-        candidates(found.x),
+        candidates(_least_squares(residual, total)),
     )
-    return fix
 
 
 def _layout_fixes(

@@ -1,0 +1,336 @@
+"""symlstm.validation on whole networks as real frameworks hand them out (issue 15 items 1, 2,
+4, 5): torch stacks with both directions, proj_size and batch_first; Keras Bidirectional in
+each merge mode; ONNX Runtime nodes in every direction, with sequence_lens, an initial
+state and any subset of Y, Y_h, Y_c; shape mistakes refused before anything is computed,
+and layout mistakes diagnosed by name."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from symlstm.errors import ArrayShapeError, ShapeError
+from symlstm.validation import validate
+
+torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+
+T, B, N, M = 5, 3, 4, 3
+
+
+def _state_dict(module) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
+
+
+def _torch_network(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return torch.nn.LSTM(M, N, **kwargs)
+
+
+def _fixes(report) -> list[str]:
+    return [fix.fix for fix in report.diagnosis or [] if fix.agrees]
+
+
+# -- torch ---------------------------------------------------------------------------------------
+
+
+def test_a_two_layer_bidirectional_projected_batch_first_torch_network_passes_whole():
+    lstm = _torch_network(1, num_layers=2, bidirectional=True, proj_size=2, batch_first=True)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(B, T, M)).astype(np.float32)  # batch-major, as the module takes it
+    h0 = rng.normal(size=(4, B, 2)).astype(np.float32)
+    c0 = rng.normal(size=(4, B, N)).astype(np.float32)
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    outputs = {"y": y.numpy(), "h_T": h_n.numpy(), "c_T": c_n.numpy()}
+    inputs = {"x": x, "h0": h0, "c0": c0}
+    report = validate("torch", _state_dict(lstm), inputs, outputs, batch_first=True)
+    assert report.passed, report.to_text()
+    assert report.layers == 2 and report.direction == "bidirectional" and report.layer is None
+    assert report.initial_state == "given"
+    names = set(report.tensors)
+    assert {
+        "y (forward)",
+        "y (reverse)",
+        "h_T (layer 0, forward)",
+        "c_T (layer 1, reverse)",
+    } <= names
+    text = report.to_text()
+    assert "2 layers, bidirectional" in text and "worst of all:" in text
+    # The same data without --batch-first: refused before anything is computed.
+    with pytest.raises(ArrayShapeError, match=r"batch-major .* read as time-major"):
+        validate("torch", _state_dict(lstm), inputs, outputs)
+
+
+def test_one_unit_alone_and_a_whole_networks_y_for_one_unit():
+    lstm = _torch_network(3, num_layers=2)
+    x = np.random.default_rng(4).normal(size=(T, B, M)).astype(np.float32)
+    with torch.no_grad():
+        y, (h_n, _) = lstm(torch.from_numpy(x))
+    weights = _state_dict(lstm)
+    report = validate("torch", weights, {"x": x}, {"y": y.numpy(), "h_T": h_n.numpy()})
+    assert report.passed and report.initial_state == "zeros (not given)", report.to_text()
+    assert "initial state: zeros (not given)" in report.to_text()
+    assert json.loads(report.to_json())["initial_state"] == "zeros (not given)"
+    # Layer 0 alone given the network's y (layer 1's output): the diagnosis names it.
+    report = validate("torch", weights, {"x": x}, {"y": y.numpy()}, layer=0)
+    assert not report.passed
+    assert "y is layer 1's output, not layer 0's" in _fixes(report), report.to_text()
+
+
+def test_y_of_both_directions_for_a_one_direction_network_is_refused():
+    lstm = _torch_network(5, bidirectional=True)
+    x = np.random.default_rng(6).normal(size=(T, B, M)).astype(np.float32)
+    with torch.no_grad():
+        y, _ = lstm(torch.from_numpy(x))
+    forward_only = {k: v for k, v in _state_dict(lstm).items() if "reverse" not in k}
+    with pytest.raises(ShapeError, match="y of both directions for a one-direction network"):
+        validate("torch", forward_only, {"x": x}, {"y": y.numpy()})
+
+
+def test_batch_major_read_as_time_major_is_diagnosed_where_shapes_cannot_tell():
+    lstm = _torch_network(7, batch_first=True)
+    x = np.random.default_rng(8).normal(size=(B, B, M)).astype(np.float32)  # T = B
+    with torch.no_grad():
+        y, _ = lstm(torch.from_numpy(x))
+    report = validate("torch", _state_dict(lstm), {"x": x}, {"y": y.numpy()})
+    assert not report.passed
+    assert any("batch-major data read as time-major" in f for f in _fixes(report)), report.to_text()
+    assert validate("torch", _state_dict(lstm), {"x": x}, {"y": y.numpy()}, batch_first=True).passed
+
+
+def test_a_time_reversed_sequence_and_a_missing_initial_state_are_diagnosed():
+    lstm = _torch_network(9)
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(T, B, M)).astype(np.float32)
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(torch.from_numpy(x[::-1].copy()))
+    report = validate("torch", _state_dict(lstm), {"x": x}, {"y": y.numpy()})
+    assert "x given in reverse time order (the sequence read time-reversed)" in _fixes(report)
+    # A non-zero initial state used, not given: zeros are assumed, the report says so,
+    # and the diagnosis finds an initial state that explains the numbers.
+    h0 = rng.normal(size=(1, B, N)).astype(np.float32)
+    c0 = rng.normal(size=(1, B, N)).astype(np.float32)
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    outputs = {"y": y.numpy(), "h_T": h_n.numpy(), "c_T": c_n.numpy()}
+    report = validate("torch", _state_dict(lstm), {"x": x}, outputs)
+    assert report.initial_state == "zeros (not given)" and not report.passed
+    assert any("non-zero initial state" in f for f in _fixes(report)), report.to_text()
+
+
+def test_identical_gate_weights_cannot_tell_gate_orders_apart():
+    # The input and output gates have the same weights, and the implementation reads the
+    # f and g blocks swapped: (i, g, f, o) and (o, g, f, i) explain the numbers alike.
+    lstm = _torch_network(11)
+    with torch.no_grad():
+        for p in lstm.parameters():
+            blocks = p.view(4, N, *p.shape[1:])
+            blocks[3] = blocks[0]
+    weights = _state_dict(lstm)
+    with torch.no_grad():
+        for p in lstm.parameters():
+            blocks = p.view(4, N, *p.shape[1:])
+            blocks[[1, 2]] = blocks[[2, 1]].clone()
+    x = np.random.default_rng(12).normal(size=(T, B, M)).astype(np.float32)
+    with torch.no_grad():
+        y, _ = lstm(torch.from_numpy(x))
+    report = validate("torch", weights, {"x": x}, {"y": y.numpy()})
+    agreeing = _fixes(report)
+    assert report.ambiguous and len(agreeing) >= 2, report.to_text()
+    assert any("order i, g, f, o" in f for f in agreeing)
+    assert any("order o, g, f, i" in f for f in agreeing)
+    assert "the data cannot tell apart" in report.to_text()
+
+
+def test_rows_drawn_at_random_are_stated():
+    lstm = _torch_network(13)
+    x = np.random.default_rng(14).normal(size=(T, 6, M)).astype(np.float32)
+    with torch.no_grad():
+        y, (h_n, _) = lstm(torch.from_numpy(x))
+    outputs = {"y": y.numpy(), "h_T": h_n.numpy()}
+    report = validate("torch", _state_dict(lstm), {"x": x}, outputs, rows=2, seed=1)
+    assert report.passed and len(report.rows) == 2 and report.total_batch == 6
+    assert json.loads(report.to_json())["rows"] == list(report.rows)
+    assert f"rows: 2 of 6 drawn at random: {report.rows[0]}, {report.rows[1]}" in report.to_text()
+    assert report.tensors["y"].shape == (T, 2, N)
+
+
+# -- Keras ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keras(monkeypatch):
+    """Keras 3 on the torch backend (chosen when keras is first imported)."""
+    import os
+    import sys
+
+    if "keras" not in sys.modules:
+        monkeypatch.setitem(os.environ, "KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras", reason="the keras extra: pip install '.[keras]'")
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"keras was imported with the {keras.backend.backend()} backend")
+    return keras
+
+
+@pytest.mark.parametrize("merge", ["concat", "sum", "ave", "mul"])
+def test_keras_bidirectional_passes_in_each_merge_mode(keras, merge):
+    keras.utils.set_random_seed(15)
+    layer = keras.layers.Bidirectional(
+        keras.layers.LSTM(N, return_sequences=True, return_state=True, dtype="float32"),
+        merge_mode=merge,
+        dtype="float32",
+    )
+    x = np.random.default_rng(16).normal(size=(B, T, M)).astype(np.float32)  # batch-major
+    y, h_f, c_f, h_b, c_b = (keras.ops.convert_to_numpy(a) for a in layer(x))
+    arrays = {
+        f"{side}/{w.name}": keras.ops.convert_to_numpy(w.value)
+        for side in ("forward_layer", "backward_layer")
+        for w in getattr(layer, side).weights
+    }
+    outputs = {"y": y, "h_T": np.stack([h_f, h_b]), "c_T": np.stack([c_f, c_b])}
+    report = validate("keras_bidirectional", arrays, {"x": x}, outputs, merge_mode=merge)
+    assert report.passed, report.to_text()
+    assert ("y" in report.tensors) == (merge != "concat")
+
+
+# -- ONNX Runtime --------------------------------------------------------------------------------
+
+
+def _onnx_run(weights, x, *, lengths=None, h0=None, c0=None, outputs=("Y", "Y_h", "Y_c"), **attrs):
+    """One ONNX LSTM node run by ONNX Runtime; the outputs asked for, by name."""
+    pytest.importorskip("onnx", reason="the onnx extra")
+    ort = pytest.importorskip("onnxruntime", reason="the onnx extra")
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = weights["R"].shape[-1]
+    feeds = {"X": x}
+    names = ["X", "W", "R", "B"]
+    for name, value in (("sequence_lens", lengths), ("initial_h", h0), ("initial_c", c0)):
+        names.append(name if value is not None else "")
+        if value is not None:
+            feeds[name] = value
+    while names[-1] == "":
+        names.pop()
+    node = helper.make_node("LSTM", names, list(outputs), hidden_size=n, **attrs)
+    graph_inputs = [
+        helper.make_tensor_value_info(
+            k, TensorProto.INT32 if k == "sequence_lens" else TensorProto.FLOAT, list(v.shape)
+        )
+        for k, v in feeds.items()
+    ]
+    graph = helper.make_graph(
+        [node],
+        "lstm",
+        graph_inputs,
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in outputs],
+        [numpy_helper.from_array(weights[k], k) for k in ("W", "R", "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip(outputs, session.run(None, feeds), strict=True)), feeds
+
+
+def _onnx_weights(seed, directions=1):
+    rng = np.random.default_rng(seed)
+    return {
+        "W": rng.normal(size=(directions, 4 * N, M)).astype(np.float32),
+        "R": rng.normal(size=(directions, 4 * N, N)).astype(np.float32),
+        "B": rng.normal(size=(directions, 8 * N)).astype(np.float32),
+    }
+
+
+def test_onnx_reverse_is_honoured_and_y_h_y_c_alone_are_accepted():
+    weights = _onnx_weights(17)
+    x = np.random.default_rng(18).normal(size=(T, B, M)).astype(np.float32)
+    outs, feeds = _onnx_run(weights, x, direction="reverse")
+    attributes = {"direction": "reverse"}
+    report = validate("onnx", weights, feeds, outs, attributes=attributes)
+    assert report.passed and report.direction == "reverse", report.to_text()
+    only_states = {"Y_h": outs["Y_h"], "Y_c": outs["Y_c"]}
+    assert validate("onnx", weights, feeds, only_states, attributes=attributes).passed
+    # The attribute left out: the diagnosis says the implementation ran in reverse.
+    report = validate("onnx", weights, feeds, outs)
+    assert not report.passed
+    assert any("ran the reverse direction" in f for f in _fixes(report)), report.to_text()
+
+
+def test_onnx_bidirectional_with_an_initial_state_passes():
+    weights = _onnx_weights(19, directions=2)
+    rng = np.random.default_rng(20)
+    x = rng.normal(size=(T, B, M)).astype(np.float32)
+    h0 = rng.normal(size=(2, B, N)).astype(np.float32)
+    c0 = rng.normal(size=(2, B, N)).astype(np.float32)
+    outs, feeds = _onnx_run(weights, x, h0=h0, c0=c0, direction="bidirectional")
+    attributes = {"direction": "bidirectional"}
+    report = validate("onnx", weights, feeds, outs, attributes=attributes)
+    assert report.passed, report.to_text()
+    assert {"y (forward)", "y (reverse)", "h_T (reverse)"} <= set(report.tensors)
+    only_y_h = {"Y_h": outs["Y_h"]}
+    assert validate("onnx", weights, feeds, only_y_h, attributes=attributes).passed
+    # One direction alone, with its own part of Y.
+    report = validate(
+        "onnx", weights, feeds, {"Y": outs["Y"][:, 1:]}, direction="reverse", attributes=attributes
+    )
+    assert report.passed, report.to_text()
+    with pytest.raises(ArrayShapeError, match="whole network's Y"):
+        validate("onnx", weights, feeds, outs, direction="reverse", attributes=attributes)
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_onnx_ragged_batch_with_sequence_lens_passes(direction):
+    weights = _onnx_weights(21, directions=2 if direction == "bidirectional" else 1)
+    x = np.random.default_rng(22).normal(size=(T, B, M)).astype(np.float32)
+    lengths = np.array([T, 2, 4], dtype=np.int32)
+    outs, feeds = _onnx_run(weights, x, lengths=lengths, direction=direction)
+    assert np.all(outs["Y"][2:, :, 1] == 0)  # past row 1's length: zeros
+    attributes = {"direction": direction}
+    report = validate("onnx", weights, feeds, outs, attributes=attributes)
+    assert report.passed, report.to_text()
+    if direction == "forward":
+        # sequence_lens left out: the diagnosis names it, with the rows' lengths.
+        del feeds["sequence_lens"]
+        report = validate("onnx", weights, feeds, outs, attributes=attributes)
+        assert not report.passed
+        assert any("sequence lengths not given" in f and "5, 2, 4" in f for f in _fixes(report))
+
+
+def test_onnx_layout_1_and_a_batch_first_conflict():
+    # onnxruntime refuses layout = 1: ONNX Runtime's time-major numbers, given batch-major.
+    weights = _onnx_weights(23)
+    x = np.random.default_rng(24).normal(size=(T, B, M)).astype(np.float32)
+    outs, _ = _onnx_run(weights, x)
+    batch_major = {
+        "Y": outs["Y"].transpose(2, 0, 1, 3),
+        "Y_h": outs["Y_h"].swapaxes(0, 1),
+        "Y_c": outs["Y_c"].swapaxes(0, 1),
+    }
+    inputs = {"X": x.swapaxes(0, 1)}
+    assert validate("onnx", weights, inputs, batch_major, attributes={"layout": 1}).passed
+    with pytest.raises(Exception, match="contradicts the node's layout"):
+        validate("onnx", weights, inputs, batch_major, attributes={"layout": 1}, batch_first=False)
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_cli_whole_network_and_a_shape_mistake_in_one_line(tmp_path, capsys):
+    from symlstm.cli import main
+
+    lstm = _torch_network(25, num_layers=2, bidirectional=True, batch_first=True)
+    x = np.random.default_rng(26).normal(size=(B, T, M)).astype(np.float32)
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(torch.from_numpy(x))
+    np.savez(tmp_path / "w.npz", **_state_dict(lstm))
+    np.savez(tmp_path / "x.npz", x=x)
+    np.savez(tmp_path / "y.npz", y=y.numpy(), h_T=h_n.numpy(), c_T=c_n.numpy())
+    files = ["--weights", str(tmp_path / "w.npz"), "--inputs", str(tmp_path / "x.npz"),
+             "--outputs", str(tmp_path / "y.npz")]  # fmt: skip
+    assert main(["validate", "--layout", "torch", *files, "--batch-first"]) == 0
+    out = capsys.readouterr().out
+    assert "initial state: zeros (not given)" in out and "verdict: PASS" in out
+    assert main(["validate", "--layout", "torch", *files]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert "batch-major" in captured.err
