@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import math
 import re
 import shutil
@@ -21,13 +22,15 @@ import sympy
 from symlstm.cell import Variant
 from symlstm.claims.audit import audit, load_claims
 from symlstm.cli import main
+from symlstm.codegen import numpy_runtime
+from symlstm.codegen.common import runtime_source
 from symlstm.codegen.numpy_code import (
     GENERATED_KINDS,
     InPlaceNumPyPrinter,
     generate_numpy,
     numpy_module,
 )
-from symlstm.errors import ParameterError, UnknownNameError
+from symlstm.errors import ParameterError, SymLSTMError, UnknownNameError
 from symlstm.examples import load_example
 
 from lstm_reference import VARIANTS, vector_trace
@@ -98,6 +101,98 @@ def test_every_variant_and_kind_generates_a_numpy_only_module(kind, name):
     assert imported == {"numpy"}
     functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
     assert {"forward", "backward", "shapes"} <= functions
+
+
+#: A generated module's functions: copied from the runtime, and printed from the plan.
+RUNTIME = {
+    "forward",
+    "backward",
+    "_prepare",
+    "_parameters",
+    "_scalar_gradients",
+    "_array",
+    "_sigmoid",
+    "_hard_sigmoid",
+}
+PRINTED = {"shapes", "_forward_work", "_forward_step", "_backward_work", "_backward_step"}
+
+
+def _functions(source: str) -> dict[str, str]:
+    tree = ast.parse(source)
+    return {node.name: ast.dump(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+@pytest.mark.parametrize("projection", [False, True])
+@pytest.mark.parametrize(("kind", "name"), KIND_VARIANTS)
+def test_the_runtime_is_copied_verbatim_and_the_steps_printed(kind, name, projection):
+    if projection and kind != "vector":
+        return
+    runtime = _functions(inspect.getsource(numpy_runtime))
+    functions = _functions(
+        generate_numpy(Variant(**VARIANTS[name]), kind=kind, projection=projection)
+    )
+    assert set(functions) == RUNTIME | PRINTED
+    for function in RUNTIME:
+        assert functions[function] == runtime[function], function
+    for function in PRINTED:  # the runtime's stand-ins are not what a module gets
+        assert functions[function] != runtime[function], function
+
+
+def test_the_runtime_on_its_own_stands_in_and_refuses():
+    assert numpy_runtime.__all__ == []
+    with pytest.raises(NotImplementedError, match="printed by the generator"):
+        numpy_runtime.forward({}, np.zeros((1, 1, 1)))
+    with pytest.raises(SymLSTMError, match="numpy_runtime has no function 'nothing'"):
+        runtime_source("numpy_runtime", ["forward", "nothing"])
+
+
+def _hand_forward_step(a, c_prev, c, s, h, t, Z, p, work):
+    """The textbook step written by hand, gates i, f, o, g."""
+    n = c.shape[1]
+    a[:, : 3 * n] = 1 / (1 + np.exp(-a[:, : 3 * n]))
+    a[:, 3 * n :] = np.tanh(a[:, 3 * n :])
+    i, f, o, g = (a[:, k * n : (k + 1) * n] for k in range(4))
+    c[...] = f * c_prev + i * g
+    s[...] = np.tanh(c)
+    h[...] = o * s
+
+
+def _hand_backward_step(dz, c_prev, c, s, dh, dc_next, dc_prev, t, Z, p, work):
+    """Its adjoint, written by hand: dz holds the gates on entry, dL/dz on return."""
+    n = c.shape[1]
+    i, f, o, g = (dz[:, k * n : (k + 1) * n].copy() for k in range(4))
+    dc = dc_next + dh * o * (1 - s**2)
+    dc_prev[...] = dc * f
+    for k, grad in enumerate(
+        (dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dh * s * o * (1 - o), dc * i * (1 - g**2))
+    ):
+        dz[:, k * n : (k + 1) * n] = grad
+
+
+def test_the_runtime_with_hand_written_steps_is_the_generated_module():
+    """The runtime's loops, GEMMs and checks, run with a textbook step written by hand,
+    give the generated textbook module's outputs and gradients."""
+    generated = numpy_module()
+    assert generated.GATES == ("i", "f", "o", "g")
+    runtime: dict = {}
+    exec(compile(inspect.getsource(numpy_runtime), "numpy_runtime", "exec"), runtime)
+    runtime.update(
+        PARAMETERS=generated.PARAMETERS,
+        shapes=generated.shapes,
+        _forward_work=lambda B, n, dtype: (),
+        _forward_step=_hand_forward_step,
+        _backward_work=lambda B, n, dtype: (),
+        _backward_step=_hand_backward_step,
+    )
+    params, x, h0, c0 = _random_case(generated, n=4, m=3, T=5, B=2, seed=5)
+    dy = np.random.default_rng(6).normal(size=(5, 2, 4))
+    expected = generated.forward(params, x, h0, c0)
+    got = runtime["forward"](params, x, h0, c0)
+    for a, b in zip(got[:3], expected[:3], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+    grads = runtime["backward"](params, got[3], dy)
+    for k, v in generated.backward(params, expected[3], dy).items():
+        np.testing.assert_allclose(grads[k], v, rtol=1e-12, atol=1e-14, err_msg=k)
 
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is in the test extra")
@@ -529,7 +624,8 @@ def test_projected_module_source_and_errors(tmp_path):
     source = generate_numpy("peephole", projection=True)
     assert "np.matmul(M[t], WhrT, out=H[t + 1])" in source
     assert 'grads["W_hr"] = np.matmul(M.reshape(T * B, n).T, DH.reshape(T * B, q)).T' in source
-    assert "W_hr" not in generate_numpy("peephole")
+    assert "PROJECTION = False" in generate_numpy("peephole")
+    assert "W_hr" not in numpy_module("peephole").PARAMETERS
     mod = numpy_module(projection=True)
     assert mod.PARAMETERS[-1] == "W_hr" and mod.shapes(4, 3, 2)["U_o"] == (4, 2)
     rng = np.random.default_rng(3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.resources
 import shutil
 import subprocess
 import sys
@@ -123,17 +124,38 @@ def test_generated_modules_are_lint_and_format_clean(tmp_path):
         assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("projection", [False, True])
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_the_runtime_is_copied_verbatim_and_the_step_printed(name, projection):
+    """forward, _prepare and _tensor are torch_runtime's (read, not imported); the step and
+    shapes are printed."""
+    source = importlib.resources.files("symlstm.codegen").joinpath("torch_runtime.py")
+    runtime = _functions(source.read_text())
+    functions = _functions(generate_torch(Variant(**VARIANTS[name]), projection=projection))
+    assert set(functions) == {"forward", "_prepare", "_tensor", "shapes", "_step"}
+    for function in ("forward", "_prepare", "_tensor"):
+        assert functions[function] == runtime[function], function
+    assert functions["_step"] != runtime["_step"] and functions["shapes"] != runtime["shapes"]
+
+
+def _functions(source: str) -> dict[str, str]:
+    tree = ast.parse(source)
+    return {node.name: ast.dump(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
 def test_the_printed_step_is_the_cells_equations():
     source = generate_torch("peephole,coupled")
     # one matmul for all steps' input projections, one per step for the recurrent part
     assert source.count("torch.addmm(") == 2
-    assert "a_i, a_g, a_o = torch.addmm(A[t], h, UT).split(n, dim=1)" in source
-    assert "        c = c_prev * (1 - i) + g * i\n" in source  # f = 1 - i, inline
-    assert "        o = torch.sigmoid(a_o + c * p_o)\n" in source
+    assert "a = torch.addmm(A[t], h, UT)" in source and "h, c = _step(a, c, p)" in source
+    assert "a_i, a_g, a_o = a.split(c_prev.shape[1], dim=1)" in source  # the printed step
+    assert "    c = c_prev * (1 - i) + g * i\n" in source  # f = 1 - i, inline
+    assert "    o = torch.sigmoid(a_o + c * p_o)\n" in source
     clipped = generate_torch("clip=3/2,gate=hard_sigmoid")
     assert "f = torch.clamp(torch.clamp(a_f, -1.5, 1.5) / 5 + 0.5, 0, 1)" in clipped
     projected = generate_torch(projection=True)
     assert "m = o * torch.tanh(c)" in projected and "h = torch.matmul(m, WhrT)" in projected
+    assert "    return m, c\n" in projected
 
 
 def test_clip_and_relu_run_against_the_reference():

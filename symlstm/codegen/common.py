@@ -3,8 +3,9 @@
 :mod:`symlstm.codegen.numpy_code` and :mod:`symlstm.codegen.torch_code` print modules from the same
 :class:`GeneratorPlan`: the cell's :class:`~symlstm.plan.StepPlan` with its gates in the
 order the generated modules stack them. They share the modules' docstring equations, the
-parameter names and shapes, the check of the parameters' names, the command line that
-prints a module again, and how numbers and tuples are written as Python source.
+parameter names and the printed ``shapes`` function, the command line that prints a module
+again, how numbers and tuples are written as Python source, and :func:`runtime_source`,
+which copies a generated module's runtime (real code: ``numpy_runtime``, ``torch_runtime``).
 
 Nothing here is part of the API: the names are public so that the two generators share
 them without reaching into each other's private names.
@@ -20,6 +21,8 @@ them without reaching into each other's private names.
 
 from __future__ import annotations
 
+import ast
+import importlib.resources
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,7 +30,7 @@ import sympy
 from sympy import Symbol
 
 from symlstm.cell import Cell, Variant
-from symlstm.errors import UnknownNameError
+from symlstm.errors import SymLSTMError, UnknownNameError
 from symlstm.plan import GatePlan, PeepholeGradient, step_plan
 
 #: Internal to the generators: see the module's docstring.
@@ -173,18 +176,40 @@ def shapes_body(plan: GeneratorPlan, projection: bool = False) -> str:
     )
 
 
-#: A generated module's check of the parameters' names (NumPy's and torch's alike).
-PARAMETER_CHECK = """\
-    missing = [k for k in PARAMETERS if k not in params]
-    if missing:
-        raise KeyError(f"missing parameters: {', '.join(missing)}")
-    unknown = [k for k in params if k not in PARAMETERS]
-    if unknown:
-        raise KeyError(f"unknown parameters: {', '.join(unknown)}; known: {PARAMETERS}")
-"""
+def shapes_function(plan: GeneratorPlan, projection: bool = False) -> str:
+    """A generated module's ``shapes(hidden, input[, proj])``, printed from the plan."""
+    args, doc = (
+        ("hidden, input, proj", " (and the projection size: proj_size)")
+        if projection
+        else ("hidden, input", "")
+    )
+    return "\n".join(
+        [
+            f"def shapes({args}):",
+            f'    """The shape of every parameter for a hidden size and an input size{doc}."""',
+            shapes_body(plan, projection),
+        ]
+    )
 
-#: The ``shapes`` function's parameters and docstring: (without, with) a projection.
-PROJECTION_SHAPES = {
-    "shapes_args": ("hidden, input", "hidden, input, proj"),
-    "shapes_doc": ("", " (and the projection size: proj_size)"),
-}
+
+def runtime_source(module: str, names: Iterable[str]) -> str:
+    """The source of the functions ``names`` of a runtime module, in that order, as written.
+
+    A generated module's runtime is real code (``numpy_runtime``, ``torch_runtime`` in this
+    package): its file is read (not imported: printing a PyTorch module needs no torch) and
+    each function copied whole, docstring and comments included, two blank lines apart.
+
+    >>> print(runtime_source("numpy_runtime", ["_array"]).splitlines()[0])
+    def _array(value, dtype, shape, name):
+    """
+    source = importlib.resources.files("symlstm.codegen").joinpath(f"{module}.py").read_text()
+    lines = source.splitlines(keepends=True)
+    functions = {
+        node.name: "".join(lines[node.lineno - 1 : node.end_lineno]).rstrip("\n")
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef)
+    }
+    try:
+        return "\n\n\n".join(functions[name] for name in names)
+    except KeyError as err:
+        raise SymLSTMError(f"the runtime {module} has no function {err}") from None

@@ -24,21 +24,26 @@ and the clip).
 >>> source = generate_torch("peephole")
 >>> "import torch" in source and "numpy" not in source
 True
->>> print(source[source.index("        c_prev = c"):source.index("        ys.append")].rstrip())
-        c_prev = c
-        f = torch.sigmoid(a_f + c_prev * p_f)
-        i = torch.sigmoid(a_i + c_prev * p_i)
-        g = torch.tanh(a_g)
-        c = c_prev * f + g * i
-        o = torch.sigmoid(a_o + c * p_o)
-        h = o * torch.tanh(c)
+>>> step = source[source.index("def _step("):source.index("def _prepare(")]
+>>> print(step[step.index("    a_i"):].rstrip())
+    a_i, a_f, a_g, a_o = a.split(c_prev.shape[1], dim=1)
+    p_i = p["p_i"]
+    p_f = p["p_f"]
+    p_o = p["p_o"]
+    f = torch.sigmoid(a_f + c_prev * p_f)
+    i = torch.sigmoid(a_i + c_prev * p_i)
+    g = torch.tanh(a_g)
+    c = c_prev * f + g * i
+    o = torch.sigmoid(a_o + c * p_o)
+    h = o * torch.tanh(c)
+    return h, c
 """
 
 from __future__ import annotations
 
 import ast
 import functools
-import textwrap
+import re
 import types
 
 import sympy
@@ -48,8 +53,6 @@ from sympy.printing.pytorch import TorchPrinter
 
 from symlstm.cell import Variant
 from symlstm.codegen.common import (
-    PARAMETER_CHECK,
-    PROJECTION_SHAPES,
     GeneratorPlan,
     as_variant,
     command_arguments,
@@ -57,7 +60,8 @@ from symlstm.codegen.common import (
     literal,
     parameter_names,
     python_tuple,
-    shapes_body,
+    runtime_source,
+    shapes_function,
 )
 from symlstm.errors import MissingDependencyError, ParameterError, SymLSTMError
 
@@ -216,8 +220,8 @@ def generate_torch(variant: Variant | str | None = None, *, projection: bool = F
         (proj, hidden), U_k is (hidden, proj), h0, y and h_T have proj components; the
         element-wise step computes m = o ⊙ tanh(c) and one more matmul h = W_hr m.
 
-    >>> "W_hr" in generate_torch(projection=True), "W_hr" in generate_torch()
-    (True, False)
+    >>> [generate_torch(projection=p).count("PROJECTION = True") for p in (True, False)]
+    [1, 0]
     >>> generate_torch(projection="yes")
     Traceback (most recent call last):
     ...
@@ -228,121 +232,83 @@ def generate_torch(variant: Variant | str | None = None, *, projection: bool = F
     return _generate(as_variant(variant), projection)
 
 
+#: The runtime's functions (:mod:`symlstm.codegen.torch_runtime`) a module copies: the
+#: entry point before the printed step, the helpers after it.
+_ENTRY_POINTS = ("forward",)
+_HELPERS = ("_prepare", "_tensor")
+
+
 @functools.lru_cache(maxsize=64)
 def _generate(variant: Variant, projection: bool) -> str:
-    from symlstm import __version__
-
     plan = GeneratorPlan(variant, "vector")
     if projection:
         plan.step.check_projection("the generated module")
-    step = _step_lines(plan, "m" if projection else "h")
-    if projection:
-        step += ["h = torch.matmul(m, WhrT)  # h = W_hr m"]
-    gates = [g.name for g in plan.gates]
-    shapes = shapes_body(plan, projection)
-    parts = {key: pair[projection] for key, pair in PROJECTION_SHAPES.items()}
-    peepholes = [f'    {n} = p["{n}"]' for n in plan.cell.parameters if n.startswith("p_")]
-    if projection:
-        peepholes.append('    WhrT = p["W_hr"].t()')
-    return _TEMPLATE.format(
-        version=__version__,
-        label=variant.label(),
-        args=command_arguments(variant, projection=projection),
-        equations="\n".join(equation_lines(plan)),
-        gates=python_tuple(gates),
-        parameters=python_tuple(parameter_names(plan, projection)),
-        parameter_check=PARAMETER_CHECK,
-        shapes_args=parts["shapes_args"],
-        shapes_doc=parts["shapes_doc"],
-        shapes=shapes,
-        sizes=(
-            '    n, m = params["U_" + GATES[0]].shape[0], x.shape[2]\n'
-            '    q = params["W_hr"].shape[0]\n'
-            "    sizes = (n, m, q)"
-            if projection
-            else '    n, m = params["U_" + GATES[0]].shape[0], x.shape[2]\n    sizes = (n, m)'
-        ),
-        h_width="q" if projection else "n",
-        gate_count=len(gates),
-        peepholes="\n".join(peepholes),
-        gate_views=", ".join(f"a_{k}" for k in gates),
-        step=textwrap.indent("\n".join(step), " " * 8),
+    parts = [
+        _header(plan, variant, projection),
+        shapes_function(plan, projection),
+        runtime_source("torch_runtime", _ENTRY_POINTS),
+        _step_function(plan, projection),
+        runtime_source("torch_runtime", _HELPERS),
+    ]
+    return "\n\n\n".join(parts) + "\n"
+
+
+def _step_function(plan: GeneratorPlan, projection: bool) -> str:
+    """The printed step: from a (the a_k side by side) and c_prev to h (m) and c."""
+    output = "m" if projection else "h"
+    step = _step_lines(plan, output)
+    code = "\n".join(step)
+    gates = ", ".join(f"a_{g.name}" for g in plan.gates)
+    peepholes = [
+        f'{n} = p["{n}"]'
+        for n in plan.cell.parameters
+        if n[0] == "p" and re.search(rf"\b{n}\b", code)
+    ]
+    what = "m = o * tanh(c) (forward's matmul makes h = W_hr m)" if projection else "h"
+    lines = [
+        "def _step(a, c_prev, p):",
+        '    """One step, element-wise: a holds a_k = W_k x_t + U_k h_(t-1) + b_k of every gate',
+        "    (the order of GATES) side by side, and c_prev = c_(t-1); p holds the parameters.",
+        f"    Returns {what} and c.",
+        '    """',
+        f"    {gates} = a.split(c_prev.shape[1], dim=1)",
+        *(f"    {line}" for line in peepholes + step),
+        f"    return {output}, c",
+    ]
+    return "\n".join(lines)
+
+
+def _header(plan: GeneratorPlan, variant: Variant, projection: bool) -> str:
+    """The module's docstring, its import and its constants, printed from the plan."""
+    from symlstm import __version__
+
+    args = command_arguments(variant, projection=projection)
+    return "\n".join(
+        [
+            f'"""LSTM forward pass in PyTorch, generated by symlstm {__version__}.',
+            "",
+            f"Cell: {variant.label()} (vector). Printed by",
+            "",
+            f"    symlstm codegen torch{args}",
+            "",
+            "from the cell's SymPy equations. Do not edit: change the cell and generate again. "
+            "It imports",
+            "nothing but torch. Time-major: x is (T, batch, input); float32 or float64, the dtype "
+            "of x",
+            "decides. Gradients come from torch autograd.",
+            "",
+            "One step, element-wise, with a_k = W_k x_t + U_k h_(t-1) + b_k for each gate k:",
+            *equation_lines(plan),
+            "The stacked weights hold the gates' blocks in the order of GATES.",
+            '"""',
+            "",
+            "import torch",
+            "",
+            f"GATES = {python_tuple(g.name for g in plan.gates)}",
+            f"PARAMETERS = {python_tuple(parameter_names(plan, projection))}",
+            f"PROJECTION = {projection}",
+        ]
     )
-
-
-_TEMPLATE = '''\
-"""LSTM forward pass in PyTorch, generated by symlstm {version}.
-
-Cell: {label} (vector). Printed by
-
-    symlstm codegen torch{args}
-
-from the cell's SymPy equations. Do not edit: change the cell and generate again. It imports
-nothing but torch. Time-major: x is (T, batch, input); float32 or float64, the dtype of x
-decides. Gradients come from torch autograd.
-
-One step, element-wise, with a_k = W_k x_t + U_k h_(t-1) + b_k for each gate k:
-{equations}
-The stacked weights hold the gates' blocks in the order of GATES.
-"""
-
-import torch
-
-GATES = {gates}
-PARAMETERS = {parameters}
-
-
-def shapes({shapes_args}):
-    """The shape of every parameter for a hidden size and an input size{shapes_doc}."""
-{shapes}
-
-
-def _tensor(value, like, shape, name):
-    tensor = torch.as_tensor(value, dtype=like.dtype, device=like.device)
-    if tuple(tensor.shape) != tuple(shape):
-        raise ValueError(f"{{name}} has shape {{tuple(tensor.shape)}}, expected {{tuple(shape)}}")
-    return tensor
-
-
-def _prepare(params, x, h0, c0):
-    x = torch.as_tensor(x)
-    if x.dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"x must be float32 or float64, not {{x.dtype}}")
-    if x.dim() != 3:
-        raise ValueError(f"x must be (T, batch, input), not of shape {{tuple(x.shape)}}")
-{parameter_check}{sizes}
-    p = {{k: _tensor(params[k], x, v, k) for k, v in shapes(*sizes).items()}}
-    B = x.shape[1]
-    h0 = x.new_zeros((B, {h_width})) if h0 is None else _tensor(h0, x, (B, {h_width}), "h0")
-    c0 = x.new_zeros((B, n)) if c0 is None else _tensor(c0, x, (B, n), "c0")
-    return p, x, h0, c0
-
-
-def forward(params, x, h0=None, c0=None):
-    """Run the cell over x (T, batch, input) from h0, c0 (batch, hidden; zeros if None).
-
-    Returns y (T, batch, hidden: every h_t), h_T and c_T; differentiable by autograd.
-    """
-    p, x, h0, c0 = _prepare(params, x, h0, c0)
-    T, B, _ = x.shape
-    n = c0.shape[1]
-    W = torch.cat([p["W_" + k] for k in GATES])  # ({gate_count} n, m)
-    UT = torch.cat([p["U_" + k] for k in GATES]).t()
-    b = torch.cat([p["b_" + k] for k in GATES])
-{peepholes}
-    # The input projections of all steps, the bias included, in one matmul
-    A = torch.addmm(b, x.reshape(T * B, x.shape[2]), W.t()).reshape(T, B, {gate_count} * n)
-    h, c = h0, c0
-    ys = []
-    for t in range(T):
-        # a_k = W_k x_t + U_k h_(t-1) + b_k for every gate: one matmul
-        {gate_views} = torch.addmm(A[t], h, UT).split(n, dim=1)
-        c_prev = c
-{step}
-        ys.append(h)
-    y = torch.stack(ys) if ys else x.new_zeros((0, B, h0.shape[1]))
-    return y, h, c
-'''
 
 
 def torch_module(variant: Variant | str | None = None, *, projection: bool = False):
