@@ -22,13 +22,13 @@ from symlstm.errors import (
 )
 from symlstm.numeric.contexts import (
     ArbContext,
-    Enclosure,
     ExactContext,
     IntervalContext,
     IvContext,
     MpContext,
     context,
 )
+from symlstm.numeric.enclosure import Enclosure
 
 NAMES = ["exact", "mpmath", "interval", "iv", "arb"]
 POINTS = [Fraction(-7, 3), Fraction(-1, 10), Fraction(0), Fraction(49, 100), Fraction(5, 2)]

@@ -49,11 +49,11 @@ from symlstm.errors import (
 from symlstm.numeric.compile import compile_expression
 from symlstm.numeric.contexts import (
     Context,
-    Enclosure,
     ExactContext,
     IntervalContext,
     MpContext,
 )
+from symlstm.numeric.enclosure import Enclosure
 from symlstm.numeric.exact import FLOAT64_MAX
 from symlstm.numeric.rounding import MAX_PREC, with_increasing_precision
 from symlstm.numeric.sequence import through_time
