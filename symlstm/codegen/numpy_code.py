@@ -134,11 +134,10 @@ def _forward_lines(plan: GeneratorPlan, printer: InPlaceNumPyPrinter) -> tuple[l
                 lines.append(f"# {label} = {sympy.sstr(act)}, in place")
                 printer.names[z] = view
                 work = f"_w{len(run)}"  # contiguous: exp and divide run faster than on views
-                for line in printer.assign(view, act, alias=z):
-                    if line == f"_sigmoid({view}, out={view})":
-                        line = f"_sigmoid({view}, out={view}, work={work})"
-                        widths.add(len(run))
-                    lines.append(line)
+                printer.sigmoid_work[view] = work
+                lines.extend(printer.assign(view, act, alias=z))
+                if work in printer.used_work:
+                    widths.add(len(run))
                 run = []
             if g is not None:
                 run.append(g)
@@ -168,10 +167,13 @@ def _backward_lines(
         if target not in overwrites and expr in dict(shared) and expr not in printer.names:
             printer.names[expr] = printer.names[target]  # computed in place: no copy
     lines = []
+    comments: dict[Symbol, int] = {}  # the line of each shared subexpression's comment
     for sym, expr in shared:
         printer.names.setdefault(sym, f"_{sym}")
+        comments[sym] = len(lines)
         lines.append(f"# {sym} = {sympy.sstr(expr)}")
         lines.extend(printer.assign(printer.names[sym], expr))
+    merged: dict[Symbol, list[Symbol]] = {}  # outputs computed as a shared subexpression
     pending = [(target, expr) for (target, _), expr in zip(outputs, reduced, strict=True)]
     deferred: list[tuple[str, str]] = []
     while pending:
@@ -186,37 +188,23 @@ def _backward_lines(
             deferred.append((out, printer.names[pending[0][0]]))
         target, expr = pending.pop(index)
         if printer.names.get(expr) == printer.names[target]:
-            lines = [line.replace(f"# {expr} =", f"# {target} = {expr} =") for line in lines]
+            merged.setdefault(expr, []).append(target)
             continue
         lines.append(f"# {target} = {sympy.sstr(expr)}")
         if out is None and target in overwrites:
-            lines.extend(_into_view(printer, printer.names[target], expr))
+            lines.extend(printer.assign_into_view(printer.names[target], expr))
         elif out is None:
             lines.extend(printer.assign(printer.names[target], expr))
         else:
             lines.extend(printer.assign(out, expr))
     for temporary, target in deferred:
         lines.append(f"np.copyto({target}, {temporary})")
+    for sym, expr in shared:  # "# dc_prev = x3 = …": the output is the shared buffer
+        if sym in merged:
+            names = "".join(f"{target} = " for target in reversed(merged[sym]))
+            lines[comments[sym]] = f"# {names}{sym} = {sympy.sstr(expr)}"
     buffers = [printer.names[sym][1:] for sym, _ in shared if printer.names[sym].startswith("_")]
     return lines, buffers
-
-
-def _into_view(printer: InPlaceNumPyPrinter, view: str, expr: sympy.Expr) -> list[str]:
-    """Compute ``expr`` in a contiguous (batch, n) temporary; only the last call writes ``view``.
-
-    A gate's block is a strided view (rows of n in rows of 4 n), and NumPy runs a ufunc on
-    such a view one row at a time: each call costs about three times a call on a contiguous
-    array of the same size. So the intermediate results stay contiguous.
-    """
-    scratch = printer.temporary()
-    lines = printer.assign(scratch, expr)
-    last = lines[-1]
-    if last.endswith(f"out={scratch})"):
-        lines[-1] = last[: -len(f"out={scratch})")] + f"out={view})"
-    else:
-        lines.append(f"np.copyto({view}, {scratch})")
-    printer.release(scratch)
-    return lines
 
 
 def _gate_views(plan: GeneratorPlan, body: list[str], array: str, prefix: str = "") -> list[str]:

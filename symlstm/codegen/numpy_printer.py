@@ -9,7 +9,7 @@ steps of a generated module with it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import sympy
 from sympy import Abs, Add, Max, Min, Mul, Number, Pow, S, Symbol, exp, sign, tanh
@@ -20,6 +20,18 @@ from symlstm.errors import SymLSTMError
 from symlstm.functions import hard_sigmoid, sigmoid
 
 __all__ = ["InPlaceNumPyPrinter"]
+
+
+class _Call(NamedTuple):
+    """One printed ufunc call that writes ``out``: ``func(*args, out=out, *keywords)``."""
+
+    func: str
+    args: tuple[str, ...]
+    out: str
+    keywords: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.func}({', '.join((*self.args, f'out={self.out}', *self.keywords))})"
 
 
 class InPlaceNumPyPrinter(NumPyPrinter):
@@ -46,6 +58,9 @@ class InPlaceNumPyPrinter(NumPyPrinter):
         self.names = dict(names)
         self._free: list[str] = []
         self.temporaries = 0
+        #: A scratch array for ``_sigmoid`` by the buffer it activates in place, and those used.
+        self.sigmoid_work: dict[str, str] = {}
+        self.used_work: set[str] = set()
 
     # -- the ordinary printer, with buffers for symbols and ``np`` for ``numpy`` --
 
@@ -127,7 +142,34 @@ class InPlaceNumPyPrinter(NumPyPrinter):
         ``alias`` is the symbol whose buffer ``out`` is, if ``expr`` reads it
         (``z = z + p*c`` in place); other buffers must not overlap ``out``.
         """
-        lines: list[str] = []
+        return [str(line) for line in self._calls(out, expr, alias)]
+
+    def assign_into_view(self, view: str, expr: sympy.Expr) -> list[str]:
+        """Lines that compute ``expr`` in a temporary buffer, the last call writing ``view``.
+
+        A gate's block is a strided view (rows of n in rows of 4 n), and NumPy runs a ufunc
+        on such a view one row at a time: each call costs about three times a call on a
+        contiguous array of the same size. So the intermediate results stay contiguous.
+
+        >>> from sympy import symbols
+        >>> a, b = symbols("a b")
+        >>> p = InPlaceNumPyPrinter({a: "a", b: "b"})
+        >>> print("\\n".join(p.assign_into_view("v", a * b + 1)))
+        np.multiply(a, b, out=_t0)
+        np.add(_t0, 1, out=v)
+        """
+        scratch = self.temporary()
+        calls = self._calls(scratch, expr, None)
+        last = calls[-1]
+        if isinstance(last, _Call) and last.out == scratch:
+            calls[-1] = last._replace(out=view)
+        else:
+            calls.append(f"np.copyto({view}, {scratch})")
+        self.release(scratch)
+        return [str(line) for line in calls]
+
+    def _calls(self, out: str, expr: sympy.Expr, alias: Any) -> list[_Call | str]:
+        lines: list[_Call | str] = []
         if alias is not None and alias in expr.free_symbols and not _alias_safe(expr, alias):
             tmp = self.temporary()
             self._emit(expr, tmp, lines, None)
@@ -137,7 +179,7 @@ class InPlaceNumPyPrinter(NumPyPrinter):
             self._emit(expr, out, lines, alias)
         return lines
 
-    def _emit(self, expr: sympy.Expr, out: str, lines: list[str], alias: Any) -> None:
+    def _emit(self, expr: sympy.Expr, out: str, lines: list, alias: Any) -> None:
         leaf = self._leaf(expr)
         if leaf is not None:
             if expr != alias:
@@ -157,22 +199,27 @@ class InPlaceNumPyPrinter(NumPyPrinter):
                 self._emit(expr.base, out, lines, alias)
                 base = out
             if ufunc == "reciprocal":  # np.reciprocal is for floats too, but 1/x reads plainer
-                lines.append(f"np.divide(1, {base}, out={out})")
+                lines.append(_Call("np.divide", ("1", base), out))
             else:
-                lines.append(f"np.{ufunc}({base}, out={out})")
+                lines.append(_Call(f"np.{ufunc}", (base,), out))
         elif isinstance(expr, tanh | exp | Abs | sign | sigmoid | hard_sigmoid):
             arg = self._leaf(expr.args[0])
             if arg is None:
                 self._emit(expr.args[0], out, lines, alias)
                 arg = out
             if isinstance(expr, sigmoid):
-                lines.append(f"_sigmoid({arg}, out={out})")
+                work = self.sigmoid_work.get(out) if arg == out else None
+                if work is not None:
+                    self.used_work.add(work)
+                lines.append(
+                    _Call("_sigmoid", (arg,), out, () if work is None else (f"work={work}",))
+                )
             elif isinstance(expr, hard_sigmoid):
                 a, b = literal(expr.slope), literal(expr.offset)
-                lines.append(f"_hard_sigmoid({arg}, {a}, {b}, out={out})")
+                lines.append(_Call("_hard_sigmoid", (arg, a, b), out))
             else:
                 ufunc = {tanh: "tanh", exp: "exp", Abs: "abs", sign: "sign"}[type(expr)]
-                lines.append(f"np.{ufunc}({arg}, out={out})")
+                lines.append(_Call(f"np.{ufunc}", (arg,), out))
         elif isinstance(expr, Max | Min) and len(expr.args) == 2:
             ufunc = "maximum" if isinstance(expr, Max) else "minimum"
             self._emit_chain(expr, out, lines, alias, ufunc)
@@ -214,7 +261,7 @@ class InPlaceNumPyPrinter(NumPyPrinter):
         if op0 != ufunc and base_rank((op0, base)) == 0 and plain:  # 1 - g**2 into g's buffer
             leaf = self._leaf(rest.pop(plain[0])[1])
             self._emit(base, out, lines, alias)
-            lines.append(f"np.{op0}({leaf}, {out}, out={out})")
+            lines.append(_Call(f"np.{op0}", (leaf, out), out))
             op0, base = ufunc, alias
         if op0 != ufunc:  # every operand inverted: -a - b, 1/(a b)
             rest = [(op0, base), *rest]
@@ -225,10 +272,10 @@ class InPlaceNumPyPrinter(NumPyPrinter):
             op, term = rest[0]
             term_leaf = self._leaf(term)
             if term_leaf is not None:  # first two operands in one call
-                lines.append(f"np.{op}({base_leaf}, {term_leaf}, out={out})")
+                lines.append(_Call(f"np.{op}", (base_leaf, term_leaf), out))
             else:  # the compound operand into out, then the base folded in: 1 - s**2
                 self._emit(term, out, lines, None)
-                lines.append(f"np.{op}({base_leaf}, {out}, out={out})")
+                lines.append(_Call(f"np.{op}", (base_leaf, out), out))
             start = 1
         elif base_leaf is None or base == alias:
             self._emit(base, out, lines, alias)
@@ -239,14 +286,14 @@ class InPlaceNumPyPrinter(NumPyPrinter):
             if leaf is None:
                 tmp = self.temporary()
                 self._emit(term, tmp, lines, None)
-                lines.append(f"np.{op}({out}, {tmp}, out={out})")
+                lines.append(_Call(f"np.{op}", (out, tmp), out))
                 self.release(tmp)
             else:
-                lines.append(f"np.{op}({out}, {leaf}, out={out})")
+                lines.append(_Call(f"np.{op}", (out, leaf), out))
         if coefficient == "negate":  # not negative(): wrong on some strided views (NumPy 2.4)
-            lines.append(f"np.multiply({out}, -1, out={out})")
+            lines.append(_Call("np.multiply", (out, "-1"), out))
         elif coefficient is not None:
-            lines.append(f"np.multiply({out}, {literal(coefficient)}, out={out})")
+            lines.append(_Call("np.multiply", (out, literal(coefficient)), out))
 
 
 def _alias_safe(expr: sympy.Expr, alias: sympy.Symbol) -> bool:
