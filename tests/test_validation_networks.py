@@ -334,3 +334,85 @@ def test_cli_whole_network_and_a_shape_mistake_in_one_line(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
     assert "batch-major" in captured.err
+
+
+def test_cli_onnx_reverse_attribute_is_honoured(tmp_path, capsys):
+    from symlstm.cli import main
+
+    weights = _onnx_weights(27)
+    x = np.random.default_rng(28).normal(size=(T, B, M)).astype(np.float32)
+    outs, feeds = _onnx_run(weights, x, direction="reverse")
+    np.savez(tmp_path / "w.npz", **weights)
+    np.savez(tmp_path / "x.npz", **feeds)
+    np.savez(tmp_path / "y.npz", **outs)
+    files = ["--weights", str(tmp_path / "w.npz"), "--inputs", str(tmp_path / "x.npz"),
+             "--outputs", str(tmp_path / "y.npz")]  # fmt: skip
+    argv = ["validate", "--layout", "onnx", *files, "--format", "json"]
+    assert main([*argv, "--attributes", '{"direction": "reverse"}']) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["direction"] == "reverse" and report["initial_state"] == "zeros (not given)"
+    assert main([*argv, "--direction", "reverse"]) == 0  # a one-direction node, said so
+    capsys.readouterr()
+    assert main([*argv, "--diagnose", "never"]) == 1  # run forward: fails
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda w, i, o: None, None),  # as given: passes
+        (lambda w, i, o: o.update(h_T=o["h_T"][:1]), r"1 states for a network of 2 units"),
+        (lambda w, i, o: o.update(y=o["y"][..., :N]), r"y of one direction for a bidirectional"),
+        (lambda w, i, o: i.update(x=i["x"][..., :2]), r"inputs: x has shape \(5, 3, 2\)"),
+    ],
+)
+def test_shape_mistakes_name_their_likely_cause(change, message):
+    lstm = _torch_network(29, bidirectional=True)
+    x = np.random.default_rng(30).normal(size=(T, B, M)).astype(np.float32)
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(torch.from_numpy(x))
+    weights, inputs = _state_dict(lstm), {"x": x}
+    outputs = {"y": y.numpy(), "h_T": h_n.numpy(), "c_T": c_n.numpy()}
+    change(weights, inputs, outputs)
+    if message is None:
+        assert validate("torch", weights, inputs, outputs).passed
+        return
+    with pytest.raises(ArrayShapeError, match=message):
+        validate("torch", weights, inputs, outputs)
+
+
+def test_keras_time_major_data_is_refused_with_its_cause():
+    rng = np.random.default_rng(31)
+    weights = {
+        "kernel": rng.normal(size=(M, 4 * N)).astype(np.float32),
+        "recurrent_kernel": rng.normal(size=(N, 4 * N)).astype(np.float32),
+    }
+    from symlstm.codegen.numpy_code import numpy_module
+    from symlstm.frameworks.layouts import to_canonical
+
+    _, params = to_canonical("keras", weights)
+    x = rng.normal(size=(T, B, M)).astype(np.float32)
+    y, h_T, _, _ = numpy_module().forward(params, x)
+    outputs = {"y": y.astype(np.float32), "h_T": h_T.astype(np.float32)}
+    with pytest.raises(ArrayShapeError, match=r"time-major .* read as batch-major.*--time-major"):
+        validate("keras", weights, {"x": x}, outputs)
+    assert validate("keras", weights, {"x": x}, outputs, batch_first=False).passed
+
+
+def test_ignored_sequence_lens_and_another_layers_output_are_diagnosed():
+    # The implementation ignores sequence_lens: every row ran all T steps.
+    weights = _onnx_weights(32)
+    x = np.random.default_rng(33).normal(size=(T, B, M)).astype(np.float32)
+    outs, feeds = _onnx_run(weights, x)
+    feeds["sequence_lens"] = np.array([T, 2, 3], dtype=np.int32)
+    report = validate("onnx", weights, feeds, outs)
+    assert any("sequence_lens ignored" in f for f in _fixes(report)), report.to_text()
+    # y of a two-layer network's first layer, given as the network's output.
+    lstm = _torch_network(34, num_layers=2)
+    first = torch.nn.LSTM(M, N)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(first, f"{name}_l0").copy_(getattr(lstm, f"{name}_l0"))
+        y0, _ = first(torch.from_numpy(x))
+    report = validate("torch", _state_dict(lstm), {"x": x}, {"y": y0.numpy()})
+    assert "y is layer 0's output, not the last layer's" in _fixes(report), report.to_text()

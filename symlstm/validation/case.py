@@ -229,9 +229,13 @@ def _node_direction(attributes: Mapping[str, Any] | None) -> str | None:
 
 
 def network_directions(
-    layout: Layout, weights: Mapping[str, np.ndarray], attributes: Mapping[str, Any] | None
+    layout: Layout,
+    weights: Mapping[str, np.ndarray],
+    attributes: Mapping[str, Any] | None,
+    requested: str | None = None,
 ) -> tuple[str, ...]:
-    """The directions the weights hold, in the order of their outputs."""
+    """The directions the weights hold, in the order of their outputs. An ONNX node of one
+    direction whose attributes do not say which runs in the ``requested`` one."""
     first = layout.names()[0]  # the input weights, in every layout
     if layout.direction_axis:
         array = weights.get(first)
@@ -248,6 +252,8 @@ def network_directions(
                 f"weights: {first} holds 1 direction but the node's direction is bidirectional "
                 f"(expected a leading num_directions axis of 2)"
             )
+        if node is None and requested == "reverse":
+            return ("reverse",)
         return ("reverse",) if node == "reverse" else ("forward",)
     if "reverse" in layout.directions:
         reverse = layout.names(direction="reverse")[0]
@@ -506,7 +512,7 @@ def prepare(
         raise UnknownNameError(f"unknown direction {direction!r}; known: forward, reverse")
     # The structure the weights hold, every unit read (which checks every weight's shape).
     layers = _layer_count(layout, weights)
-    directions = network_directions(layout, weights, attributes)
+    directions = network_directions(layout, weights, attributes, direction)
     d = len(directions)
     units = [
         tuple(
