@@ -40,8 +40,9 @@ _CLIP_SEARCH_STEPS = 25
 _NEAR_MISSES = 3
 #: The most unknowns (initial-state components) a diagnosis fits to the numbers.
 _MAX_FITTED_STATE = 256
-#: The most Levenberg–Marquardt steps of that fit.
+#: The most Levenberg–Marquardt steps of that fit, and the most network runs it makes.
 _FIT_STEPS = 100
+_FIT_EVALUATIONS = 6000
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,8 @@ def _least_squares(residual: Callable[[np.ndarray], np.ndarray], size: int) -> n
     v = np.zeros(size)
     r = residual(v)
     cost, damping = float(r @ r), 1e-6
-    for _ in range(_FIT_STEPS):
+    steps = min(_FIT_STEPS, _FIT_EVALUATIONS // (size + 4))
+    for _ in range(steps):
         step = 1e-7
         jacobian = np.empty((r.size, size))
         for i in range(size):
@@ -430,8 +432,8 @@ def _fitted_state_fix(network: Network, tolerances: list[float]) -> Fix | None:
     return _measure(
         network,
         tolerances,
-        "a non-zero initial state used, though h0 and c0 were not given (zeros assumed): "
-        "a fitted initial state explains the numbers",
+        "a non-zero initial state used, though h0 and c0 were not given (zeros assumed; "
+        "the state fitted to the numbers)",
         candidates(_least_squares(residual, total)),
     )
 
@@ -533,11 +535,6 @@ def _layout_fixes(
                 f"({', '.join(map(str, found.tolist()))}): give sequence_lens",
                 data=_Data(lengths=found),
             )
-    # A missing initial state.
-    if not network.initial_state:
-        fix = _fitted_state_fix(network, tolerances)
-        if fix is not None:
-            yield fix
 
 
 def _upper_layer_fixes(network: Network, tolerances: list[float]) -> Iterator[Fix]:
@@ -637,6 +634,10 @@ def diagnose_network(
         ]
     fixes = list(_convention_fixes(network, tolerances))
     fixes += list(_layout_fixes(network, tolerances, layer_inputs))
+    if not network.initial_state and not any(fix.agrees for fix in fixes):
+        fitted = _fitted_state_fix(network, tolerances)  # slow: only when needed
+        if fitted is not None:
+            fixes.append(fitted)
     clip_free = all(u.variant.clip is None for layer in network.units for u in layer)
     if clip_free and not any(fix.agrees for fix in fixes):
         fixes.append(_clip_fix(network, tolerances))  # the slowest to search: only when needed
