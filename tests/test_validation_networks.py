@@ -57,7 +57,7 @@ def test_a_two_layer_bidirectional_projected_batch_first_torch_network_passes_wh
         "c_T (layer 1, reverse)",
     } <= names
     text = report.to_text()
-    assert "2 layers, bidirectional" in text and "worst of all:" in text
+    assert "torch layout, 2 layers, bidirectional, float32" in text and "worst of all:" in text
     # The same data without --batch-first: refused before anything is computed.
     with pytest.raises(ArrayShapeError, match=r"batch-major .* read as time-major"):
         validate("torch", _state_dict(lstm), inputs, outputs)

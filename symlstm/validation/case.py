@@ -154,14 +154,12 @@ class Network:
         return self.units[-1][-1]
 
     def describe(self) -> str:
-        """The network in words: "2 layers, bidirectional (concat)"."""
+        """The network in words beyond its direction: "2 layers", "merge sum"."""
         parts = []
         if len(self.units) > 1:
             parts.append(f"{len(self.units)} layers")
-        if len(self.directions) == 2:
-            parts.append(
-                "bidirectional" + (f" (merge {self.merge})" if self.merge != "concat" else "")
-            )
+        if len(self.directions) == 2 and self.merge != "concat":
+            parts.append(f"merge {self.merge}")
         return ", ".join(parts)
 
 

@@ -39,10 +39,10 @@ _CLIP_SEARCH_STEPS = 25
 #: How many near misses a diagnosis lists when no single change makes the numbers agree.
 _NEAR_MISSES = 3
 #: The most unknowns (initial-state components) a diagnosis fits to the numbers.
-_MAX_FITTED_STATE = 256
+_MAX_FITTED_STATE = 128
 #: The most Levenberg–Marquardt steps of that fit, and the most network runs it makes.
 _FIT_STEPS = 100
-_FIT_EVALUATIONS = 6000
+_FIT_EVALUATIONS = 2500
 
 
 @dataclass(frozen=True)

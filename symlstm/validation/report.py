@@ -136,8 +136,8 @@ class ValidationReport:
     verdict, and the diagnosis (None where it was not run).
 
     ``layer`` is the unit's layer (None for a network of several layers), ``direction``
-    forward, reverse or bidirectional; ``network`` the network in words ("2 layers,
-    bidirectional"; empty for one unit); ``initial_state`` "given" or "zeros (not
+    forward, reverse or bidirectional; ``network`` the rest of the network in words ("2
+    layers", "merge sum"; empty for one layer); ``initial_state`` "given" or "zeros (not
     given)"; ``rows`` the batch rows validated when they were drawn at random (of
     ``total_batch``), None for all.
     """
@@ -262,7 +262,8 @@ class ValidationReport:
                 lines.append(f"{t.name}: {t.nan} NaN, {t.inf} inf; {t.undefined} undefined")
             lines += [f"{t.name}: {problem}" for problem in t.problems]
         lines.append("")
-        if self.network and len(self.tensors) > 1:
+        several = self.layers > 1 or self.direction == "bidirectional"
+        if several and len(self.tensors) > 1:
             w = self.worst
             lines.append(
                 f"worst of all: {w.name}, {_ulp_text(w.normwise_ulp)} ULPs normwise "
