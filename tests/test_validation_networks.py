@@ -416,3 +416,18 @@ def test_ignored_sequence_lens_and_another_layers_output_are_diagnosed():
         y0, _ = first(torch.from_numpy(x))
     report = validate("torch", _state_dict(lstm), {"x": x}, {"y": y0.numpy()})
     assert "y is layer 0's output, not the last layer's" in _fixes(report), report.to_text()
+
+
+def test_the_networks_input_for_an_upper_layer_and_bad_gradients_are_refused_first():
+    lstm = _torch_network(35, num_layers=2)
+    x = np.random.default_rng(36).normal(size=(T, B, M)).astype(np.float32)
+    with torch.no_grad():
+        y, _ = lstm(torch.from_numpy(x))
+    weights = _state_dict(lstm)
+    with pytest.raises(ArrayShapeError, match="likely the network's input given for layer 1"):
+        validate("torch", weights, {"x": x}, {"y": y.numpy()}, layer=1)
+    grads = {"dy": y.numpy(), "weight_ih_l0": weights["weight_ih_l0"][:, :2]}
+    with pytest.raises(ArrayShapeError, match=r"grads: weight_ih_l0 has shape \(16, 2\)"):
+        validate("torch", weights, {"x": x}, {"y": y.numpy()}, grads, layer=0)
+    with pytest.raises(Exception, match="gradients are validated one unit at a time"):
+        validate("torch", weights, {"x": x}, {"y": y.numpy()}, {"dy": y.numpy()})

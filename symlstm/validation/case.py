@@ -352,8 +352,16 @@ class _Reader:
     steps: int = 0
     batch: int = 0
 
-    def fail(self, what: str, name: str, shape: tuple, expected: list[tuple], text: str) -> None:
-        cause = _cause(
+    def fail(
+        self,
+        what: str,
+        name: str,
+        shape: tuple,
+        expected: list[tuple],
+        text: str,
+        cause: str = "",
+    ) -> None:
+        cause = cause or _cause(
             name,
             shape,
             expected[0],
@@ -526,6 +534,7 @@ def prepare(
                 f"weights: layer {k} takes {m} inputs but layer {k - 1} gives {d} × "
                 f"{below.out} = {d * below.out}"
             )
+    stack_inputs = units[0][0].sizes["input"]
     unit_mode = layer is not None or direction is not None
     if unit_mode:
         layer = 0 if layer is None else int(layer)
@@ -553,7 +562,14 @@ def prepare(
         expected = (x.shape[0], x.shape[1], m) if x.ndim == 3 else shape
         if batch_first:
             expected = _batch_major_shape(expected)
-        reader.fail("inputs", "x", x_given.shape, [expected], f"the input sequence, m = {m}")
+        cause = ""
+        if unit_mode and layer and x.ndim == 3 and x.shape[2] == stack_inputs:
+            cause = (
+                f"the network's input given for layer {layer}, which reads layer "
+                f"{layer - 1}'s outputs"
+            )
+        text = f"the input sequence, m = {m}"
+        reader.fail("inputs", "x", x_given.shape, [expected], text, cause)
     steps, batch = x.shape[:2]
     reader.steps, reader.batch = steps, batch
     network_units = len(units) * len(units[0])

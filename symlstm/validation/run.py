@@ -244,12 +244,11 @@ def _compare_gradients(
     return reports
 
 
-def _gradient_reports(
-    network: Network,
-    grads: Mapping[str, Any],
-    tolerance: float | None,
-    progress: bool | None,
-) -> dict[str, TensorReport]:
+def _checked_gradients(
+    network: Network, grads: Mapping[str, Any]
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """The gradients time-major with their names, dtypes and shapes checked (before
+    anything is computed): (the gradients, dy, the seeds dhT and dcT)."""
     if len(network.units) != 1 or len(network.units[0]) != 1:
         raise ParameterError(
             "gradients are validated one unit at a time: give layer= and direction= "
@@ -275,6 +274,27 @@ def _gradient_reports(
         for name in ("dhT", "dcT")
         if name in given
     }  # fmt: skip
+    for name, array in given.items():  # the shapes of the implementation's gradients
+        if name in ("h0", "c0"):
+            _gradient_state(case, array, name, case.sizes["hidden"] if name == "c0" else case.out)
+        elif name == "x" and array.shape != case.x.shape:
+            raise ArrayShapeError(f"grads: x has shape {array.shape}, expected {case.x.shape}")
+        elif name in case.weights and array.shape != case.weights[name].shape:
+            raise ArrayShapeError(
+                f"grads: {name} has shape {array.shape}, expected {case.weights[name].shape} "
+                "(its weight's shape)"
+            )
+    return given, dy, seeds
+
+
+def _gradient_reports(
+    network: Network,
+    checked: tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]],
+    tolerance: float | None,
+    progress: bool | None,
+) -> dict[str, TensorReport]:
+    given, dy, seeds = checked
+    case = network.units[0][0]
     ref = reference(
         case.cell(),
         {k: v for k, v in case.params.items() if k in case.cell().parameters},
@@ -443,6 +463,7 @@ def validate(
         batch_first=batch_first,
         merge=merge_mode,
     )
+    checked = None if grads is None else _checked_gradients(network, grads)
     total_batch = network.first.batch
     chosen = _check_rows(rows, seed, total_batch)
     if chosen is not None:
@@ -463,8 +484,8 @@ def validate(
             tol,
             along_time=claim.kind == "y",
         )
-    if grads is not None:
-        tensors |= _gradient_reports(network, grads, tolerance, progress)
+    if checked is not None:
+        tensors |= _gradient_reports(network, checked, tolerance, progress)
     outputs_fail = any(tensors[name].verdict == "fail" for name in network.claims)
     found = None
     if diagnosis or (diagnosis is None and outputs_fail):
