@@ -211,6 +211,7 @@ def _onnx_run(weights, x, *, lengths=None, h0=None, c0=None, outputs=("Y", "Y_h"
         names.append(name if value is not None else "")
         if value is not None:
             feeds[name] = value
+    names.append("P" if "P" in weights else "")
     while names[-1] == "":
         names.pop()
     node = helper.make_node("LSTM", names, list(outputs), hidden_size=n, **attrs)
@@ -225,7 +226,7 @@ def _onnx_run(weights, x, *, lengths=None, h0=None, c0=None, outputs=("Y", "Y_h"
         "lstm",
         graph_inputs,
         [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in outputs],
-        [numpy_helper.from_array(weights[k], k) for k in ("W", "R", "B")],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -431,3 +432,26 @@ def test_the_networks_input_for_an_upper_layer_and_bad_gradients_are_refused_fir
         validate("torch", weights, {"x": x}, {"y": y.numpy()}, grads, layer=0)
     with pytest.raises(Exception, match="gradients are validated one unit at a time"):
         validate("torch", weights, {"x": x}, {"y": y.numpy()}, {"dy": y.numpy()})
+
+
+def test_onnx_bidirectional_peepholes_ragged_with_an_initial_state_pass():
+    rng = np.random.default_rng(37)
+    weights = _onnx_weights(38, directions=2) | {
+        "P": rng.normal(size=(2, 3 * N)).astype(np.float32)
+    }
+    x = rng.normal(size=(T, B, M)).astype(np.float32)
+    h0, c0 = (rng.normal(size=(2, B, N)).astype(np.float32) for _ in range(2))
+    lengths = np.array([3, T, 1], dtype=np.int32)
+    outs, feeds = _onnx_run(weights, x, lengths=lengths, h0=h0, c0=c0, direction="bidirectional")
+    report = validate("onnx", weights, feeds, outs, attributes={"direction": "bidirectional"})
+    assert report.passed and report.variant.peephole, report.to_text()
+
+
+def test_a_keras_lstm_with_its_states_passes_batch_major_by_default(keras):
+    keras.utils.set_random_seed(39)
+    layer = keras.layers.LSTM(N, return_sequences=True, return_state=True, dtype="float32")
+    x = np.random.default_rng(40).normal(size=(B, T, M)).astype(np.float32)
+    y, h, c = (keras.ops.convert_to_numpy(a) for a in layer(x))
+    weights = {w.name: keras.ops.convert_to_numpy(w.value) for w in layer.weights}
+    report = validate("keras", weights, {"x": x}, {"y": y, "h_T": h, "c_T": c})
+    assert report.passed and report.batch_first, report.to_text()
