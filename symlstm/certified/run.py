@@ -16,8 +16,13 @@ everything else is the equations of the scalar cell of the same variant
 (:meth:`symlstm.cell.Cell.equations`) and of its backward step
 (:func:`symlstm.derive.backward.backward_step`), as the step plan splits them
 (:func:`symlstm.plan.step_plan`, which the generated NumPy and PyTorch modules are
-printed from too), compiled once into closures that apply ball operations to whole
-(hidden, batch) arrays.
+printed from too), compiled once by :func:`symlstm.numeric.compile.compile_expression`
+over the ball context (:class:`~symlstm.numeric.contexts.ArbContext` or
+:class:`~symlstm.numeric.contexts.IvContext`) into closures that apply ball operations to
+whole (hidden, batch) arrays, and run along the sequence by the one time loop
+(:func:`symlstm.numeric.sequence.through_time`). The ULP measure is in
+:mod:`symlstm.certified.ulps`, the input checks in :mod:`symlstm.certified.inputs` and
+the matrices in :mod:`symlstm.certified.balls`.
 
 Kinks: Max, Min and Abs are continuous, so a ball across a kink gives a valid
 enclosure. A discontinuous choice (a Piecewise condition, sign, Heaviside) is

@@ -1,2 +1,4 @@
-"""Derivatives of the cell: local derivatives, the backward step, backprop through time
-and the proofs that the closed forms equal differentiating the unrolled graph."""
+"""Derivatives of the cell: :mod:`~symlstm.derive.backward` (local derivatives and the
+backward step), :mod:`~symlstm.derive.gradients` (losses and backprop through time,
+certified) and :mod:`~symlstm.derive.proofs` (the closed forms against differentiating
+the unrolled graph)."""
