@@ -70,6 +70,7 @@ def test_public_names_are_exactly_the_error_classes():
     assert sorted(errors.__all__) == sorted(
         [
             "ArgumentError",
+            "ArrayShapeError",
             "DataFileError",
             "ExampleFileError",
             "ExpressionError",
