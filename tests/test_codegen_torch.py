@@ -138,6 +138,53 @@ def test_the_runtime_is_copied_verbatim_and_the_step_printed(name, projection):
     assert functions["_step"] != runtime["_step"] and functions["shapes"] != runtime["shapes"]
 
 
+def _hand_step(a, c_prev, p):
+    """The textbook step written by hand (PyTorch's gate order i, f, g, o)."""
+    i, f, g, o = a.split(c_prev.shape[1], dim=1)
+    c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def test_the_runtime_with_a_hand_written_step_is_torch_nn_lstm():
+    """torch_runtime's loop and checks, run with a step written by hand, give torch.nn.LSTM's
+    outputs and autograd gradients (the generated module's runtime on its own)."""
+    source = importlib.resources.files("symlstm.codegen").joinpath("torch_runtime.py")
+    runtime: dict = {}
+    exec(compile(source.read_text(), "torch_runtime", "exec"), runtime)
+    generated = torch_module()
+    assert generated.GATES == ("i", "f", "o", "g")
+    runtime.update(
+        GATES=("i", "f", "g", "o"),
+        PARAMETERS=generated.PARAMETERS,
+        shapes=generated.shapes,
+        _step=_hand_step,
+    )
+    n, m, T, B = 4, 3, 5, 2
+    gen = torch.Generator().manual_seed(3)
+    lstm = torch.nn.LSTM(m, n, dtype=torch.float64)
+    with torch.no_grad():
+        lstm.bias_hh_l0.zero_()
+    blocks = {
+        "W": lstm.weight_ih_l0.chunk(4),
+        "U": lstm.weight_hh_l0.chunk(4),
+        "b": lstm.bias_ih_l0.chunk(4),
+    }
+    params = {f"{w}_{k}": blocks[w][j] for w in "WUb" for j, k in enumerate("ifgo")}
+    x = torch.randn(T, B, m, generator=gen, dtype=torch.float64)
+    h0, c0 = (torch.randn(B, n, generator=gen, dtype=torch.float64) for _ in range(2))
+    y, h_T, c_T = runtime["forward"](params, x, h0, c0)
+    expected, (h_n, c_n) = lstm(x, (h0[None], c0[None]))
+    torch.testing.assert_close(y, expected, rtol=0, atol=1e-14)
+    torch.testing.assert_close(c_T, c_n[0], rtol=0, atol=1e-14)
+    torch.testing.assert_close(h_T, h_n[0], rtol=0, atol=1e-14)
+    grads = torch.autograd.grad(y.sum(), (lstm.weight_ih_l0, lstm.weight_hh_l0))
+    again = torch.autograd.grad(expected.sum(), (lstm.weight_ih_l0, lstm.weight_hh_l0))
+    for got, want in zip(grads, again, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-13)
+    with pytest.raises(KeyError, match="missing parameters: W_i"):
+        runtime["forward"]({k: v for k, v in params.items() if k != "W_i"}, x)
+
+
 def _functions(source: str) -> dict[str, str]:
     tree = ast.parse(source)
     return {node.name: ast.dump(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
