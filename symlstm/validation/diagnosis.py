@@ -40,9 +40,10 @@ _CLIP_SEARCH_STEPS = 25
 _NEAR_MISSES = 3
 #: The most unknowns (initial-state components) a diagnosis fits to the numbers.
 _MAX_FITTED_STATE = 128
-#: The most Levenberg–Marquardt steps of that fit, and the most network runs it makes.
-_FIT_STEPS = 100
-_FIT_EVALUATIONS = 2500
+#: The most Levenberg–Marquardt steps of that fit, and the most unit-steps (network runs
+#: × T × units) it spends: about 20 000 runs of a one-unit network of 10 steps, a few seconds.
+_FIT_STEPS = 1000
+_FIT_WORK = 200_000
 
 
 @dataclass(frozen=True)
@@ -367,13 +368,15 @@ def _trailing_zero_lengths(network: Network) -> np.ndarray | None:
     return steps - tail.sum(axis=0)
 
 
-def _least_squares(residual: Callable[[np.ndarray], np.ndarray], size: int) -> np.ndarray:
+def _least_squares(
+    residual: Callable[[np.ndarray], np.ndarray], size: int, evaluations: int
+) -> np.ndarray:
     """Levenberg–Marquardt from zero with a forward-difference Jacobian: the minimiser of
-    ‖residual(v)‖², as far as _FIT_STEPS steps get."""
+    ‖residual(v)‖², as far as _FIT_STEPS steps and about ``evaluations`` calls get."""
     v = np.zeros(size)
     r = residual(v)
     cost, damping = float(r @ r), 1e-6
-    steps = min(_FIT_STEPS, _FIT_EVALUATIONS // (size + 4))
+    steps = min(_FIT_STEPS, evaluations // (size + 4))
     for _ in range(steps):
         step = 1e-7
         jacobian = np.empty((r.size, size))
@@ -410,6 +413,7 @@ def _fitted_state_fix(network: Network, tolerances: list[float]) -> Fix | None:
     total = sum(a + b for a, b in sizes)
     if total > _MAX_FITTED_STATE:
         return None
+    work = network.x.shape[0] * len(units)  # unit-steps per network run
     scale = {name: float(np.max(np.abs(c.array), initial=0.0)) or 1.0
              for name, c in network.claims.items()}  # fmt: skip
 
@@ -434,7 +438,7 @@ def _fitted_state_fix(network: Network, tolerances: list[float]) -> Fix | None:
         tolerances,
         "a non-zero initial state used, though h0 and c0 were not given (zeros assumed; "
         "the state fitted to the numbers)",
-        candidates(_least_squares(residual, total)),
+        candidates(_least_squares(residual, total, _FIT_WORK // work)),
     )
 
 
