@@ -40,12 +40,41 @@ def test_the_layer_contract_holds():
     assert "1 kept, 0 broken" in result.stdout
 
 
-def test_the_api_page_lists_the_layers_of_the_contract():
+def test_the_architecture_page_lists_the_layers_of_the_contract():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     (contract,) = config["tool"]["importlinter"]["contracts"]
     assert contract["type"] == "layers"
     assert config["tool"]["importlinter"]["root_package"] == "symlstm"
-    api = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     block = "\n".join(contract["layers"])
-    assert f"```text\n{block}\n```" in api
+    assert f"```text\n{block}\n```" in page
     assert contract["layers"][0] == "symlstm.cli" and contract["layers"][-1] == "symlstm.errors"
+
+
+def test_the_architecture_page_lists_every_module_once():
+    """docs/architecture.md's package tree names every module of the package, once."""
+    import re
+
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    tree = page.split("## The packages", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    listed: list[str] = []
+    folder: list[str] = []
+    for line in tree.splitlines()[1:]:  # below "symlstm/"
+        m = re.match(r"^( *)(\S+)", line)
+        depth = (len(m.group(1)) - 2) // 2
+        name = m.group(2)
+        folder[depth:] = []
+        if name.endswith("/"):
+            folder.append(name.rstrip("/"))
+            listed.append("/".join([*folder, "__init__.py"]))
+        else:
+            listed.append("/".join([*folder, name]))
+    package = ROOT / "symlstm"
+    actual = sorted(
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if p.name != "__main__.py"
+        and not (p.parent.name == "cli" and p.name != "__init__.py")  # one per subcommand
+    )
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    assert sorted(listed) == actual
