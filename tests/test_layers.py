@@ -1,4 +1,4 @@
-"""The package's layers (docs/api.md), as the import-linter contract in pyproject.toml.
+"""The package's layers (docs/architecture.md), as the import-linter contract in pyproject.toml.
 
 ``lint-imports`` reads every import of every module, those inside functions too, and
 fails when a module imports one in a layer above its own.
