@@ -24,6 +24,10 @@ What is covered:
 - ``example``: ``--list``, and each built-in example (``EXAMPLES``) in every ``--format``,
   with ``--hand`` in every format, ``--standalone`` for LaTeX, ``--compact``,
   ``--no-narration`` and ``--notation`` (the other notation), ``--digits``, JSON ``--dps``;
+- web pages and pictures: ``example --format html`` (exact and ``--hand``, and without
+  the diagram), ``example --format latex --diagram``, ``diagram`` in SVG and TikZ for each
+  example, a later step by hand and variants drawn with symbols only, ``derive``, ``grad``
+  and ``audit`` as HTML;
 - ``audit``: the spec's built-in claims, text and JSON, with and without ``--no-explain``
   (exit status 1: the spec's f_3 is wrong; that is the result, not an error);
 - ``equations`` and ``derive``: each kind × each variant of tests/lstm_reference.py's
@@ -260,6 +264,33 @@ def _cases() -> Iterator[Case]:
         ]
         for suffix, extra in runs:
             yield Case(f"example/{ex}/{suffix}", cli, ("example", ex, *extra))
+
+    # web pages and pictures (issue 17): what a browser and a TeX engine are given
+    for ex in EXAMPLES:
+        yield Case(f"example/{ex}/html", cli, ("example", ex, "--format", "html"))
+        yield Case(f"example/{ex}/hand-html", cli, ("example", ex, "--hand", "--format", "html"))
+        for fmt in ("svg", "tikz"):
+            yield Case(f"diagram/{ex}/{fmt}", cli, ("diagram", ex, "--format", fmt))
+    yield Case(
+        "example/seed-step/html-no-diagram", cli, ("example", "--format", "html", "--no-diagram")
+    )
+    yield Case(
+        "example/seed-step/latex-diagram", cli, ("example", "--format", "latex", "--diagram")
+    )
+    yield Case(
+        "diagram/seed-sequence/step-3-hand",
+        cli,
+        ("diagram", "seed-sequence", "--step", "3", "--hand"),
+    )
+    for words in ("peephole,coupled", "no-forget"):
+        for fmt in ("svg", "tikz"):
+            args = ("diagram", "--variant", words, "--format", fmt)
+            yield Case(f"diagram/variant-{words.replace(',', '-')}/{fmt}", cli, args)
+    for kind in KINDS:
+        yield Case(f"derive/{kind}/html", cli, ("derive", "--kind", kind, "--format", "html"))
+    for ex in TIED_EXAMPLES:
+        yield Case(f"grad/{ex}/html", cli, ("grad", ex, "--format", "html"))
+    yield Case("audit/html", cli, ("audit", "--format", "html"), 1)
 
     for suffix, extra, status in [
         ("text", [], 1),
