@@ -455,11 +455,11 @@ def test_keras_bidirectional_lstm_is_within_the_bound(dtype, keras):
 
     x_bm, y_bm = x.transpose(1, 0, 2), y.transpose(1, 0, 2)
     report = validate("keras_bidirectional", arrays, {"x": x_bm}, {"y": y_bm})
-    assert report.passed and report.direction == "bidirectional", report.to_text()
+    assert report.passed and report.direction == "bidirectional", report.text()
     for slot, direction in enumerate(("forward", "reverse")):
         part = {"y": y_bm[..., slot * n : (slot + 1) * n]}
         report = validate("keras_bidirectional", arrays, {"x": x_bm}, part, direction=direction)
-        assert report.passed, report.to_text()
+        assert report.passed, report.text()
 
 
 def test_validate_diagnoses_a_projected_lstm_with_a_wrong_gate_order():

@@ -98,7 +98,7 @@ def test_the_plot_of_a_real_validation(run, degrade):
     for name in ("h_T", "c_T", "grad weight_ih_l0"):
         assert report.tensors[name].step_ulps is None
     # Not in the JSON nor the text.
-    assert "step" not in report.to_json() and "step" not in report.to_text()
+    assert "step" not in report.json() and "step" not in report.text()
 
     svg = error_plot(report)
     assert [p.title for p in error_panels(report)] == ["outputs", "gradients"]

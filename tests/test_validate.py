@@ -91,12 +91,12 @@ def test_torch_passes_with_outputs_and_gradients(dtype):
     dy = np.random.default_rng(2).normal(size=(T, B, N)).astype(np_dtype)
     outputs, grads = _torch_run(lstm, inputs["x"], inputs["h0"], inputs["c0"], dy)
     report = validate("torch", _weights(lstm), inputs, outputs, grads)
-    assert report.verdict == "pass", report.to_text()
+    assert report.verdict == "pass", report.text()
     assert report.diagnosis is None  # only run on failure
     asked = validate("torch", _weights(lstm), inputs, outputs, diagnosis=True)
     assert [(fix.fix, fix.agrees) for fix in asked.diagnosis] == [(AS_GIVEN, True)]
-    assert "diagnosis: none needed, the outputs agree as given" in asked.to_text()
-    assert not any(line.endswith(" ") for line in asked.to_text().splitlines())
+    assert "diagnosis: none needed, the outputs agree as given" in asked.text()
+    assert not any(line.endswith(" ") for line in asked.text().splitlines())
     names = {"y", "h_T", "c_T", "grad x", "grad h0", "grad c0", "grad weight_ih_l0"}
     assert names | {"grad weight_hh_l0", "grad bias_ih_l0", "grad bias_hh_l0"} == set(
         report.tensors
@@ -131,7 +131,7 @@ def test_generated_numpy_passes_for_every_layout_it_is_given_in():
         weights = from_canonical(layout, params)
         report = validate(layout, weights, {"x": x}, {"y": y, "h_T": h_T, "c_T": c_T},
                           batch_first=False)  # fmt: skip
-        assert report.passed, (layout, report.to_text())
+        assert report.passed, (layout, report.text())
 
 
 def test_gradients_pass_in_every_layout_they_are_given_in():
@@ -153,7 +153,7 @@ def test_gradients_pass_in_every_layout_they_are_given_in():
         packed = from_canonical(layout, dparams) if layout != "torch" else grads
         report = validate(layout, from_canonical(layout, params), inputs, outputs,
                           {**packed, **extra}, diagnosis=False, batch_first=False)  # fmt: skip
-        assert report.passed, (layout, report.to_text())
+        assert report.passed, (layout, report.text())
         if layout == "canonical":
             assert {"grad b_i", "grad b_f", "grad b_g", "grad b_o"} <= set(report.tensors)
 
@@ -166,12 +166,12 @@ def test_the_reverse_direction_of_a_bidirectional_torch_lstm():
     outputs, _ = _torch_run(lstm, inputs["x"], h0, c0)  # y (T, B, 2n), h_T (2, B, n)
     inputs |= {"h0": h0, "c0": c0}
     report = validate("torch", _weights(lstm), inputs, outputs)  # the whole network
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
     assert {"y (forward)", "y (reverse)", "h_T (reverse)"} <= set(report.tensors)
     for slot, direction in enumerate(("forward", "reverse")):  # one unit alone: its own part
         own = {"y": outputs["y"][..., slot * N : (slot + 1) * N], "h_T": outputs["h_T"]}
         report = validate("torch", _weights(lstm), inputs, own, direction=direction)
-        assert report.passed, report.to_text()
+        assert report.passed, report.text()
     with pytest.raises(ArrayShapeError, match=r"a whole network's y .* given for one unit"):
         validate("torch", _weights(lstm), inputs, outputs, direction="reverse")
     # The forward direction's numbers are not the reverse direction's.
@@ -287,7 +287,7 @@ def test_no_single_mistake_reports_the_nearest():
     report = validate("torch", weights, inputs, {"y": outputs["y"] + 1e-3 * noise})
     assert report.verdict == "fail" and len(report.diagnosis) == 3
     assert not any(fix.agrees for fix in report.diagnosis)
-    assert "no single convention mistake" in report.to_text()
+    assert "no single convention mistake" in report.text()
 
 
 # -- NaN and infinity ---------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def test_nan_inputs_must_come_out_nan(bias):
     outputs, _ = _torch_run(lstm, inputs["x"], inputs["h0"], inputs["c0"])
     report = validate("torch", _weights(lstm), inputs, outputs)
     y = report.tensors["y"]
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
     assert y.undefined == y.nan == (T - 3) * N and report.tensors["h_T"].undefined == N
     # An implementation that turns the NaNs into numbers fails, and says so.
     scrubbed = {k: np.nan_to_num(v) for k, v in outputs.items()}
@@ -345,7 +345,7 @@ def test_infinite_input_saturates_where_the_exact_limit_is_finite():
 
 def test_json_contract():
     weights, inputs, outputs = _broken_torch(lambda p: _blocks(p["bias_ih_l0"])[1].add_(1), 18)
-    data = json.loads(validate("torch", weights, inputs, outputs).to_json())
+    data = json.loads(validate("torch", weights, inputs, outputs).json())
     assert data["verdict"] == "fail" and data["dtype"] == "float32"
     assert data["sizes"] == {"T": T, "batch": B, "hidden": N, "input": M}
     y = data["tensors"]["y"]

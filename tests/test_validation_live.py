@@ -41,11 +41,11 @@ def _lstm(torch, seed=0, *args, **kwargs):
 def test_torch_forward_and_gradients_pass(torch):
     lstm = _lstm(torch)
     report = check_torch(lstm, _x())
-    assert isinstance(report, ValidationReport) and report.passed, report.to_text()
+    assert isinstance(report, ValidationReport) and report.passed, report.text()
     assert set(report.tensors) == {"y", "h_T", "c_T"} and report.layout == "torch"
     h0, c0 = _x(1, (1, B, N)), _x(2, (1, B, N))
     report = check_torch(lstm, torch.from_numpy(_x()), h0, c0, grads=True)
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
     assert {"grad weight_ih_l0", "grad bias_hh_l0", "grad x", "grad h0", "grad c0"} <= set(
         report.tensors
     )
@@ -55,11 +55,11 @@ def test_torch_forward_and_gradients_pass(torch):
 def test_torch_layouts_read_from_the_module(torch):
     lstm = _lstm(torch, 1, batch_first=True, proj_size=2, dtype=torch.float64)
     report = check_torch(lstm, _x(3, (B, T, M)), grads=True)  # batch-major, as the module takes
-    assert report.passed and report.sizes["proj"] == 2, report.to_text()
+    assert report.passed and report.sizes["proj"] == 2, report.text()
     assert report.dtype == np.float64
     cell = torch.nn.LSTMCell(M, N)
     report = check_torch(cell, _x(4), _x(5, (B, N)), _x(6, (B, N)), grads=True)
-    assert report.passed and report.layout == "torch_cell", report.to_text()
+    assert report.passed and report.layout == "torch_cell", report.text()
     nobias = _lstm(torch, 2, bias=False)
     assert check_torch(nobias, _x(7)).passed
 
@@ -77,7 +77,7 @@ def test_torch_bidirectional_one_direction_per_report(torch):
     lstm = _lstm(torch, 3, bidirectional=True)
     for direction in ("forward", "reverse"):
         report = check_torch(lstm, _x(8), grads=True, direction=direction)
-        assert report.passed and report.direction == direction, report.to_text()
+        assert report.passed and report.direction == direction, report.text()
     with pytest.raises(ParameterError, match="gradients are compared for one unit"):
         check_torch(lstm, _x(8), grads=True)
     with pytest.raises(ParameterError, match="whose inner outputs the framework does not"):
@@ -92,7 +92,7 @@ def test_torch_whole_networks(torch):
             check_torch(stack, x)
         return
     report = check_torch(stack, x, _x(10, (4, B, 2)), _x(11, (4, B, N)))
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
 
 
 def test_a_tampered_torch_module_fails(torch):
@@ -156,10 +156,10 @@ def keras(monkeypatch):
 def test_keras_lstm_passes(keras):
     layer = keras.layers.LSTM(N, return_sequences=True, return_state=True)
     report = check_keras(layer, _x(1, (B, T, M)), _x(2, (B, N)), _x(3, (B, N)))
-    assert report.passed and set(report.tensors) == {"y", "h_T", "c_T"}, report.to_text()
+    assert report.passed and set(report.tensors) == {"y", "h_T", "c_T"}, report.text()
     backwards = keras.layers.LSTM(N, return_sequences=True, go_backwards=True, dtype="float64")
     report = check_keras(backwards, _x(4, (B, T, M)))
-    assert report.passed and report.dtype == np.float64, report.to_text()
+    assert report.passed and report.dtype == np.float64, report.text()
     with pytest.raises(ParameterError, match="return_sequences=True"):
         check_keras(keras.layers.LSTM(N), _x(1, (B, T, M)))
     with pytest.raises(ParameterError, match="activation is 'relu'"):
@@ -175,7 +175,7 @@ def test_keras_bidirectional_one_direction_per_report(keras):
     h0, c0 = _x(5, (2, B, N)), _x(6, (2, B, N))
     for direction in ("forward", "reverse"):
         report = check_keras(layer, _x(7, (B, T, M)), h0, c0, direction=direction)
-        assert report.passed and report.direction == direction, report.to_text()
+        assert report.passed and report.direction == direction, report.text()
     summed = keras.layers.Bidirectional(
         keras.layers.LSTM(N, return_sequences=True), merge_mode="sum"
     )
@@ -184,7 +184,7 @@ def test_keras_bidirectional_one_direction_per_report(keras):
     if _whole_networks():
         for merged in (layer, summed):
             report = check_keras(merged, _x(7, (B, T, M)))
-            assert report.passed, report.to_text()
+            assert report.passed, report.text()
 
 
 # -- ONNX Runtime ---------------------------------------------------------------------------------
@@ -228,14 +228,14 @@ def _onnx_model(onnx, path, direction="forward", outputs=("Y", "Y_h", "Y_c"), be
 def test_check_onnx_passes(onnx, tmp_path):
     path = _onnx_model(onnx, tmp_path / "m.onnx")
     report = check_onnx(path, {"X": _x()})
-    assert report.passed and set(report.tensors) == {"y", "h_T", "c_T"}, report.to_text()
+    assert report.passed and set(report.tensors) == {"y", "h_T", "c_T"}, report.text()
     np.savez(tmp_path / "X.npz", X=_x())
     assert check_onnx(path, str(tmp_path / "X.npz")).passed  # an .npz path
     # the node behind another node, with only Y_h as a graph output: its X and all three
     # outputs are fetched from the run
     path = _onnx_model(onnx, tmp_path / "inner.onnx", outputs=("Y_h",), before=True)
     report = check_onnx(path, {"input": _x()})
-    assert report.passed and set(report.tensors) == {"y", "h_T", "c_T"}, report.to_text()
+    assert report.passed and set(report.tensors) == {"y", "h_T", "c_T"}, report.text()
     with pytest.raises(DataFileError, match="missing: input"):
         check_onnx(path, {"X": _x()})
 
@@ -243,11 +243,11 @@ def test_check_onnx_passes(onnx, tmp_path):
 def test_check_onnx_directions(onnx, tmp_path):
     path = _onnx_model(onnx, tmp_path / "rev.onnx", direction="reverse")
     report = check_onnx(path, {"X": _x()})
-    assert report.passed and report.direction == "reverse", report.to_text()
+    assert report.passed and report.direction == "reverse", report.text()
     path = _onnx_model(onnx, tmp_path / "bi.onnx", direction="bidirectional")
     for direction in ("forward", "reverse"):
         report = check_onnx(path, {"X": _x()}, direction=direction)
-        assert report.passed and report.direction == direction, report.to_text()
+        assert report.passed and report.direction == direction, report.text()
     if _whole_networks():
         assert check_onnx(path, {"X": _x()}).passed
     else:
@@ -262,7 +262,7 @@ def test_validate_onnx_model_takes_outputs_by_graph_names(onnx, tmp_path):
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     y_h, y = session.run(["Y_h", "Y"], {"X": _x()})
     report = validate_onnx_model(path, {"X": _x()}, {"Y": y, "Y_h": y_h})
-    assert report.passed and set(report.tensors) == {"y", "h_T"}, report.to_text()
+    assert report.passed and set(report.tensors) == {"y", "h_T"}, report.text()
     report = validate_onnx_model(path, {"X": _x()}, {"Y": y * np.float32(1.001)})
     assert report.verdict == "fail"
 

@@ -46,7 +46,7 @@ def test_a_two_layer_bidirectional_projected_batch_first_torch_network_passes_wh
     outputs = {"y": y.numpy(), "h_T": h_n.numpy(), "c_T": c_n.numpy()}
     inputs = {"x": x, "h0": h0, "c0": c0}
     report = validate("torch", _state_dict(lstm), inputs, outputs, batch_first=True)
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
     assert report.layers == 2 and report.direction == "bidirectional" and report.layer is None
     assert report.initial_state == "given"
     names = set(report.tensors)
@@ -56,7 +56,7 @@ def test_a_two_layer_bidirectional_projected_batch_first_torch_network_passes_wh
         "h_T (layer 0, forward)",
         "c_T (layer 1, reverse)",
     } <= names
-    text = report.to_text()
+    text = report.text()
     assert "torch layout, 2 layers, bidirectional, float32" in text and "worst of all:" in text
     # The same data without --batch-first: refused before anything is computed.
     with pytest.raises(ArrayShapeError, match=r"batch-major .* read as time-major"):
@@ -70,13 +70,13 @@ def test_one_unit_alone_and_a_whole_networks_y_for_one_unit():
         y, (h_n, _) = lstm(torch.from_numpy(x))
     weights = _state_dict(lstm)
     report = validate("torch", weights, {"x": x}, {"y": y.numpy(), "h_T": h_n.numpy()})
-    assert report.passed and report.initial_state == "zeros (not given)", report.to_text()
-    assert "initial state: zeros (not given)" in report.to_text()
-    assert json.loads(report.to_json())["initial_state"] == "zeros (not given)"
+    assert report.passed and report.initial_state == "zeros (not given)", report.text()
+    assert "initial state: zeros (not given)" in report.text()
+    assert json.loads(report.json())["initial_state"] == "zeros (not given)"
     # Layer 0 alone given the network's y (layer 1's output): the diagnosis names it.
     report = validate("torch", weights, {"x": x}, {"y": y.numpy()}, layer=0)
     assert not report.passed
-    assert "y is layer 1's output, not layer 0's" in _fixes(report), report.to_text()
+    assert "y is layer 1's output, not layer 0's" in _fixes(report), report.text()
 
 
 def test_y_of_both_directions_for_a_one_direction_network_is_refused():
@@ -96,7 +96,7 @@ def test_batch_major_read_as_time_major_is_diagnosed_where_shapes_cannot_tell():
         y, _ = lstm(torch.from_numpy(x))
     report = validate("torch", _state_dict(lstm), {"x": x}, {"y": y.numpy()})
     assert not report.passed
-    assert any("batch-major data read as time-major" in f for f in _fixes(report)), report.to_text()
+    assert any("batch-major data read as time-major" in f for f in _fixes(report)), report.text()
     assert validate("torch", _state_dict(lstm), {"x": x}, {"y": y.numpy()}, batch_first=True).passed
 
 
@@ -117,7 +117,7 @@ def test_a_time_reversed_sequence_and_a_missing_initial_state_are_diagnosed():
     outputs = {"y": y.numpy(), "h_T": h_n.numpy(), "c_T": c_n.numpy()}
     report = validate("torch", _state_dict(lstm), {"x": x}, outputs)
     assert report.initial_state == "zeros (not given)" and not report.passed
-    assert any("non-zero initial state" in f for f in _fixes(report)), report.to_text()
+    assert any("non-zero initial state" in f for f in _fixes(report)), report.text()
 
 
 def test_identical_gate_weights_cannot_tell_gate_orders_apart():
@@ -138,10 +138,10 @@ def test_identical_gate_weights_cannot_tell_gate_orders_apart():
         y, _ = lstm(torch.from_numpy(x))
     report = validate("torch", weights, {"x": x}, {"y": y.numpy()})
     agreeing = _fixes(report)
-    assert report.ambiguous and len(agreeing) >= 2, report.to_text()
+    assert report.ambiguous and len(agreeing) >= 2, report.text()
     assert any("order i, g, f, o" in f for f in agreeing)
     assert any("order o, g, f, i" in f for f in agreeing)
-    assert "the data cannot tell apart" in report.to_text()
+    assert "the data cannot tell apart" in report.text()
 
 
 def test_rows_drawn_at_random_are_stated():
@@ -152,8 +152,8 @@ def test_rows_drawn_at_random_are_stated():
     outputs = {"y": y.numpy(), "h_T": h_n.numpy()}
     report = validate("torch", _state_dict(lstm), {"x": x}, outputs, rows=2, seed=1)
     assert report.passed and len(report.rows) == 2 and report.total_batch == 6
-    assert json.loads(report.to_json())["rows"] == list(report.rows)
-    assert f"rows: 2 of 6 drawn at random: {report.rows[0]}, {report.rows[1]}" in report.to_text()
+    assert json.loads(report.json())["rows"] == list(report.rows)
+    assert f"rows: 2 of 6 drawn at random: {report.rows[0]}, {report.rows[1]}" in report.text()
     assert report.tensors["y"].shape == (T, 2, N)
 
 
@@ -191,7 +191,7 @@ def test_keras_bidirectional_passes_in_each_merge_mode(keras, merge):
     }
     outputs = {"y": y, "h_T": np.stack([h_f, h_b]), "c_T": np.stack([c_f, c_b])}
     report = validate("keras_bidirectional", arrays, {"x": x}, outputs, merge_mode=merge)
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
     assert ("y" in report.tensors) == (merge != "concat")
 
 
@@ -248,13 +248,13 @@ def test_onnx_reverse_is_honoured_and_y_h_y_c_alone_are_accepted():
     outs, feeds = _onnx_run(weights, x, direction="reverse")
     attributes = {"direction": "reverse"}
     report = validate("onnx", weights, feeds, outs, attributes=attributes)
-    assert report.passed and report.direction == "reverse", report.to_text()
+    assert report.passed and report.direction == "reverse", report.text()
     only_states = {"Y_h": outs["Y_h"], "Y_c": outs["Y_c"]}
     assert validate("onnx", weights, feeds, only_states, attributes=attributes).passed
     # The attribute left out: the diagnosis says the implementation ran in reverse.
     report = validate("onnx", weights, feeds, outs)
     assert not report.passed
-    assert any("ran the reverse direction" in f for f in _fixes(report)), report.to_text()
+    assert any("ran the reverse direction" in f for f in _fixes(report)), report.text()
 
 
 def test_onnx_bidirectional_with_an_initial_state_passes():
@@ -266,7 +266,7 @@ def test_onnx_bidirectional_with_an_initial_state_passes():
     outs, feeds = _onnx_run(weights, x, h0=h0, c0=c0, direction="bidirectional")
     attributes = {"direction": "bidirectional"}
     report = validate("onnx", weights, feeds, outs, attributes=attributes)
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
     assert {"y (forward)", "y (reverse)", "h_T (reverse)"} <= set(report.tensors)
     only_y_h = {"Y_h": outs["Y_h"]}
     assert validate("onnx", weights, feeds, only_y_h, attributes=attributes).passed
@@ -274,7 +274,7 @@ def test_onnx_bidirectional_with_an_initial_state_passes():
     report = validate(
         "onnx", weights, feeds, {"Y": outs["Y"][:, 1:]}, direction="reverse", attributes=attributes
     )
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
     with pytest.raises(ArrayShapeError, match="whole network's Y"):
         validate("onnx", weights, feeds, outs, direction="reverse", attributes=attributes)
 
@@ -288,7 +288,7 @@ def test_onnx_ragged_batch_with_sequence_lens_passes(direction):
     assert np.all(outs["Y"][2:, :, 1] == 0)  # past row 1's length: zeros
     attributes = {"direction": direction}
     report = validate("onnx", weights, feeds, outs, attributes=attributes)
-    assert report.passed, report.to_text()
+    assert report.passed, report.text()
     if direction == "forward":
         # sequence_lens left out: the diagnosis names it, with the rows' lengths.
         del feeds["sequence_lens"]
@@ -407,7 +407,7 @@ def test_ignored_sequence_lens_and_another_layers_output_are_diagnosed():
     outs, feeds = _onnx_run(weights, x)
     feeds["sequence_lens"] = np.array([T, 2, 3], dtype=np.int32)
     report = validate("onnx", weights, feeds, outs)
-    assert any("sequence_lens ignored" in f for f in _fixes(report)), report.to_text()
+    assert any("sequence_lens ignored" in f for f in _fixes(report)), report.text()
     # y of a two-layer network's first layer, given as the network's output.
     lstm = _torch_network(34, num_layers=2)
     first = torch.nn.LSTM(M, N)
@@ -416,7 +416,7 @@ def test_ignored_sequence_lens_and_another_layers_output_are_diagnosed():
             getattr(first, f"{name}_l0").copy_(getattr(lstm, f"{name}_l0"))
         y0, _ = first(torch.from_numpy(x))
     report = validate("torch", _state_dict(lstm), {"x": x}, {"y": y0.numpy()})
-    assert "y is layer 0's output, not the last layer's" in _fixes(report), report.to_text()
+    assert "y is layer 0's output, not the last layer's" in _fixes(report), report.text()
 
 
 def test_the_networks_input_for_an_upper_layer_and_bad_gradients_are_refused_first():
@@ -444,7 +444,7 @@ def test_onnx_bidirectional_peepholes_ragged_with_an_initial_state_pass():
     lengths = np.array([3, T, 1], dtype=np.int32)
     outs, feeds = _onnx_run(weights, x, lengths=lengths, h0=h0, c0=c0, direction="bidirectional")
     report = validate("onnx", weights, feeds, outs, attributes={"direction": "bidirectional"})
-    assert report.passed and report.variant.peephole, report.to_text()
+    assert report.passed and report.variant.peephole, report.text()
 
 
 def test_a_keras_lstm_with_its_states_passes_batch_major_by_default(keras):
@@ -454,4 +454,4 @@ def test_a_keras_lstm_with_its_states_passes_batch_major_by_default(keras):
     y, h, c = (keras.ops.convert_to_numpy(a) for a in layer(x))
     weights = {w.name: keras.ops.convert_to_numpy(w.value) for w in layer.weights}
     report = validate("keras", weights, {"x": x}, {"y": y, "h_T": h, "c_T": c})
-    assert report.passed and report.batch_first, report.to_text()
+    assert report.passed and report.batch_first, report.text()

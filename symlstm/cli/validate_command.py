@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         from symlstm.render.plots import error_plot
 
         emit(error_plot(report) + "\n", args.plot, "validate")
-    print(report.to_json() if args.format == "json" else report.to_text())
+    print(report.json() if args.format == "json" else report.text())
     return EXIT_OK if report.passed else EXIT_FAIL
 
 
@@ -177,5 +177,5 @@ def _run_model(args: argparse.Namespace) -> int:
         from symlstm.render.plots import error_plot
 
         emit(error_plot(report) + "\n", args.plot, "validate")
-    print(report.to_json() if args.format == "json" else report.to_text())
+    print(report.json() if args.format == "json" else report.text())
     return EXIT_OK if report.passed else EXIT_FAIL

@@ -205,7 +205,8 @@ class ValidationReport:
             else [fix.to_dict() for fix in self.diagnosis],
         }
 
-    def to_json(self) -> str:
+    def json(self) -> str:
+        """:meth:`to_dict` as indented JSON (what ``symlstm validate --format json`` prints)."""
         return json.dumps(self.to_dict(), indent=2)
 
     def html(self, *, standalone: bool = True) -> str:
@@ -217,7 +218,7 @@ class ValidationReport:
     def _repr_html_(self) -> str:
         return self.html(standalone=False)
 
-    def to_text(self) -> str:
+    def text(self) -> str:
         """A table for people: one row per tensor, then the verdict and the diagnosis."""
         s = self.sizes
         unit = f"layer {self.layer}, " if self.layer is not None else ""
