@@ -24,6 +24,7 @@ SKIP_REASON = "chromium or playwright missing: apt-get install chromium; pip ins
 PAGES = {
     "seed-step": ("example", "seed-step", "--format", "html"),
     "seed-sequence": ("example", "seed-sequence", "--format", "html"),
+    "vector-demo": ("example", "vector-demo", "--format", "html"),
     "derive": ("derive", "--format", "html"),
     "grad": ("grad", "--format", "html"),
     "audit": ("audit", "--format", "html"),
@@ -119,7 +120,7 @@ def test_page_renders_at_phone_width(browser, pages, name, tmp_path):
         assert found["mathDisplay"] is not None and "math" in found["mathDisplay"]
         assert all(w > 0 and h > 0 for *_, w, h in found["maths"])  # rendered, not empty
         assert not found["rawTex"]
-    expected_svgs = {"seed-step": 1, "seed-sequence": 3}.get(name, 0)
+    expected_svgs = {"seed-step": 1, "seed-sequence": 3, "vector-demo": 2}.get(name, 0)
     assert len(found["svgs"]) == expected_svgs
     for svg in found["svgs"]:
         assert svg["visible"]
@@ -139,6 +140,10 @@ def test_page_renders_at_phone_width(browser, pages, name, tmp_path):
         assert values["f"] == ["0.62"] and values["c"] == ["0.451"] and values["h"] == ["0.276"]
         # the products out of the cell line's two ⊙ nodes (spec section 5: 0.248 + 0.203)
         assert values["fc"] == ["0.248"] and values["ig"] == ["0.203"]
+    if name == "vector-demo":  # columns of two entries, products computed entry by entry
+        values = {lab["quantity"]: lab["values"] for lab in found["svgs"][0]["labels"]}
+        assert values["fc"] == ["0.155", "0.000"] and values["ig"] == ["0.117", "0.377"]
+        assert values["c"] == ["0.272", "0.377"]
 
 
 def test_math_is_laid_out_not_raw_text(browser, pages):

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from decimal import Decimal
 
 import pytest
 
@@ -19,7 +20,7 @@ from symlstm.render.diagram import HEIGHT, WIDTH, cell_diagram, step_values, wor
 from symlstm.render.document import compile_pdf
 from symlstm.render.worked import worked_example
 
-from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, scalar_trace
+from lstm_reference import SEED_SEQUENCE, SEED_STEP, rounded, scalar_trace, vector_trace
 
 #: The spec's six values (section 5) and the wire each belongs on.
 SPEC_VALUES = {"f": "0.62", "i": "0.603", "g": "0.336", "c": "0.451", "o": "0.652", "h": "0.276"}
@@ -123,11 +124,43 @@ def test_the_products_in_tikz_and_svg(seed_step):
         ]
 
 
-def test_vector_products_carry_their_symbols_only():
-    """A vector cell's worked example shows no product values, so neither does its drawing."""
-    d = worked_diagram(worked_example(load_example("vector-demo")), 1)
-    assert d.label("fc").lines == ("f_t ⊙ c_{t-1}",)
-    assert d.label("ig").lines == ("i_t ⊙ g_t",)
+def _vector_reference(example):
+    """The vector example along its sequence by tests/lstm_reference.py (mpmath, 50 digits)."""
+    params = {
+        k: [[str(x) for x in row] if isinstance(row, tuple) else str(row) for row in v]
+        for k, v in example.parameters.items()
+    }
+    xs = [[str(x) for x in x_t] for x_t in example.inputs]
+    return vector_trace(params, xs, [str(x) for x in example.h0], [str(x) for x in example.c0])
+
+
+@pytest.mark.parametrize("mode", ["exact", "hand"])
+def test_vector_products_are_computed_entry_by_entry(mode):
+    """A vector worked example writes its update as one vector, without the products; the
+    drawing computes them: the exact products correctly rounded to C_t's places, or in hand
+    mode the products of the rounded gates shown, rounded. Checked against the independent
+    mpmath reference at every step."""
+    example = load_example("vector-demo")
+    worked = worked_example(example, mode=mode)
+    places = example.places("c")
+    ref = _vector_reference(example)
+    for t, v in enumerate(ref, start=1):
+        d = worked_diagram(worked, t)
+        if mode == "exact":
+            fc = [rounded(f * c, places) for f, c in zip(v["f"], v["c_prev"], strict=True)]
+            ig = [rounded(i * g, places) for i, g in zip(v["i"], v["g"], strict=True)]
+        else:  # the products of what the example shows, each rounded
+            shown = {q: [Decimal(rounded(x, places)) for x in v[q]] for q in ("f", "i", "g")}
+            if t == 1:
+                c_prev = [Decimal(int(x.p)) / Decimal(int(x.q)) for x in example.c0]
+            else:
+                c_prev = [Decimal(rounded(x, places)) for x in ref[t - 2]["c"]]
+            fc = [rounded(f * c, places) for f, c in zip(shown["f"], c_prev, strict=True)]
+            ig = [rounded(i * g, places) for i, g in zip(shown["i"], shown["g"], strict=True)]
+        assert d.label("fc").lines == ("f_t ⊙ c_{t-1}", *fc), t
+        assert d.label("ig").lines == ("i_t ⊙ g_t", *ig), t
+    first = worked_diagram(worked_example(example), 1)
+    assert first.label("fc").lines[1:] == ("0.155", "0.000")  # c_{t-1}[1] is exactly 0
 
 
 def test_the_forget_value_sits_on_the_forget_gates_output(seed_step):

@@ -15,8 +15,10 @@ a short column, elided in the middle when long). The two products on the cell li
 f_t ⊙ C_{t-1} and i_t ⊙ C̃_t, carry the values the worked example's C_t line shows for
 them (C_t = 0.62 × 0.4 + 0.603 × 0.336 = 0.248 + 0.203 = 0.451: 0.248 and 0.203; in
 hand mode the hand calculation's rounded products). A vector cell's worked example
-writes its update as one vector, without the products' values, so there those two
-wires carry their symbols only.
+writes its update as one vector, without the products, so for it the two products are
+computed here, rounded to C_t's places: certified from the exact values (each entry's
+enclosure narrowed until its rounding is decided), or in hand mode from the rounded
+operands the example shows.
 
 >>> from symlstm.examples import load_example
 >>> from symlstm.render.worked import worked_example
@@ -431,7 +433,61 @@ def step_values(worked: Any, step: int = 1) -> dict[str, tuple[str, ...]]:
             values["s"] = (shown.name,) if hasattr(shown, "name") else tuple(str(v) for v in shown)
         if stage.quantity == "c" and stage.lines:
             values.update(_product_values(stage.lines[-1].chain, example.cell))
+    if example.cell.is_vector:
+        values.update(_vector_products(worked, step, values))
     return values
+
+
+#: The products on the cell line: wire → (gate, the vector it multiplies).
+_PRODUCTS = {"fc": ("f", "c_prev"), "ig": ("i", "g")}
+
+
+def _vector_products(worked: Any, step: int, values: dict) -> dict[str, tuple[str, ...]]:
+    """``fc`` and ``ig`` of a vector cell, entry by entry, rounded to C_t's places: the
+    product of the exact values, certified, or in hand mode of the shown operands."""
+    from symlstm.errors import UndecidedError
+    from symlstm.numeric.rounding import round_enclosure, round_places, with_increasing_precision
+
+    example = worked.example
+    places = example.places("c")
+    wires = {w: ab for w, ab in _PRODUCTS.items() if all(q in values for q in ab)}
+    if worked.mode == "hand":  # the calculator's products of what the example shows
+        return {
+            w: tuple(
+                round_places(Fraction(a) * Fraction(b), places)
+                for a, b in zip(values[qa], values[qb], strict=True)
+            )
+            for w, (qa, qb) in wires.items()
+        }
+
+    def bounds(value: Any) -> list[tuple[Fraction, Fraction]]:
+        items = value if isinstance(value, tuple) else (value,)
+        out = []
+        for v in items:
+            if hasattr(v, "lo"):  # an enclosure of the trace
+                out.append((v.lo, v.hi))
+            else:  # the example's initial state, exact
+                q = Fraction(int(v.p), int(v.q))
+                out.append((q, q))
+        return out
+
+    def attempt(prec: int) -> dict[str, tuple[str, ...]]:
+        trace = example.evaluate(method="interval", prec=prec)
+        now = dict(trace.steps[step - 1])
+        now["c_prev"] = example.c0 if step == 1 else trace.steps[step - 2]["c"]
+        found = {}
+        for w, (qa, qb) in wires.items():
+            texts = []
+            for (a_lo, a_hi), (b_lo, b_hi) in zip(bounds(now[qa]), bounds(now[qb]), strict=True):
+                ends = (a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi)
+                text = round_enclosure(min(ends), max(ends), places=places)
+                if text is None:
+                    raise UndecidedError(f"{w} at step {step}")
+                texts.append(text)
+            found[w] = tuple(texts)
+        return found
+
+    return with_increasing_precision(attempt, what="the cell line's products")
 
 
 def _product_values(chain: tuple, cell: Cell) -> dict[str, tuple[str, ...]]:
