@@ -32,7 +32,7 @@ Eq(h, o*tanh(c))
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -52,6 +52,7 @@ from sympy import (
     S,
     Symbol,
 )
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symlstm.errors import ArgumentError, ParameterError, UnknownNameError
 from symlstm.functions import activation
@@ -230,6 +231,22 @@ class Assignment(NamedTuple):
     index: int | None  # component for vector cells, None for scalar cells
     target: sympy.Expr  # the Symbol or MatrixElement that receives the value
     expr: sympy.Expr
+
+
+def elementwise_apply(arg: sympy.MatrixExpr, fn: Callable[[sympy.Expr], sympy.Expr]) -> sympy.Expr:
+    """``fn`` applied entry by entry to the matrix expression ``arg``, unevaluated.
+
+    SymPy's ``applyfunc`` first calls ``fn`` on a 1×1 matrix itself, which an activation
+    built of scalar arithmetic (softsign's x/(1 + |x|), relu's max(0, x)) cannot take; for
+    a hidden size of 1 the node is then made from a scalar lambda directly.
+    """
+    try:
+        return arg.applyfunc(fn)
+    except (TypeError, ValueError, NotImplementedError):  # what SymPy raises there
+        if arg.shape != (1, 1):
+            raise
+    x = sympy.Dummy("x", real=True)  # entries are real: |x|' = sign(x), not re/im parts
+    return sympy.Basic.__new__(ElementwiseApplyFunction, sympy.Lambda(x, fn(x)), arg)
 
 
 class Cell:
@@ -425,12 +442,12 @@ class Cell:
         act = activation(name)
         bound = self.variant.clip if clip else None
         if bound is None:
-            return arg.applyfunc(act.build) if self.is_vector else act(arg)
+            return elementwise_apply(arg, act.build) if self.is_vector else act(arg)
 
         def clipped(z: sympy.Expr) -> sympy.Expr:
             return act(Min(bound, Max(-bound, z)))
 
-        return arg.applyfunc(clipped) if self.is_vector else clipped(arg)
+        return elementwise_apply(arg, clipped) if self.is_vector else clipped(arg)
 
     def preactivation(self, gate: str) -> sympy.Expr:
         """The pre-activation z_k of a gate as an expression of x, h_prev, c_prev (c for o)."""

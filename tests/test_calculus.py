@@ -463,3 +463,54 @@ def test_loss_make_checks_its_arguments():
         Loss.make(sympy.zoo * _sym("h_1"), steps=1)
     with pytest.raises(ExpressionError, match="more than 5000 nodes"):
         Loss.make(sympy.Add(*(Symbol(f"a{k}") for k in range(6000))), steps=1)
+
+
+SCALAR_ARITHMETIC = {
+    "softsign": VARIANTS["softsign"],
+    "relu": {"candidate_activation": "relu"},
+}
+
+
+@pytest.mark.parametrize("variant", list(SCALAR_ARITHMETIC))
+@pytest.mark.parametrize("n", [1, 3])
+def test_vector_cells_with_scalar_arithmetic_activations_match_central_differences(variant, n):
+    """softsign (x/(1 + |x|)) and relu (max(0, x)) are written with scalar arithmetic, not as
+    one SymPy function: their derivatives are taken on real entries (sign(x), not the
+    parts re and im of a complex |x|), and a hidden size of 1 works as any other."""
+    rng = random.Random(f"{variant}-{n}")
+    m, steps = 2, 3
+    options = SCALAR_ARITHMETIC[variant]
+    cell = Cell("vector", hidden_size=n, input_size=m, **options)
+    params = _random_parameters(cell, rng)
+    xs = [[_random_decimal(rng, 2) for _ in range(m)] for _ in range(steps)]
+    h0, c0 = [_random_decimal(rng) for _ in range(n)], [_random_decimal(rng) for _ in range(n)]
+    grads = backprop(cell, params, xs, h0, c0, method="mpmath", dps=70)
+    derived = "\n".join(str(eq) for eq in backward_step(cell).equations)
+    assert "Derivative" not in derived and "re(" not in derived
+
+    def run(p):
+        return _loss_of(vector_trace(p, xs, h0, c0, variant=options, dps=REF_DPS),
+                        "sum_h")  # fmt: skip
+
+    with mpmath.workdps(REF_DPS):
+        for name in ("W_g", "U_o", "b_g", "b_f"):
+            value = grads.parameters[name]
+            if isinstance(value[0], tuple):
+                last = (n - 1, len(value[0]) - 1)
+                _agree(value[0][0], _central(run, params, name, (0, 0)))
+                _agree(value[last[0]][last[1]], _central(run, params, name, last))
+            else:
+                for r in range(n):
+                    _agree(value[r], _central(run, params, name, r))
+
+
+def test_softsign_derivative_prints_with_its_parentheses():
+    """δc = δc_next + δs ⊙ φ'(c) with φ'(c) = 1/(1 + |c|) − c·sign(c)/(1 + |c|)²: printed
+    as a sum, φ' needs parentheses as a factor of ⊙ (text, LaTeX and MathML)."""
+    from symlstm.render.derivation import derivation
+
+    d = derivation(Cell("vector", output_activation="softsign"))
+    line = next(row for row in d.text().splitlines() if row.startswith("δc_t ="))
+    assert line == ("δc_t = δc_t^next + δs_t ⊙ (1/(1 + Abs(c_t)) - c_t·sign(c_t)/(1 + Abs(c_t))^2)")
+    assert r"\odot \left(\frac{1}{1 + \left|{c_{t}}\right|} - " in d.latex()
+    assert "<mo>&#8857;</mo><mrow><mo>(</mo>" in d.html(standalone=False).replace("\n", "")

@@ -50,7 +50,7 @@ from sympy import (
 )
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from symlstm.cell import Cell
+from symlstm.cell import Cell, elementwise_apply
 from symlstm.errors import (
     ArgumentError,
     SymLSTMError,
@@ -164,7 +164,8 @@ def _matrix_adjoints(
             *_matrix_adjoints(b, HadamardProduct(upstream, a), output),
         ]
     if isinstance(expr, ElementwiseApplyFunction):
-        d, y = sympy.Dummy("d"), sympy.Dummy("d")  # the argument z and the output φ(z)
+        # the argument z and the output φ(z), real (|z|' is sign(z), not parts re and im)
+        d, y = sympy.Dummy("d", real=True), sympy.Dummy("d", real=True)
         body = expr.function(d)
         derivative = sympy.diff(body, d)
         in_output = derivative.xreplace({body: y})
@@ -182,9 +183,9 @@ def _matrix_adjoints(
                 break
         local_parts = []
         if of_output and Mul(*of_output) != 1:
-            local_parts.append(output.applyfunc(sympy.Lambda(y, Mul(*of_output))))
+            local_parts.append(elementwise_apply(output, sympy.Lambda(y, Mul(*of_output))))
         if of_input:
-            local_parts.append(expr.expr.applyfunc(sympy.Lambda(d, Mul(*of_input))))
+            local_parts.append(elementwise_apply(expr.expr, sympy.Lambda(d, Mul(*of_input))))
         if not local_parts:  # φ' = 1: the identity
             return _matrix_adjoints(expr.expr, upstream, output)
         local = local_parts[0] if len(local_parts) == 1 else HadamardProduct(*local_parts)

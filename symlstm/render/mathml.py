@@ -30,7 +30,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from symlstm.errors import ArgumentError
-from symlstm.render.printers import ElementwiseBodies, all_shown, shown_as
+from symlstm.render.printers import ElementwiseBodies, all_shown, shown_as, shown_precedence
 from symlstm.symbols import Notation
 from symlstm.symbols import notation as get_notation
 
@@ -128,7 +128,7 @@ class LSTMMathMLPrinter(ElementwiseBodies, MathMLPresentationPrinter):
 
     def _paren(self, expr: Any, level: int) -> Element:
         node = self._print(shown_as(expr))
-        if sympy.printing.precedence.precedence(shown_as(expr)) < level:
+        if shown_precedence(expr) < level:
             return self._parenthesized(node)
         return node
 

@@ -59,6 +59,18 @@ def shown_as(expr: Any) -> Any:
     return expr
 
 
+def shown_precedence(expr: Any) -> int:
+    """The precedence of what ``expr`` prints as: an element-wise application printed as
+    its body (softsign's derivative ``1/(1 + |c|) − c·sign(c)/(1 + |c|)²``) binds as that
+    body does, so a ⊙ around it needs parentheses."""
+    from sympy.printing.precedence import precedence
+
+    shown = shown_as(expr)
+    if isinstance(shown, ElementwiseApplyFunction):
+        return precedence(shown.function.expr)
+    return precedence(shown)
+
+
 def _hadamard_form(body: sympy.Expr, var: sympy.Symbol, arg: Any) -> Any:
     """A polynomial in ``var`` as a matrix expression in ``arg`` with ⊙ for products."""
     if body == var:
@@ -105,6 +117,11 @@ class ElementwiseBodies:
             self._bound = bound
 
     _bound: dict = {}
+
+    def parenthesize(self, item, level, *args, **kwargs):
+        if isinstance(item, ElementwiseApplyFunction) and shown_precedence(item) < level:
+            return self._parenthesized(self._print(item))
+        return super().parenthesize(item, level, *args, **kwargs)
 
     def _print_Dummy(self, expr, *args, **kwargs):
         if expr in self._bound:
