@@ -102,3 +102,15 @@ def test_reference_speed_certifies_what_it_times():
 def test_bptt_expression_size_finds_the_structured_form_linear():
     out = _run("bptt_expression_size.py", "--max-steps", "3")
     assert "Verdict: structured: linear" in out
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_validate_real_size_runs_and_passes_a_torch_lstm(workers):
+    pytest.importorskip("torch")
+    out = _run("validate_real_size.py", "--quick", "--workers", workers)
+    assert re.search(rf"reference \({workers} process(es)?\) \+ comparison: +[\d.]+ s", out)
+    assert re.search(r"float64 NumPy forward .*: +[\d.]+ ms", out)
+    assert re.search(r"^  ratio: \d+x", out, re.M)
+    figures = [float(f) for f in re.findall(r"normwise ULPs: \w+ ([\d.]+)", out)]
+    assert len(figures) == 3 and max(figures) <= BOUND
+    assert "Verdict: pass" in out

@@ -534,3 +534,67 @@ def test_progress_line_on_long_references_only(capsys, monkeypatch):
     assert capsys.readouterr().err == ""
     reference(cell, params, x, h0, c0, progress=True, backend="iv")
     assert "forward step 1/3 at 128 bits (mpmath.iv)" in capsys.readouterr().err
+
+
+def _same(a: ReferenceTensor, b: ReferenceTensor) -> bool:
+    return (
+        np.array_equal(a.hi, b.hi, equal_nan=True)
+        and np.array_equal(a.lo, b.lo)
+        and a.certified_bits == b.certified_bits
+    )
+
+
+@pytest.mark.slow  # starts worker processes
+@pytest.mark.parametrize(
+    ("variant", "options"),
+    [
+        ({}, {"steps": 4, "batch": 5}),
+        ({"peephole": True}, {"steps": 3, "batch": 3, "proj": 2}),
+        # N(0, 1) weights over 60 steps: the first attempt falls short and is retried
+        ({"forget_gate": "coupled"}, {"steps": 60, "batch": 3, "n": 6, "m": 3, "seed": 5}),
+    ],
+)
+def test_workers_give_what_one_process_gives(variant, options):
+    """Row blocks in other processes: the same balls row by row, the same precision
+    sequence judged over the whole batch, hence the same double-doubles and accuracies."""
+    cell, params, x, h0, c0, _ = problem(variant, **options)
+    one = reference(cell, params, x, h0, c0)
+    for workers in (2, 3, 8):  # 8 > batch: one block per row
+        many = reference(cell, params, x, h0, c0, workers=workers)
+        assert many.bits == one.bits and many.grads is None
+        assert all(_same(getattr(many, k), getattr(one, k)) for k in ("y", "h_T", "c_T"))
+    if options.get("steps") == 60:
+        assert one.bits > reference_module.START_PREC  # the retry was exercised
+    with mpmath.workdps(DPS):  # and it is right: the last row against the mpmath cell
+        steps = traces(params, x.tolist(), h0.tolist(), c0.tolist(), variant)[-1]
+        if options.get("proj") is None:
+            for j, want in enumerate(steps[-1]["h"]):
+                assert abs(exact(many.h_T, (-1, j)) - want) <= 2.0**-100 * abs(want)
+
+
+@pytest.mark.slow  # starts worker processes
+def test_workers_on_nan_rows_and_with_gradients():
+    cell, params, x, h0, c0, upstream = problem({}, steps=3, batch=4, seed=2)
+    x[1, 2, 0] = np.nan  # one row undefined from step 2: the whole batch is not finite
+    one, two = reference(cell, params, x, h0, c0), reference(cell, params, x, h0, c0, workers=2)
+    assert all(_same(getattr(one, k), getattr(two, k)) for k in ("y", "h_T", "c_T"))
+    assert np.isnan(two.y.hi[1:, 2]).all() and np.isfinite(two.y.hi[:, :2]).all()
+    # gradients: one process (the parameters' gradients sum over every row)
+    one = reference(cell, params, x, h0, c0, **upstream)
+    two = reference(cell, params, x, h0, c0, **upstream, workers=2)
+    assert all(_same(one.grads[k], two.grads[k]) for k in one.grads)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2", None])
+def test_workers_must_be_a_positive_integer(workers):
+    cell, params, x, h0, c0, _ = problem({})
+    with pytest.raises(SymLSTMError, match="workers must be a positive integer"):
+        reference(cell, params, x, h0, c0, workers=workers)
+
+
+def test_row_blocks_are_contiguous_and_even():
+    blocks = reference_module._row_blocks
+    assert blocks(16, 2) == [(0, 8), (8, 16)]
+    assert blocks(5, 3) == [(0, 2), (2, 3), (3, 5)]
+    assert blocks(2, 8) == [(0, 1), (1, 2)]
+    assert blocks(7, 1) == [(0, 7)]

@@ -37,7 +37,11 @@ made only when the ball decides it; otherwise the precision is raised, and past
 
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
 import functools
+import itertools
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -180,6 +184,18 @@ class _Progress:
         self.stream.write(f"\r{line:<60}")
         self.stream.flush()
 
+    def note(self, text: str) -> None:
+        """A free status line (the row blocks' attempts, which report no steps)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.started < self.delay or now - self.last < 0.2:
+            return
+        self.last, self.shown = now, True
+        line = f"symlstm reference: {text} at {self.prec} bits{self.backend}"
+        self.stream.write(f"\r{line:<60}")
+        self.stream.flush()
+
     def close(self) -> None:
         if self.shown:
             self.stream.write("\r" + " " * 60 + "\r")
@@ -199,9 +215,12 @@ def _attempt(
     w_all = ops.matrix(np.concatenate([P[f"W_{k}"] for k in gates]))
     u_all = ops.matrix(np.concatenate([P[f"U_{k}"] for k in gates]))
     bias = ops.balls(np.concatenate([P[f"b_{k}"] for k in gates]))
-    x_cols = ops.matrix(data.x.transpose(2, 0, 1).reshape(data.m, steps * batch))
-    # W x + b for every step at once; columns are (t, b).
-    wx = ops.objects(ops.product(w_all, x_cols), (rows, steps, batch)) + bias[:, None, None]
+    # W x + b for every step at once, one product per batch row (columns t), so that a
+    # row's balls never depend on the other rows (the row blocks of ``workers``).
+    wx = np.empty((rows, steps, batch), dtype=object)
+    for b in range(batch):
+        wx[:, :, b] = ops.objects(ops.product(w_all, ops.matrix(data.x[:, b, :].T)), (rows, steps))
+    wx += bias[:, None, None]
     peep = {sym[f"p_{k}"]: ops.balls(P[f"p_{k}"])[:, None] for k in plan.peepholes}
     # A projected cell: the element-wise equations' h is m = o ⊙ tanh(c), and h = W_hr m.
     w_hr = ops.matrix(P["W_hr"]) if "W_hr" in P else None
@@ -213,7 +232,7 @@ def _attempt(
     def forward(step: int, state_: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         t = step - 1
         h, c = state_
-        affine = wx[:, t, :] + ops.objects(ops.product(u_all, ops.matrix(h)), (rows, batch))
+        affine = wx[:, t, :] + _by_row(ops, u_all, h, rows)
         env: dict[sympy.Basic, Any] = {
             plan.affine[k]: affine[i * n : (i + 1) * n] for i, k in enumerate(gates)
         }
@@ -224,7 +243,7 @@ def _attempt(
         h, c = env[sym["h"]], env[sym["c"]]
         if w_hr is not None:
             ms.append(h)
-            h = ops.objects(ops.product(w_hr, ops.matrix(h)), out_state)
+            h = _by_row(ops, w_hr, h, data.p)
         ys.append(h)
         if data.gradients:
             saved.append({s: env[s] for s in plan.saved})
@@ -270,6 +289,7 @@ def _attempt(
     )
 
     # The matrix adjoints, summed over steps and batch by the products themselves.
+    x_cols = ops.matrix(data.x.transpose(2, 0, 1).reshape(data.m, steps * batch))
     dz_cols, h_cols = ops.trimmed(
         [
             dz.transpose(1, 0, 2).reshape(rows, steps * batch),
@@ -299,6 +319,15 @@ def _attempt(
     yield {f"grad:{k}": v for k, v in grads.items()}
 
 
+def _by_row(ops: Balls, matrix: Any, columns: np.ndarray, rows: int) -> np.ndarray:
+    """``matrix`` times each column of the (·, batch) ``columns`` on its own: a batch row's
+    balls never depend on the other rows."""
+    out = np.empty((rows, columns.shape[1]), dtype=object)
+    for b in range(columns.shape[1]):
+        out[:, b] = ops.objects(ops.product(matrix, ops.matrix(columns[:, b : b + 1])), (rows,))
+    return out
+
+
 def _run_equations(
     program: tuple[tuple[str, sympy.Basic, Compiled], ...],
     env: dict[sympy.Basic, Any],
@@ -310,6 +339,119 @@ def _run_equations(
             env[target] = _full(fn(env), shape)
         except UndecidedError as err:
             raise UndecidedError(f"{err} in the equation of {name} at step {t + 1}") from None
+
+
+# -- row blocks in separate processes -------------------------------------------------------------
+
+#: The forward outputs, and the axis of each that runs along the batch.
+_BATCH_AXIS = {"y": 1, "h_T": 0, "c_T": 0}
+
+
+def _row_blocks(batch: int, workers: int) -> list[tuple[int, int]]:
+    """``batch`` rows cut into at most ``workers`` contiguous blocks, as even as can be."""
+    bounds = np.linspace(0, batch, min(workers, batch) + 1).round().astype(int).tolist()
+    return list(itertools.pairwise(bounds))
+
+
+def _rows(data: Inputs, start: int, stop: int) -> Inputs:
+    """The inputs of rows ``start:stop`` (forward only); ``finite`` stays the whole
+    batch's, so that a block measures its balls as the whole batch would."""
+    return dataclasses.replace(
+        data,
+        batch=stop - start,
+        x=data.x[:, start:stop],
+        h0=data.h0[start:stop],
+        c0=data.c0[start:stop],
+    )
+
+
+#: In a worker process: where it reports the steps it has done (None: nowhere).
+_STEPS: Any = None
+
+
+def _start_worker(steps: Any) -> None:
+    """A worker process's initializer: the queue it reports its steps to."""
+    global _STEPS
+    _STEPS = steps
+
+
+def _forward_block(
+    variant: Variant, backend: str, data: Inputs, prec: int, block: int
+) -> dict[str, tuple[int | None, np.ndarray, np.ndarray]] | str:
+    """One forward attempt at ``prec`` over a block of rows, in a worker process: each
+    output's accuracy and double-double; or the message of an undecided kink. The steps
+    done go to the progress queue (``(block, step)``, at most five times a second)."""
+    ops = choose_balls(backend)
+    plan = _plan(variant, backend)
+    last = [0.0]
+
+    def tick(phase: str, t: int, steps: int) -> None:
+        now = time.monotonic()
+        if _STEPS is not None and (now - last[0] >= 0.2 or t == steps):
+            last[0] = now
+            _STEPS.put((block, t))
+
+    with ops.context.workprec(prec):
+        try:
+            part = next(_attempt(plan, data, ops, 0, tick))
+        except UndecidedError as err:
+            return str(err)
+        out = {}
+        for name, values in part.items():
+            hi, lo = ops.double_double(values, data.finite)
+            out[name] = (
+                ops.accuracy(values, data.finite),
+                hi.reshape(values.shape),
+                lo.reshape(values.shape),
+            )
+        return out
+
+
+def _attempt_blocks(
+    pool: concurrent.futures.Executor,
+    variant: Variant,
+    backend: str,
+    data: Inputs,
+    blocks: list[tuple[int, int]],
+    bits: int,
+    prec: int,
+    tick: _Progress,
+    steps: Any = None,
+) -> dict[str, ReferenceTensor]:
+    """One forward attempt at ``prec`` with each row block in a worker process, judged
+    as :func:`_attempt_certified` judges the whole batch: the same accuracies (the least
+    over the blocks), the same shortfall and next precision, the same tensors."""
+    futures = [
+        pool.submit(_forward_block, variant, backend, _rows(data, a, b), prec, i)
+        for i, (a, b) in enumerate(blocks)
+    ]
+    done = [0] * len(blocks)
+    pending = set(futures)
+    while pending:
+        _, pending = concurrent.futures.wait(pending, timeout=0.25)
+        while steps is not None and not steps.empty():
+            block, t = steps.get()
+            done[block] = max(done[block], t)
+        tick.note(f"forward step {min(done)}/{data.steps} in {len(blocks)} processes")
+    parts = [f.result() for f in futures]
+    for part in parts:
+        if isinstance(part, str):
+            raise UndecidedError(part)
+    tensors = {}
+    for name, axis in _BATCH_AXIS.items():
+        accuracies = [part[name][0] for part in parts]  # type: ignore[index]
+        got = None if None in accuracies else min(accuracies)  # type: ignore[type-var]
+        if got is None or got < bits:
+            raise AccuracyShortfallError(
+                f"{name} has {got} of {bits} bits",
+                quantity=name,
+                got=got,
+                next_prec=_next_precision(prec, bits, got, 1),
+            )
+        hi = np.concatenate([part[name][1] for part in parts], axis=axis)  # type: ignore[index]
+        lo = np.concatenate([part[name][2] for part in parts], axis=axis)  # type: ignore[index]
+        tensors[name] = ReferenceTensor(hi, lo, got)
+    return tensors
 
 
 # -- certification --------------------------------------------------------------------------------
@@ -405,6 +547,7 @@ def reference(
     progress: bool | None = None,
     backend: str = "auto",
     allow_large: bool = False,
+    workers: int = 1,
 ) -> ReferenceResult:
     """Run a vector cell along a batch of sequences in certified ball arithmetic.
 
@@ -453,6 +596,16 @@ def reference(
         Run a reference whose estimated time (steps × batch × cell size,
         :mod:`symlstm.budget`) is over the work budget; otherwise it raises
         :class:`~symlstm.errors.WorkBudgetError` before any work.
+    workers
+        Processes to run the batch rows in, as contiguous blocks of rows (at most one
+        block per row), when no gradients are asked: rows are independent, every row's
+        balls are computed the same way whatever rows share its process, and every
+        attempt is judged over the whole batch, so the result is identical to one
+        process's (``workers=1``, the default). The workers are started with
+        multiprocessing's ``spawn`` context for this call and stopped at its end (a
+        second or so each); a script that asks for them needs the usual ``if __name__
+        == "__main__":`` guard. With upstream gradients the reference runs in one
+        process: the parameters' gradients are sums over all rows.
 
     Returns
     -------
@@ -484,6 +637,8 @@ def reference(
     >>> sorted(r.grads)[:3], r.grads["b_o"].hi.shape
     (['U_f', 'U_g', 'U_i'], (2,))
     """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ArgumentError(f"workers must be a positive integer, not {workers!r}")
     for name, value in (("bits", bits), ("max_prec", max_prec)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ArgumentError(f"{name} must be an integer, not {type(value).__name__}")
@@ -499,18 +654,32 @@ def reference(
     data = check_inputs(cell, params, x, h0, c0, dy, dhT, dcT)
     cost = "reference" if ops.name == "arb" else "evaluation"  # mpmath.iv: far slower
     with budget.work(cost, cell, data.steps, batch=data.batch, allow_large=allow_large):
-        return _reference(cell, data, ops, bits, start_prec, max_prec, progress)
+        return _reference(cell, data, ops, bits, start_prec, max_prec, progress, workers)
 
 
-def _reference(cell, data, ops, bits, start_prec, max_prec, progress) -> ReferenceResult:
+def _reference(cell, data, ops, bits, start_prec, max_prec, progress, workers=1) -> ReferenceResult:
     plan = _plan(cell.variant, ops.name)
     if cell.projected:  # the one equation the element-wise plan does not cover
         plan.step.check_projection("the reference")
     first = min(start_prec, max_prec)
     tick = _Progress(sys.stderr.isatty() if progress is None else progress, backend=ops.name)
 
+    blocks = _row_blocks(data.batch, workers) if not data.gradients else []
+    pool: concurrent.futures.ProcessPoolExecutor | None = None
+    steps: Any = None  # the workers' progress queue
+    if len(blocks) > 1:
+        spawn = multiprocessing.get_context("spawn")
+        steps = spawn.SimpleQueue() if tick.enabled else None
+        pool = concurrent.futures.ProcessPoolExecutor(
+            len(blocks), mp_context=spawn, initializer=_start_worker, initargs=(steps,)
+        )
+
     def attempt(prec: int) -> tuple[dict[str, ReferenceTensor], int]:
         tick.prec = prec
+        if pool is not None:
+            return _attempt_blocks(
+                pool, cell.variant, ops.name, data, blocks, bits, prec, tick, steps
+            ), prec
         with ops.context.workprec(prec):
             balls, accuracy = _attempt_certified(
                 plan, data, ops, bits, prec, first, prec < max_prec, tick
@@ -546,6 +715,8 @@ def _reference(cell, data, ops, bits, start_prec, max_prec, progress) -> Referen
         )
     finally:
         tick.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     grads = {k.removeprefix("grad:"): v for k, v in tensors.items() if k.startswith("grad:")}
     return ReferenceResult(
         tensors["y"],
