@@ -78,8 +78,9 @@ def test_torch_bidirectional_one_direction_per_report(torch):
     for direction in ("forward", "reverse"):
         report = check_torch(lstm, _x(8), grads=True, direction=direction)
         assert report.passed and report.direction == direction, report.text()
-    with pytest.raises(ParameterError, match="gradients are compared for one unit"):
-        check_torch(lstm, _x(8), grads=True)
+    report = check_torch(lstm, _x(8), grads=True)  # both directions at once
+    assert report.passed and report.direction == "bidirectional", report.text()
+    assert {"grad weight_ih_l0", "grad weight_ih_l0_reverse", "grad x"} <= set(report.tensors)
     with pytest.raises(ParameterError, match="whose inner outputs the framework does not"):
         check_torch(_lstm(torch, 4, num_layers=2), _x(8), direction="forward")
 
@@ -93,6 +94,24 @@ def test_torch_whole_networks(torch):
         return
     report = check_torch(stack, x, _x(10, (4, B, 2)), _x(11, (4, B, N)))
     assert report.passed, report.text()
+    # Gradients of the whole stack, against autograd: every unit's weights, x, h0, c0.
+    report = check_torch(stack, x, _x(10, (4, B, 2)), _x(11, (4, B, N)), grads=True)
+    assert report.passed, report.text()
+    grads = [name for name in report.tensors if name.startswith("grad")]
+    assert len(grads) == 4 * 5 + 1 + 8  # 5 arrays per unit (weight_hr too), x, h0 and c0
+    assert {"grad weight_hr_l1_reverse", "grad x", "grad c0 (layer 1, reverse)"} <= set(grads)
+    assert all(report.tensors[name].normwise_ulp < 10 for name in grads)
+
+    class Frozen(torch.nn.LSTM):
+        """Gradients that stop at the input: its x gradient is wrong (zero)."""
+
+        def forward(self, x, hx=None):
+            return super().forward(x.detach(), hx)
+
+    frozen = Frozen(M, N, num_layers=2, bidirectional=True, batch_first=True, proj_size=2)
+    frozen.load_state_dict(stack.state_dict())
+    report = check_torch(frozen, x, grads=True, diagnosis=False)
+    assert [n for n, t in report.tensors.items() if t.verdict == "fail"] == ["grad x"]
 
 
 def test_a_tampered_torch_module_fails(torch):

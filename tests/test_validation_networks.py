@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from symlstm.errors import ArrayShapeError, ShapeError
+from symlstm.errors import ArrayShapeError, ParameterError, ShapeError
 from symlstm.validation import validate
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
@@ -430,8 +430,12 @@ def test_the_networks_input_for_an_upper_layer_and_bad_gradients_are_refused_fir
     grads = {"dy": y.numpy(), "weight_ih_l0": weights["weight_ih_l0"][:, :2]}
     with pytest.raises(ArrayShapeError, match=r"grads: weight_ih_l0 has shape \(16, 2\)"):
         validate("torch", weights, {"x": x}, {"y": y.numpy()}, grads, layer=0)
-    with pytest.raises(Exception, match="gradients are validated one unit at a time"):
-        validate("torch", weights, {"x": x}, {"y": y.numpy()}, {"dy": y.numpy()})
+    # The whole network's gradients: dy like the network's y, checked before anything runs.
+    with pytest.raises(ArrayShapeError, match=r"grads: dy has shape \(5, 3, 2\), expected"):
+        validate("torch", weights, {"x": x}, {"y": y.numpy()}, {"dy": y.numpy()[..., :2]})
+    with pytest.raises(ArrayShapeError, match=r"grads: h0 has shape \(1, 3, 4\), expected"):
+        validate("torch", weights, {"x": x}, {"y": y.numpy()}, {"dy": y.numpy(),
+                 "h0": np.zeros((1, B, N), np.float32)})  # fmt: skip
 
 
 def test_onnx_bidirectional_peepholes_ragged_with_an_initial_state_pass():
@@ -455,3 +459,106 @@ def test_a_keras_lstm_with_its_states_passes_batch_major_by_default(keras):
     weights = {w.name: keras.ops.convert_to_numpy(w.value) for w in layer.weights}
     report = validate("keras", weights, {"x": x}, {"y": y, "h_T": h, "c_T": c})
     assert report.passed and report.batch_first, report.text()
+
+
+# -- gradients of a whole network (issue 15: backprop through the stack) --------------------------
+
+
+def _stack_with_gradients(seed=41):
+    """A 2-layer bidirectional projected batch_first float32 torch network, run with an
+    initial state, and autograd's gradients of L = Σ y·dy + Σ h_n·dhT + Σ c_n·dcT."""
+    lstm = _torch_network(seed, num_layers=2, bidirectional=True, proj_size=2, batch_first=True)
+    rng = np.random.default_rng(seed + 1)
+    x = torch.from_numpy(rng.normal(size=(B, T, M)).astype(np.float32)).requires_grad_()
+    h0 = torch.from_numpy(rng.normal(size=(4, B, 2)).astype(np.float32)).requires_grad_()
+    c0 = torch.from_numpy(rng.normal(size=(4, B, N)).astype(np.float32)).requires_grad_()
+    y, (h_n, c_n) = lstm(x, (h0, c0))
+    seeds = [rng.normal(size=tuple(t.shape)).astype(np.float32) for t in (y, h_n, c_n)]
+    loss = sum((t * torch.from_numpy(s)).sum() for t, s in zip((y, h_n, c_n), seeds, strict=True))
+    loss.backward()
+    grads = {k: p.grad.numpy().copy() for k, p in lstm.named_parameters()}
+    grads |= {"dy": seeds[0], "dhT": seeds[1], "dcT": seeds[2], "x": x.grad.numpy()}
+    grads |= {"h0": h0.grad.numpy(), "c0": c0.grad.numpy()}
+    inputs = {"x": x.detach().numpy(), "h0": h0.detach().numpy(), "c0": c0.detach().numpy()}
+    outputs = {"y": y.detach().numpy(), "h_T": h_n.detach().numpy(), "c_T": c_n.detach().numpy()}
+    return _state_dict(lstm), inputs, outputs, grads
+
+
+def test_a_whole_networks_gradients_pass_against_torch_autograd():
+    weights, inputs, outputs, grads = _stack_with_gradients()
+    report = validate("torch", weights, inputs, outputs, grads, batch_first=True)
+    assert report.passed, report.text()
+    units = [f"l{k}{s}" for k in (0, 1) for s in ("", "_reverse")]
+    expected = {
+        f"grad {w}_{u}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        for u in units
+    }  # fmt: skip
+    expected |= {
+        f"grad {s} (layer {k}, {d})" for s in ("h0", "c0") for k in (0, 1)
+        for d in ("forward", "reverse")
+    }  # fmt: skip
+    expected.add("grad x")
+    assert {n for n in report.tensors if n.startswith("grad")} == expected
+    # Each layer's gradient tolerance is (8 + 2·√16)·√5 → 36 ULPs (sums of 4·hidden = 16
+    # terms), the two layers' added like a random walk: ⌈36·√2⌉ = 51.
+    for name in expected:  # torch's float32 backward: a few ULPs from the certified values
+        t = report.tensors[name]
+        assert 0 < t.normwise_ulp < 8 and t.tolerance == 51, (name, t)
+    assert report.tensors["grad x"].shape == (T, B, M) and report.tensors["grad x"].step_ulps
+    lines = report.text().splitlines()
+    assert any(line.startswith("grad weight_hr_l1_reverse ") for line in lines)
+    assert any(line.startswith("grad c0 (layer 1, reverse) ") for line in lines)
+
+
+def test_a_tampered_gradient_of_one_unit_fails_alone():
+    weights, inputs, outputs, grads = _stack_with_gradients(43)
+    # Layer 0's reverse recurrent weights, 1e-4 relative off (hundreds of ULPs): only
+    # that unit's tensor fails; the certified dy it is measured with is the layer above's.
+    grads["weight_hh_l0_reverse"] = grads["weight_hh_l0_reverse"] * np.float32(1 + 1e-4)
+    report = validate("torch", weights, inputs, outputs, grads, batch_first=True, diagnosis=False)
+    failing = [name for name, t in report.tensors.items() if t.verdict == "fail"]
+    assert failing == ["grad weight_hh_l0_reverse"] and report.verdict == "fail"
+    assert report.tensors["grad weight_hh_l0_reverse"].normwise_ulp > 100
+    # dh0 of the upper reverse unit given for the lower one: both fail, the rest passes.
+    grads = _stack_with_gradients(43)[3]
+    grads["h0"] = grads["h0"][[0, 3, 2, 1]]
+    report = validate("torch", weights, inputs, outputs, grads, batch_first=True, diagnosis=False)
+    failing = [name for name, t in report.tensors.items() if t.verdict == "fail"]
+    assert failing == ["grad h0 (layer 0, reverse)", "grad h0 (layer 1, reverse)"]
+
+
+def test_gradients_through_a_merged_bidirectional_output_and_mul_refused():
+    # Two directions summed or averaged (Keras Bidirectional's merge_mode): each
+    # direction's dy is the merged dy (halved for ave). Torch's units give the numbers,
+    # repacked in the keras_bidirectional layout (bias_hh zero, so kernel + bias is exact).
+    lstm = _torch_network(45, bidirectional=True)
+    with torch.no_grad():
+        lstm.bias_hh_l0.zero_()
+        lstm.bias_hh_l0_reverse.zero_()
+    rng = np.random.default_rng(46)
+    x = torch.from_numpy(rng.normal(size=(T, B, M)).astype(np.float32)).requires_grad_()
+    for merge in ("sum", "ave"):
+        lstm.zero_grad()
+        x.grad = None
+        y, _ = lstm(x)
+        merged = y[..., :N] + y[..., N:]
+        merged = merged / 2 if merge == "ave" else merged
+        dy = rng.normal(size=tuple(merged.shape)).astype(np.float32)
+        (merged * torch.from_numpy(dy)).sum().backward()
+        weights, grads = {}, {"dy": dy.swapaxes(0, 1), "x": x.grad.numpy().swapaxes(0, 1)}
+        for name, suffix in (("forward_layer", ""), ("backward_layer", "_reverse")):
+            for array, source in (("kernel", "weight_ih"), ("recurrent_kernel", "weight_hh"),
+                                  ("bias", "bias_ih")):  # fmt: skip
+                parameter = getattr(lstm, f"{source}_l0{suffix}")
+                weights[f"{name}/{array}"] = parameter.detach().numpy().T.copy()
+                grads[f"{name}/{array}"] = parameter.grad.numpy().T.copy()
+        outputs = {"y": merged.detach().numpy().swapaxes(0, 1)}  # batch-major, as Keras
+        batch_major = {"x": x.detach().numpy().swapaxes(0, 1)}
+        report = validate("keras_bidirectional", weights, batch_major, outputs, grads,
+                          merge_mode=merge)  # fmt: skip
+        assert report.passed, report.text()
+        assert {"grad forward_layer/kernel", "grad backward_layer/bias", "grad x"} <= set(
+            report.tensors
+        )
+    with pytest.raises(ParameterError, match="merge mode mul"):
+        validate("keras_bidirectional", weights, batch_major, outputs, grads, merge_mode="mul")

@@ -16,10 +16,11 @@ naming the extra.
 What is judged: the whole network the implementation holds, where
 :func:`~symlstm.validation.run.validate` judges whole networks (several layers, both
 directions), or one direction of a one-layer network with ``direction="forward"`` or
-``"reverse"`` (its own part of the outputs is compared). Gradients are compared for one
-unit. Where the installed validate judges one unit per report, a stack of several layers
-or a bidirectional network without ``direction`` is a :class:`~symlstm.errors.ParameterError`
-saying so.
+``"reverse"`` (its own part of the outputs is compared). Gradients are compared the
+same way: for the whole network by backpropagation through the stack on the certified
+reference, or for one direction. Where the installed validate judges one unit per report,
+a stack of several layers or a bidirectional network without ``direction`` is a
+:class:`~symlstm.errors.ParameterError` saying so.
 
 >>> import torch
 >>> lstm = torch.nn.LSTM(3, 4)
@@ -138,11 +139,6 @@ def _units(
         return {"layer": 0, "direction": direction}
     if layers == 1 and directions == 1:
         return {}
-    if grads:
-        raise ParameterError(
-            f"{what}: gradients are compared for one unit: a one-layer network, "
-            "with direction='forward' or 'reverse' where it is bidirectional"
-        )
     if not whole:
         if layers > 1:
             raise ParameterError(
@@ -191,22 +187,24 @@ def check_torch(
     Parameters
     ----------
     module
-        A ``torch.nn.LSTM`` with one layer (one or two directions; ``proj_size`` and
-        ``batch_first`` are read from it) or a ``torch.nn.LSTMCell``.
+        A ``torch.nn.LSTM`` (its layers, directions, ``proj_size`` and ``batch_first``
+        are read from it) or a ``torch.nn.LSTMCell``.
     x
         The input as the module takes it: (T, B, input), or (B, T, input) with
         ``batch_first``; (T, B, input) for an ``LSTMCell``. A tensor or an array; it is
         rounded to the module's dtype.
     h0, c0
-        The initial state as the module takes it ((D, B, H) for ``nn.LSTM``, (B, H) for
-        the cell), both or neither (zeros).
+        The initial state as the module takes it ((L·D, B, H) for ``nn.LSTM``, (B, H)
+        for the cell), both or neither (zeros).
     grads
         Also run autograd with a random ∂L/∂y, ∂L/∂h_n and ∂L/∂c_n (from ``seed``) and
-        compare the module's parameter gradients and those of ``x``, ``h0`` and ``c0``
-        with the certified gradients. The module's ``.grad`` fields are not touched.
+        compare the module's parameter gradients (every layer's and direction's) and
+        those of ``x``, ``h0`` and ``c0`` with the certified gradients, which
+        backpropagate through the stack on the certified reference. The module's
+        ``.grad`` fields are not touched.
     direction
-        Which direction of a bidirectional module (``"forward"`` or ``"reverse"``);
-        None for a one-direction module.
+        Judge one direction of a one-layer bidirectional module alone (``"forward"`` or
+        ``"reverse"``); None for the whole network.
     seed
         Seed of the random upstream gradients.
     tolerance, diagnosis, progress
@@ -224,8 +222,8 @@ def check_torch(
         If ``module`` is not an ``nn.LSTM`` or ``nn.LSTMCell``, or an argument has the
         wrong type.
     ParameterError
-        For a stack of several layers, a bidirectional module without ``direction``,
-        inputs of the wrong shape, or a module that raises.
+        For ``direction`` on a stack of several layers, inputs of the wrong shape, or a
+        module that raises.
 
     >>> import torch
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
@@ -306,8 +304,9 @@ def check_torch(
     outputs = {"y": y_np, "h_T": numpy(h_n), "c_T": numpy(c_n)}
     found = None
     if grads:
-        direction = unit.get("direction") or "forward"
-        found = _torch_grads(torch, params, xt, state, (y, h_n, c_n), direction, directions, seed)
+        found = _torch_grads(
+            torch, params, xt, state, (y, h_n, c_n), unit.get("direction"), directions, seed
+        )
         found = {k: time_major(v) if k in ("dy", "x") else v for k, v in found.items()}
         found["dy"] = _unit_part(found["dy"], unit, directions)
     _, known = _whole_networks()
@@ -332,18 +331,19 @@ def _torch_grads(
     xt: Any,
     state: tuple | None,
     results: tuple,
-    direction: str,
+    direction: str | None,
     directions: int,
     seed: int,
 ) -> dict[str, np.ndarray]:
-    """Autograd of L = Σ y·dy + Σ h_n·dhT + Σ c_n·dcT with random seeds; the seeds of the
-    other direction of a bidirectional module are zero, so that x's gradient is this
-    direction's alone."""
+    """Autograd of L = Σ y·dy + Σ h_n·dhT + Σ c_n·dcT with random seeds. For one
+    direction of a bidirectional module (``direction`` given) the other direction's seeds
+    are zero, so that x's gradient is this direction's alone; for the whole network
+    (None) every parameter's gradient is taken."""
     rng = np.random.default_rng(seed)
     seeds = []
     for t in results:
         array = rng.standard_normal(tuple(t.shape)).astype(_numpy_dtype(t.dtype, "check_torch"))
-        if directions == 2:
+        if directions == 2 and direction is not None:
             other = 0 if direction == "reverse" else 1
             if t is results[0]:  # y: (…, 2·H_out), the forward direction's first
                 width = array.shape[-1] // 2
@@ -356,7 +356,7 @@ def _torch_grads(
     )
     suffix = "_reverse" if direction == "reverse" else ""
     names = [
-        k for k in params if "_l" not in k or k.endswith(f"_l0{suffix}")
+        k for k in params if direction is None or "_l" not in k or k.endswith(f"_l0{suffix}")
     ]  # LSTMCell's names have no _l0
     targets = [params[k] for k in names] + [xt] + list(state or ())
     found = torch.autograd.grad(loss, targets, allow_unused=True)

@@ -1,0 +1,125 @@
+"""validate's progress bar (issue 15 item 6): on stderr when it is a terminal, per unit of
+the network and per step of the certified reference; nothing when stderr is not a
+terminal or ``progress=False``."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import numpy as np
+import pytest
+
+from symlstm.cli import main
+from symlstm.errors import ArgumentError
+from symlstm.validation import validate
+from symlstm.validation.run import ProgressBar
+
+torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+
+T, B, N, M = 4, 2, 3, 2
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _lines(text: str) -> list[str]:
+    """What a terminal shows after each carriage return, escape codes left out."""
+    return [part.replace("\x1b[K", "") for part in text.split("\r")]
+
+
+def _network(seed=0):
+    torch.manual_seed(seed)
+    lstm = torch.nn.LSTM(M, N, num_layers=2, bidirectional=True)
+    x = torch.from_numpy(np.random.default_rng(seed).normal(size=(T, B, M)).astype(np.float32))
+    x.requires_grad_()
+    y, (h_n, _) = lstm(x)
+    dy = np.ones(tuple(y.shape), np.float32)
+    (y * torch.from_numpy(dy)).sum().backward()
+    weights = {k: v.detach().numpy() for k, v in lstm.state_dict().items()}
+    grads = {k: p.grad.numpy() for k, p in lstm.named_parameters()}
+    grads |= {"dy": dy, "x": x.grad.numpy()}
+    outputs = {"y": y.detach().numpy(), "h_T": h_n.detach().numpy()}
+    return weights, {"x": x.detach().numpy()}, outputs, grads
+
+
+def test_a_terminal_shows_a_bar_per_unit_and_clears_it(monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    report = validate("torch", *_network())
+    assert report.passed
+    lines = _lines(terminal.getvalue())
+    assert lines == [
+        "",
+        "symlstm validate [....................] 0% 1/8 layer 0 forward",
+        "symlstm validate [##..................] 12% 2/8 layer 0 reverse",
+        "symlstm validate [#####...............] 25% 3/8 layer 1 forward",
+        "symlstm validate [########............] 38% 4/8 layer 1 reverse",
+        "symlstm validate [##########..........] 50% 5/8 gradients of layer 1 forward",
+        "symlstm validate [############........] 62% 6/8 gradients of layer 1 reverse",
+        "symlstm validate [###############.....] 75% 7/8 gradients of layer 0 forward",
+        "symlstm validate [##################..] 88% 8/8 gradients of layer 0 reverse",
+        "",  # cleared at the end
+    ]
+
+
+def test_nothing_is_written_when_stderr_is_not_a_terminal_or_progress_is_false(monkeypatch):
+    plain = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", plain)
+    assert validate("torch", *_network(1)).passed
+    assert plain.getvalue() == ""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert validate("torch", *_network(1), progress=False).passed
+    assert terminal.getvalue() == ""
+    # progress=True draws the bar even where stderr is not a terminal.
+    assert validate("torch", *_network(1)[:3], progress=True).passed
+    assert "symlstm validate [" in terminal.getvalue()
+
+
+def test_the_references_step_lines_are_drawn_in_the_bar():
+    out = io.StringIO()
+    bar = ProgressBar(out, units=4, columns=200)
+    bar.unit("layer 0 forward")
+    bar.unit("gradients of layer 0 forward", gradients=True)
+    # The reference's line (as symlstm.certified.run writes it): forward, then backward.
+    bar.write("\rsymlstm reference: forward step 10/10 at 128 bits" + " " * 9)
+    assert _lines(out.getvalue())[-1] == (
+        "symlstm validate [########............] 38% 2/4 gradients of layer 0 forward: "
+        "forward step 10/10 at 128 bits"
+    )
+    bar.write("\rsymlstm reference: backward step 5/10 at 128 bits")
+    assert _lines(out.getvalue())[-1].startswith("symlstm validate [#########...........] 44%")
+    before = out.getvalue()
+    bar.write("\r" + " " * 60 + "\r")  # the reference clearing its line: the bar stays
+    assert out.getvalue() == before
+    bar.write("a warning\n")  # anything else: the bar is cleared and the text passed on
+    assert out.getvalue().endswith("\r\x1b[Ka warning\n")
+    bar.close()
+    assert bar.isatty()
+    with pytest.raises(ArgumentError):
+        ProgressBar(out, units=0)
+    with pytest.raises(ArgumentError):
+        bar.write(b"bytes")
+
+
+def test_symlstm_validate_shows_the_bar_on_a_terminal_only(monkeypatch, tmp_path):
+    weights, inputs, outputs, _ = _network(2)
+    for name, arrays in (("W", weights), ("X", inputs), ("Y", outputs)):
+        np.savez(tmp_path / f"{name}.npz", **arrays)
+    argv = ["validate", "--layout", "torch", "--weights", str(tmp_path / "W.npz"),
+            "--inputs", str(tmp_path / "X.npz"), "--outputs", str(tmp_path / "Y.npz")]  # fmt: skip
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(argv) == 0
+    lines = _lines(terminal.getvalue())
+    assert lines[1] == "symlstm validate [....................] 0% 1/4 layer 0 forward"
+    assert lines[-1] == "" and len(lines) == 6
+    plain = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", plain)
+    assert main(argv) == 0
+    assert plain.getvalue() == ""
