@@ -159,6 +159,33 @@ def test_validation_report_displays_itself():
     assert report.html().startswith("<!DOCTYPE html>")
 
 
+def test_a_network_validation_page_names_the_network_and_each_unit():
+    torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
+    from symlstm.validation import check_torch
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
+    report = check_torch(lstm, torch.randn(5, 2, 3), grads=True)
+    assert report.passed, report.text()
+    html = report.html()
+    _parsed(html)
+    assert "layer None" not in html
+    assert (
+        "<p>torch layout, 2 layers, bidirectional, float32, textbook cell: T=5 batch=2 "
+        "hidden=4 input=3 proj=2. Reference certified to 64 bits.</p>"
+    ) in html
+    assert "<p>Initial state: zeros (not given).</p>" in html
+    worst = report.worst
+    assert f"<p>Worst of all: {worst.name}, {worst.normwise_ulp:.3g} ULPs normwise" in html
+    # A row per tensor of each unit, as in the text report: outputs, states, gradients.
+    rows = re.findall(r'<tr class="pass"><td>([^<]+)</td>', html)
+    assert rows == list(report.tensors) and len(rows) == 2 + 8 + 4 * 5 + 1
+    assert {"h_T (layer 0, reverse)", "grad weight_hr_l1_reverse", "grad x"} <= set(rows)
+    # The plot: a panel per direction of the output, one for the gradient of x.
+    titles = re.findall(r'<g class="panel" data-title="([^"]+)"', html)
+    assert titles == ["outputs (forward)", "outputs (reverse)", "gradients"]
+
+
 def test_derivation_object_displays_itself():
     d = derivation(Cell("tied"), notation="spec")
     assert d.text() == _run("derive", "--kind", "tied")[1].rstrip("\n")

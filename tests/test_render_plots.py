@@ -183,3 +183,92 @@ def test_validate_plot_to_an_unwritable_path_exits_2_with_one_line(capsys, tmp_p
     captured = capsys.readouterr()
     assert captured.err == (f"symlstm validate: cannot write {target}: No such file or directory\n")
     assert not target.exists()
+
+
+# -- a whole network: a panel per output tensor along t, per direction ---------------------------
+
+
+@pytest.fixture(scope="module")
+def network():
+    """A float32 2-layer bidirectional torch network with an initial state and gradients."""
+    torch.manual_seed(2)
+    lstm = torch.nn.LSTM(M, N, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(T, B, M)).astype(np.float32)
+    h0, c0 = (rng.normal(size=(4, B, N)).astype(np.float32) for _ in range(2))
+    dy = rng.normal(size=(T, B, 2 * N)).astype(np.float32)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    y, (h_T, c_T) = lstm(xt, (torch.from_numpy(h0), torch.from_numpy(c0)))
+    (y * torch.from_numpy(dy)).sum().backward()
+    weights = {k: v.detach().numpy().copy() for k, v in lstm.state_dict().items()}
+    outputs = {"y": y.detach().numpy(), "h_T": h_T.detach().numpy(), "c_T": c_T.detach().numpy()}
+    grads = {k: p.grad.numpy() for k, p in lstm.named_parameters()}
+    grads |= {"dy": dy, "x": xt.grad.numpy()}
+    return weights, {"x": x, "h0": h0, "c0": c0}, outputs, grads
+
+
+def test_a_network_has_a_panel_per_direction_of_its_output_and_one_for_dx(network):
+    weights, inputs, outputs, grads = network
+    y = outputs["y"].copy()
+    y[1, :, N:] *= np.float32(1 + 1e-3)  # the reverse direction, step 2: ~10^4 ULPs off
+    report = validate("torch", weights, inputs, outputs | {"y": y}, grads, diagnosis=False)
+    assert [t for t, v in report.tensors.items() if v.verdict == "fail"] == ["y (reverse)"]
+    panels = error_panels(report)
+    assert [p.title for p in panels] == ["outputs (forward)", "outputs (reverse)", "gradients"]
+    assert [[s.name for s in p.series] for p in panels] == [
+        ["y (forward)", "h_T (layer 1, forward)", "c_T (layer 1, forward)"],
+        ["y (reverse)", "h_T (layer 1, reverse)", "c_T (layer 1, reverse)"],
+        ["grad x"],
+    ]
+    svg = error_plot(report)
+    root = ET.fromstring(svg)
+    assert int(root.get("height")) == 3 * 230
+    for title, name in (
+        ("outputs (forward)", "y (forward)"),
+        ("outputs (reverse)", "y (reverse)"),
+        ("gradients", "grad x"),
+    ):
+        panel = _panel(svg, title)
+        tensor = report.tensors[name]
+        values, points = _series(panel, name)
+        assert values == list(tensor.step_ulps) and max(values) == tensor.max_ulp
+        assert [y for _, y in points] == pytest.approx([_ypos(panel, v) for v in values], abs=0.01)
+        (tolerance,) = (e for e in panel.iter(SVG + "line") if e.get("class") == "tolerance")
+        assert float(tolerance.get("data-ulp")) == tensor.tolerance
+        (worst,) = (c for c in panel.iter(SVG + "circle") if c.get("class") == "worst")
+        assert int(worst.get("data-step")) == int(np.argmax(values)) + 1
+    # torch's own numbers: a few ULPs; the tampered step stands out, ringed at t = 2.
+    forward = report.tensors["y (forward)"].step_ulps
+    reverse = report.tensors["y (reverse)"].step_ulps
+    assert max(forward) < 100 and reverse[1] > 1000 and max(reverse[:1] + reverse[2:]) < 100
+    # Layer 0's tolerance (8 + 2·√9)·√8 → 40 and layer 1's (8 + 2·√16)·√8 → 46, added
+    # like a random walk: ⌈√(40² + 46²)⌉ = 61.
+    assert report.tensors["y (reverse)"].tolerance == 61
+    # Each direction's final states as squares: the forward's at t = T, the reverse's at
+    # t = 1, where it ends; the legend names the kinds, the panel's title the unit.
+    for title, direction, step in (("outputs (forward)", "forward", T), ("outputs (reverse)",
+                                   "reverse", 1)):  # fmt: skip
+        panel = _panel(svg, title)
+        finals = [r for r in panel.iter(SVG + "rect") if r.get("class") == "point"]
+        assert {(r.get("data-tensor"), int(r.get("data-step"))) for r in finals} == {
+            (f"h_T (layer 1, {direction})", step),
+            (f"c_T (layer 1, {direction})", step),
+        }
+        legend = [t.text for t in panel.iter(SVG + "text") if t.text in ("y", "h_T", "c_T")]
+        assert legend == ["y", "h_T", "c_T"]
+
+
+def test_validate_plot_of_a_network_from_the_command_line(capsys, tmp_path, network):
+    weights, inputs, outputs, _ = network
+    for name, arrays in (("W", weights), ("X", inputs), ("Y", outputs)):
+        np.savez(tmp_path / f"{name}.npz", **arrays)
+    target = tmp_path / "ulps.svg"
+    argv = ["validate", "--layout", "torch", "--weights", str(tmp_path / "W.npz"),
+            "--inputs", str(tmp_path / "X.npz"), "--outputs", str(tmp_path / "Y.npz"),
+            "--plot", str(target)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr()
+    root = ET.parse(target).getroot()
+    titles = [g.get("data-title") for g in root.iter(SVG + "g") if g.get("class") == "panel"]
+    assert titles == ["outputs (forward)", "outputs (reverse)"]
+    points = [c for c in root.iter(SVG + "circle") if c.get("class") == "point"]
+    assert len(points) == 2 * T

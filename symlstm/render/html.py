@@ -273,12 +273,22 @@ def validation_html(report: Any, *, standalone: bool = True) -> str:
         raise ArgumentError(f"report must be a ValidationReport, not {type(report).__name__}")
     s = report.sizes
     title = f"Validation: {report.layout} layout, {report.verdict.upper()}"
+    heading = getattr(report, "heading", None)
+    if callable(heading):  # the network, the reference, the initial state, the rows
+        what, *more = heading()
+        more = [line for line in more if not line.startswith("reference certified")]
+    else:
+        layer = "" if report.layer is None else f"layer {report.layer}, "
+        what = (
+            f"{report.layout} layout, {layer}{report.direction}, {report.dtype.name}, "
+            f"{report.variant.label()} cell: T={s['T']} batch={s['batch']} "
+            f"hidden={s['hidden']} input={s['input']}"
+        )
+        more = []
     out = [
         f"<h1>{escape(title)}</h1>",
-        f"<p>{escape(report.layout)} layout, layer {report.layer}, {escape(report.direction)}, "
-        f"{escape(report.dtype.name)}, {escape(report.variant.label())} cell: T={s['T']} "
-        f"batch={s['batch']} hidden={s['hidden']} input={s['input']}. Reference certified "
-        f"to {report.certified_bits} bits.</p>",
+        f"<p>{escape(what)}. Reference certified to {report.certified_bits} bits.</p>",
+        *(f"<p>{escape(line[:1].upper() + line[1:])}.</p>" for line in more),
         '<p class="legend"><span class="pass">pass</span>within the tolerance '
         '<span class="fail">fail</span>beyond it (errors in ULPs of '
         f"{escape(report.dtype.name)}; normwise: at the largest exact value)</p>",
@@ -309,6 +319,10 @@ def validation_html(report: Any, *, standalone: bool = True) -> str:
             "each step (log scale), the tolerance dashed, the worst step ringed; the "
             "verdict compares the normwise error with the tolerance.</figcaption></figure>"
         )
+    worst = getattr(report, "worst_line", None)
+    worst = worst() if callable(worst) else None
+    if worst is not None:
+        out.append(f"<p>{escape(worst[:1].upper() + worst[1:])}.</p>")
     problems = [f"{t.name}: {p}" for t in report.tensors.values() for p in t.problems]
     if problems:
         out.append("<ul>" + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul>")

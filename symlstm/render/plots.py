@@ -4,13 +4,18 @@
 element-wise error in ULPs of the claimed dtype at each time step
 (``step_ulps`` of :class:`~symlstm.validation.TensorReport`): one panel for the outputs (``y``
 along t, ``h_T`` and ``c_T`` as single points at the last step) and, where gradients
-were given, one for the gradient of ``x`` along t. The ULP axis is logarithmic (errors
+were given, one for the gradient of ``x`` along t. For a network of several units
+(layers, directions), each output tensor along t has its own panel: ``y (forward)`` and
+``y (reverse)`` of the last layer, each with its unit's final states as points, titled
+by the unit; the final states of the layers below are not along t and are in the
+report's table only. The ULP axis is logarithmic (errors
 span 0.01 to 10^7 ULPs; anything below :data:`FLOOR` is drawn at it, an infinite error
 at the top edge), the tolerance is a dashed horizontal line, and the worst step of each
 series is ringed and labelled: the picture shows whether the error grows with t.
 
-Steps are numbered 1 to T in the order of the arrays' time axis (for the reverse
-direction, the order the implementation read ``x`` in). The tolerance bounds the
+Steps are numbered 1 to T in the order of the arrays' time axis, which is x's order for
+every direction (a reverse direction's output at step t is the one it gave for x_t, and
+its final state, reached at x_1, is drawn at step 1). The tolerance bounds the
 *normwise* error (the verdict's measure); element-wise errors of tiny values may lie
 above it in a correct implementation.
 
@@ -61,11 +66,13 @@ _COLOURS = {"y": "#1f5fa8", "h_T": "#2a8a3e", "c_T": "#c0392b", "grad x": "#7a51
 
 @dataclass(frozen=True)
 class Series:
-    """One tensor's errors: ``ulps[k]`` is the largest element-wise error at step ``steps[k]``."""
+    """One tensor's errors: ``ulps[k]`` is the largest element-wise error at step ``steps[k]``.
+    ``label`` is its legend's text (its name where empty)."""
 
     name: str
     steps: tuple[int, ...]
     ulps: tuple[float, ...]
+    label: str = ""
 
     @property
     def worst(self) -> int:
@@ -105,18 +112,53 @@ def error_panels(report: Any) -> list[Panel]:
         raise ArgumentError(f"report must be a ValidationReport, not {type(report).__name__}")
     steps = int(report.sizes["T"])
     panels = []
-    for title, along, finals in (("outputs", "y", ("h_T", "c_T")), ("gradients", "grad x", ())):
-        tensor = report.tensors.get(along)
-        if getattr(tensor, "step_ulps", None) is None:
-            continue
-        series = [Series(along, tuple(range(1, steps + 1)), tuple(tensor.step_ulps))]
+    along_t = [
+        (name, tensor)
+        for name, tensor in report.tensors.items()
+        if name.split(" (")[0] in ("y", "grad x") and getattr(tensor, "step_ulps", None) is not None
+    ]
+    for name, tensor in along_t:
+        kind, _, unit = name.partition(" (")
+        unit = unit.removesuffix(")")
+        title = "outputs" if kind == "y" else "gradients"
+        finals: list[str] = []
+        if kind == "y":  # the same unit's final states, where they were given
+            direction = unit.rsplit(", ", 1)[-1] if unit else ""
+            for other in report.tensors:
+                if other.split(" (")[0] not in ("h_T", "c_T"):
+                    continue
+                found = _final_unit(other, report)
+                if found is not None and (not unit or found == direction):
+                    finals.append(other)
+        if unit:
+            title += f" ({unit})"
+        series = [Series(name, tuple(range(1, steps + 1)), tuple(tensor.step_ulps), kind)]
+        # A reverse direction's final state is the one it reaches at x_1: drawn at step 1.
+        reverse = unit.endswith("reverse") if unit else _report_direction(report) == "reverse"
+        last = 1 if reverse else steps
         series += [
-            Series(name, (steps,), (float(report.tensors[name].max_ulp),))
-            for name in finals
-            if name in report.tensors
+            Series(other, (last,), (float(report.tensors[other].max_ulp),), other.split(" (")[0])
+            for other in finals
         ]
         panels.append(Panel(title, steps, float(tensor.tolerance), tuple(series)))
     return panels
+
+
+def _report_direction(report: Any) -> str:
+    """The report's direction (forward, reverse, bidirectional; forward where it has none)."""
+    direction = getattr(report, "direction", "forward")
+    return direction if isinstance(direction, str) else "forward"
+
+
+def _final_unit(name: str, report: Any) -> str | None:
+    """The direction of a final state of the last layer ("h_T (layer 1, reverse)":
+    reverse); None for a state of a layer below (its layer is not the last)."""
+    unit = name.partition(" (")[2].removesuffix(")")
+    parts = unit.split(", ")
+    layers = int(getattr(report, "layers", 1) or 1)
+    if parts and parts[0].startswith("layer ") and parts[0] != f"layer {layers - 1}":
+        return None
+    return parts[-1] if parts and not parts[-1].startswith("layer ") else ""
 
 
 def _ulp_decades(values: list[float], tolerance: float) -> tuple[int, int]:
@@ -212,7 +254,7 @@ def _panel(panel: Panel, y0: float, dtype: str) -> list[str]:
         f'fill="#d35400">tolerance {panel.tolerance:g}</text>',
     ]
     for n, series in enumerate(panel.series):
-        colour = _COLOURS.get(series.name, "#333")
+        colour = _COLOURS.get(series.label or series.name, "#333")
         name = escape(series.name)
         points = [(xpos(s), ypos(v)) for s, v in zip(series.steps, series.ulps, strict=True)]
         if len(points) > 1:
@@ -248,7 +290,7 @@ def _panel(panel: Panel, y0: float, dtype: str) -> list[str]:
                 f'<text x="{x + dx:.2f}" y="{max(y - 8, top + 12):.2f}" text-anchor="{anchor}" '
                 f'fill="{colour}">worst {shown} at t = {series.steps[k]}</text>',
             ]
-        out += _legend_entry(n, colour, name, top)
+        out += _legend_entry(n, colour, escape(series.label or series.name), top)
     out.append("</g>")
     return out
 

@@ -218,8 +218,10 @@ class ValidationReport:
     def _repr_html_(self) -> str:
         return self.html(standalone=False)
 
-    def text(self) -> str:
-        """A table for people: one row per tensor, then the verdict and the diagnosis."""
+    def heading(self) -> list[str]:
+        """What was validated, a line each: the network (layers, directions, sizes), the
+        reference's accuracy, the initial state and data order, the rows drawn (where
+        they were): the head of :meth:`text` and of :meth:`html`."""
         s = self.sizes
         unit = f"layer {self.layer}, " if self.layer is not None else ""
         network = f"{self.network}, " if self.network else ""
@@ -238,7 +240,22 @@ class ValidationReport:
                 f"rows: {len(self.rows)} of {self.total_batch} drawn at random: "
                 + ", ".join(map(str, self.rows))
             )
-        lines.append("")
+        return lines
+
+    def worst_line(self) -> str | None:
+        """The line "worst of all: …" for a network of several units (None for one unit)."""
+        several = self.layers > 1 or self.direction == "bidirectional"
+        if not several or len(self.tensors) < 2:
+            return None
+        w = self.worst
+        return (
+            f"worst of all: {w.name}, {_ulp_text(w.normwise_ulp)} ULPs normwise "
+            f"(tolerance {w.tolerance:g})"
+        )
+
+    def text(self) -> str:
+        """A table for people: one row per tensor, then the verdict and the diagnosis."""
+        lines = [*self.heading(), ""]
         header = ("tensor", "max abs", "max rel", "max ULP", "normwise", "tolerance", "worst at")
         rows = [header]
         for t in self.tensors.values():
@@ -263,13 +280,9 @@ class ValidationReport:
                 lines.append(f"{t.name}: {t.nan} NaN, {t.inf} inf; {t.undefined} undefined")
             lines += [f"{t.name}: {problem}" for problem in t.problems]
         lines.append("")
-        several = self.layers > 1 or self.direction == "bidirectional"
-        if several and len(self.tensors) > 1:
-            w = self.worst
-            lines.append(
-                f"worst of all: {w.name}, {_ulp_text(w.normwise_ulp)} ULPs normwise "
-                f"(tolerance {w.tolerance:g})"
-            )
+        worst = self.worst_line()
+        if worst is not None:
+            lines.append(worst)
         lines.append(f"verdict: {self.verdict.upper()}")
         if self.diagnosis is not None:
             agreeing = [fix for fix in self.diagnosis if fix.agrees]
