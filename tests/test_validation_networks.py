@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from symlstm.errors import ArrayShapeError, ParameterError, ShapeError
+from symlstm.frameworks.layouts import from_canonical, to_canonical
 from symlstm.validation import validate
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
@@ -562,3 +563,68 @@ def test_gradients_through_a_merged_bidirectional_output_and_mul_refused():
         )
     with pytest.raises(ParameterError, match="merge mode mul"):
         validate("keras_bidirectional", weights, batch_major, outputs, grads, merge_mode="mul")
+
+
+def test_gradients_of_a_bidirectional_onnx_node_per_direction():
+    # Torch's bidirectional float32 LSTM (bias_hh zero, so ONNX's Wb + Rb is torch's bias
+    # exactly) repacked as an ONNX node, its autograd gradients too: W, R, B have a
+    # direction axis, each direction's part compared on its own line.
+    lstm = _torch_network(47, bidirectional=True)
+    with torch.no_grad():
+        lstm.bias_hh_l0.zero_()
+        lstm.bias_hh_l0_reverse.zero_()
+    rng = np.random.default_rng(48)
+    x = torch.from_numpy(rng.normal(size=(T, B, M)).astype(np.float32)).requires_grad_()
+    h0, c0 = (
+        torch.from_numpy(rng.normal(size=(2, B, N)).astype(np.float32)).requires_grad_()
+        for _ in range(2)
+    )
+    y, (h_n, c_n) = lstm(x, (h0, c0))
+    seeds = [rng.normal(size=tuple(t.shape)).astype(np.float32) for t in (y, h_n, c_n)]
+    sum(
+        (t * torch.from_numpy(s)).sum() for t, s in zip((y, h_n, c_n), seeds, strict=True)
+    ).backward()
+    weights: dict[str, list] = {"W": [], "R": [], "B": []}
+    grads: dict[str, list] = {"W": [], "R": [], "B": []}
+    for direction, suffix in (("forward", ""), ("reverse", "_reverse")):
+        for target, source in ((weights, "detach"), (grads, "grad")):
+            arrays = {
+                f"{name}_l0{suffix}": (p.detach() if source == "detach" else p.grad).numpy()
+                for name, p in (
+                    (n, getattr(lstm, f"{n}_l0{suffix}"))
+                    for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                )
+            }
+            arrays[f"bias_hh_l0{suffix}"] = np.zeros_like(arrays[f"bias_hh_l0{suffix}"])
+            _, params = to_canonical("torch", arrays, direction=direction)
+            packed = from_canonical("onnx", params)
+            if source == "grad":  # both of a gate's biases have the gradient db_k
+                packed["B"][:, 4 * N :] = packed["B"][:, : 4 * N]
+            for name in ("W", "R", "B"):
+                target[name].append(packed[name][0])
+    onnx_weights = {k: np.stack(v) for k, v in weights.items()}
+    onnx_grads = {k: np.stack(v) for k, v in grads.items()}
+
+    def onnx_y(a):  # (T, B, 2N) → ONNX's Y (T, D, B, N)
+        return a.reshape(T, B, 2, N).transpose(0, 2, 1, 3).copy()
+
+    onnx_grads |= {"dy": onnx_y(seeds[0]), "dhT": seeds[1], "dcT": seeds[2]}
+    onnx_grads |= {"x": x.grad.numpy(), "h0": h0.grad.numpy(), "c0": c0.grad.numpy()}
+    inputs = {"X": x.detach().numpy(), "initial_h": h0.detach().numpy(),
+              "initial_c": c0.detach().numpy()}  # fmt: skip
+    outputs = {"Y": onnx_y(y.detach().numpy()), "Y_h": h_n.detach().numpy()}
+    attributes = {"direction": "bidirectional"}
+    report = validate("onnx", onnx_weights, inputs, outputs, onnx_grads, attributes=attributes)
+    assert report.passed, report.text()
+    assert [n for n in report.tensors if n.startswith("grad")] == [
+        "grad W (forward)", "grad R (forward)", "grad B (forward)",
+        "grad W (reverse)", "grad R (reverse)", "grad B (reverse)",
+        "grad x", "grad h0 (forward)", "grad h0 (reverse)", "grad c0 (forward)",
+        "grad c0 (reverse)",
+    ]  # fmt: skip
+    # The reverse direction's recurrent gradient tampered with: that line alone fails.
+    onnx_grads["R"] = onnx_grads["R"].copy()
+    onnx_grads["R"][1] *= np.float32(1 + 1e-4)
+    report = validate("onnx", onnx_weights, inputs, outputs, onnx_grads, attributes=attributes,
+                      diagnosis=False)  # fmt: skip
+    assert [n for n, t in report.tensors.items() if t.verdict == "fail"] == ["grad R (reverse)"]

@@ -406,13 +406,9 @@ def _compare_gradients(
 def _checked_gradients(
     network: Network, grads: Mapping[str, Any]
 ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
-    """The gradients time-major with their names, dtypes and shapes checked (before
-    anything is computed): (the gradients, dy, the seeds dhT and dcT)."""
-    if len(network.units) != 1 or len(network.units[0]) != 1:
-        raise ParameterError(
-            "gradients are validated one unit at a time: give layer= and direction= "
-            "(--layer, --direction)"
-        )
+    """One unit's gradients time-major with their names, dtypes and shapes checked (before
+    anything is computed): (the gradients, dy, the seeds dhT and dcT). A network of
+    several units: :func:`_checked_network_gradients`."""
     if network.lengths is not None:
         raise ParameterError("gradients with sequence_lens are not supported")
     case = network.units[0][0]
