@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     va = sub.add_parser(
         "validate",
         help="check another implementation's numbers against the certified reference",
-        description="Exit status: 0 the numbers pass, 1 they fail, 2 bad input.",
+        description="Exit status: 0 the numbers pass, 1 they fail, 2 bad input. On a "
+        "terminal, a progress bar on stderr.",
     )
     va.add_argument("--layout", help=", ".join(LAYOUTS) + " (required without --model)")
     va.add_argument(
@@ -47,7 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         required=True,
         help=".npz with any of y, h_T, c_T as the framework returns them (ONNX: Y, Y_h, Y_c)",
     )
-    va.add_argument("--grads", help=".npz with dy and the implementation's gradients (one unit)")
+    va.add_argument(
+        "--grads",
+        help=".npz with dy (like y), optional dhT, dcT, and the implementation's gradients "
+        "(every layer's and direction's arrays, x, h0, c0)",
+    )
     va.add_argument(
         "--layer",
         type=nonnegative_type,
@@ -102,7 +107,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     va.add_argument("--format", choices=("text", "json"), default="text")
     va.add_argument(
-        "--plot", metavar="FILE.svg", help="also write the error in ULPs along t as SVG"
+        "--plot",
+        metavar="FILE.svg",
+        help="also write the error in ULPs along t as SVG (a panel per direction of the output)",
     )
     allow_large(va)
 
