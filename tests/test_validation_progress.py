@@ -55,14 +55,14 @@ def test_a_terminal_shows_a_bar_per_unit_and_clears_it(monkeypatch):
     lines = _lines(terminal.getvalue())
     assert lines == [
         "",
-        "symlstm validate [....................] 0% 1/8 layer 0 forward",
-        "symlstm validate [##..................] 12% 2/8 layer 0 reverse",
-        "symlstm validate [#####...............] 25% 3/8 layer 1 forward",
-        "symlstm validate [########............] 38% 4/8 layer 1 reverse",
-        "symlstm validate [##########..........] 50% 5/8 gradients of layer 1 forward",
-        "symlstm validate [############........] 62% 6/8 gradients of layer 1 reverse",
-        "symlstm validate [###############.....] 75% 7/8 gradients of layer 0 forward",
-        "symlstm validate [##################..] 88% 8/8 gradients of layer 0 reverse",
+        "symlstm [............] 0% 1/8 layer 0 forward",
+        "symlstm [##..........] 12% 2/8 layer 0 reverse",
+        "symlstm [###.........] 25% 3/8 layer 1 forward",
+        "symlstm [####........] 38% 4/8 layer 1 reverse",
+        "symlstm [######......] 50% 5/8 gradients of layer 1 forward",
+        "symlstm [########....] 62% 6/8 gradients of layer 1 reverse",
+        "symlstm [#########...] 75% 7/8 gradients of layer 0 forward",
+        "symlstm [##########..] 88% 8/8 gradients of layer 0 reverse",
         "",  # cleared at the end
     ]
 
@@ -78,7 +78,7 @@ def test_nothing_is_written_when_stderr_is_not_a_terminal_or_progress_is_false(m
     assert terminal.getvalue() == ""
     # progress=True draws the bar even where stderr is not a terminal.
     assert validate("torch", *_network(1)[:3], progress=True).passed
-    assert "symlstm validate [" in terminal.getvalue()
+    assert "symlstm [" in terminal.getvalue()
 
 
 def test_the_references_step_lines_are_drawn_in_the_bar():
@@ -89,11 +89,18 @@ def test_the_references_step_lines_are_drawn_in_the_bar():
     # The reference's line (as symlstm.certified.run writes it): forward, then backward.
     bar.write("\rsymlstm reference: forward step 10/10 at 128 bits" + " " * 9)
     assert _lines(out.getvalue())[-1] == (
-        "symlstm validate [########............] 38% 2/4 gradients of layer 0 forward: "
-        "forward step 10/10 at 128 bits"
+        "symlstm [####........] 38% 2/4 gradients of layer 0 forward: forward 10/10 at 128 bits"
     )
     bar.write("\rsymlstm reference: backward step 5/10 at 128 bits")
-    assert _lines(out.getvalue())[-1].startswith("symlstm validate [#########...........] 44%")
+    # Too long for the terminal: the working precision is left out first.
+    narrow = io.StringIO()
+    small = ProgressBar(narrow, units=1, columns=70)
+    small.unit("layer 0 forward")
+    small.write("\rsymlstm reference: forward step 10/20 at 128 bits")
+    assert _lines(narrow.getvalue())[-1] == (
+        "symlstm [######......] 50% 1/1 layer 0 forward: forward 10/20"
+    )
+    assert _lines(out.getvalue())[-1].startswith("symlstm [#####.......] 44% 2/4")
     before = out.getvalue()
     bar.write("\r" + " " * 60 + "\r")  # the reference clearing its line: the bar stays
     assert out.getvalue() == before
@@ -117,7 +124,7 @@ def test_symlstm_validate_shows_the_bar_on_a_terminal_only(monkeypatch, tmp_path
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(argv) == 0
     lines = _lines(terminal.getvalue())
-    assert lines[1] == "symlstm validate [....................] 0% 1/4 layer 0 forward"
+    assert lines[1] == "symlstm [............] 0% 1/4 layer 0 forward"
     assert lines[-1] == "" and len(lines) == 6
     plain = io.StringIO()
     monkeypatch.setattr(sys, "stderr", plain)

@@ -71,7 +71,7 @@ class ProgressBar:
     >>> bar.unit("layer 0 forward")
     >>> _ = bar.write("\\rsymlstm reference: forward step 5/10 at 128 bits")
     >>> out.getvalue().split("\\r")[-1].replace("\\x1b[K", "")
-    'symlstm validate [#####...............] 25% 1/2 layer 0 forward: forward step 5/10 at 128 bits'
+    'symlstm [###.........] 25% 1/2 layer 0 forward: forward 5/10 at 128 bits'
     >>> bar.close()
     """
 
@@ -80,7 +80,7 @@ class ProgressBar:
     _STEP = re.compile(r"(?P<phase>forward|backward) step (?P<t>\d+)/(?P<steps>\d+)")
 
     def __init__(
-        self, stream: TextIO, units: int, *, width: int = 20, columns: int | None = None
+        self, stream: TextIO, units: int, *, width: int = 12, columns: int | None = None
     ) -> None:
         if not hasattr(stream, "write"):
             raise ArgumentError(f"stream must have a write method, not {type(stream).__name__}")
@@ -110,12 +110,14 @@ class ProgressBar:
         share = (self.done + self.share) / self.units
         filled = round(share * self.width)
         bar = "#" * filled + "." * (self.width - filled)
-        line = f"symlstm validate [{bar}] {share:.0%} {self.done + 1}/{self.units} {self.label}"
-        if self.detail:
-            line += f": {self.detail}"
+        head = f"symlstm [{bar}] {share:.0%} {self.done + 1}/{self.units} {self.label}"
+        line = f"{head}: {self.detail}" if self.detail else head
         columns = self.columns or shutil.get_terminal_size((80, 24)).columns
+        room = max(columns - 1, 20)
+        if len(line) > room:  # the working precision goes first, then the line's end
+            line = re.sub(r",? at \d+ bits", "", line)
         with contextlib.suppress(OSError, ValueError):
-            self.stream.write("\r\x1b[K" + line[: max(columns - 1, 20)])
+            self.stream.write("\r\x1b[K" + line[:room])
             self.stream.flush()
         self.shown = True
 
@@ -139,6 +141,7 @@ class ProgressBar:
             if self.gradients:
                 within = within / 2 + (0.5 if step["phase"] == "backward" else 0.0)
             self.share = min(max(within, 0.0), 1.0)
+            detail = f"{step['phase']} {step['t']}/{step['steps']}{detail[step.end() :]}"
         self.detail = detail
         self.draw()
         return len(text)
