@@ -598,3 +598,121 @@ def test_row_blocks_are_contiguous_and_even():
     assert blocks(5, 3) == [(0, 2), (2, 3), (3, 5)]
     assert blocks(2, 8) == [(0, 1), (1, 2)]
     assert blocks(7, 1) == [(0, 7)]
+
+
+@pytest.fixture
+def exact_products(monkeypatch):
+    """Every matrix of floats multiplied in integers (:func:`balls._exact_by_column`),
+    which otherwise starts at inner dimension EXACT_PRODUCT_MIN."""
+    from symlstm.certified import balls
+
+    monkeypatch.setattr(balls, "EXACT_PRODUCT_MIN", 1)
+    return balls
+
+
+@pytest.mark.parametrize("name", ALL_VARIANTS)
+def test_exact_products_match_mpmath_cell(name, exact_products):
+    variant = ALL_VARIANTS[name]
+    cell, params, x, h0, c0, upstream = problem(variant, seed=len(name) + 7, steps=4, batch=3)
+    x[0, 1] = 0.0  # a zero column of x, and one of h0
+    h0[2] = 0.0
+    r = reference(cell, params, x, h0, c0, **upstream)
+    with mpmath.workdps(DPS):
+        for b, steps in enumerate(traces(params, x.tolist(), h0.tolist(), c0.tolist(), variant)):
+            for t, step in enumerate(steps):
+                for j, want in enumerate(step["h"]):
+                    assert abs(exact(r.y, (t, b, j)) - want) <= 2.0**-100 * abs(want) + 1e-300
+    # the same certified numbers as the arb_mat products, to the last bit here
+    exact_products.EXACT_PRODUCT_MIN = 10**9
+    plain = reference(cell, params, x, h0, c0, **upstream)
+    assert plain.bits == r.bits
+    for k in ("y", "h_T", "c_T"):
+        got, want = getattr(r, k), getattr(plain, k)
+        assert np.array_equal(got.hi, want.hi)
+        assert np.all(np.abs(got.lo - want.lo) <= 2.0**-104 * np.abs(want.hi))
+    for k, g in r.grads.items():
+        assert np.array_equal(g.hi, plain.grads[k].hi), k
+
+
+def test_exact_products_of_a_projected_cell_and_a_long_sequence(exact_products):
+    cell, params, x, h0, c0, upstream = problem({"peephole": True}, steps=3, proj=2, seed=9)
+    r = reference(cell, params, x, h0, c0, **upstream)
+    exact_products.EXACT_PRODUCT_MIN = 10**9
+    plain = reference(cell, params, x, h0, c0, **upstream)
+    assert np.array_equal(r.y.hi, plain.y.hi) and np.array_equal(
+        r.grads["W_hr"].hi, plain.grads["W_hr"].hi
+    )
+    # precision raised past 500 bits: the columns' grids follow it
+    variant = {"forget_gate": "coupled"}
+    cell, params, x, h0, c0, _ = problem(variant, steps=60, n=6, m=3, seed=5)
+    params = {k: v * np.float32(1.5) for k, v in params.items()}
+    exact_products.EXACT_PRODUCT_MIN = 1
+    r = reference(cell, params, x, h0, c0)
+    assert r.bits > 128
+    steps = traces(params, x.tolist(), h0.tolist(), c0.tolist(), variant)[1]
+    with mpmath.workdps(DPS):
+        for j, want in enumerate(steps[-1]["h"]):
+            assert abs(exact(r.h_T, (1, j)) - want) <= 2.0**-100 * abs(want)
+
+
+def test_exact_products_fall_back_where_they_cannot_hold(exact_products):
+    """NaN inputs (non-finite balls: that column as an arb_mat), weights whose exponents
+    spread too far for 62-bit integers (the whole matrix as an arb_mat)."""
+    ops = exact_products.choose_balls("arb")
+    wide = np.array([[1.0, 2.0**-80], [3.0, -0.5]])
+    assert not ops.exact(ops.point_matrix(wide))
+    assert ops.exact(ops.point_matrix(np.array([[1.0, 2.0**-8], [3.0, -0.5]])))
+    assert not ops.exact(ops.point_matrix(np.array([[np.nan, 1.0]])))
+    cell, params, x, h0, c0, _ = problem({}, steps=3, seed=2, batch=3)
+    x[1, 0, 0] = np.nan
+    r = reference(cell, params, x, h0, c0)
+    assert np.isnan(r.y.hi[1:, 0]).all() and np.isfinite(r.y.hi[:, 1:]).all()
+    exact_products.EXACT_PRODUCT_MIN = 10**9
+    plain = reference(cell, params, x, h0, c0)
+    assert np.array_equal(r.y.hi, plain.y.hi, equal_nan=True)
+    params["U_f"][0, 0] = 2.0**-100  # a float32 weight far below the others
+    r = reference(cell, params, x, h0, c0)
+    exact_products.EXACT_PRODUCT_MIN = 1
+    assert np.array_equal(reference(cell, params, x, h0, c0).y.hi, r.y.hi, equal_nan=True)
+
+
+def test_an_exact_product_encloses_the_exact_sums(exact_products):
+    """Each ball of U h contains Σ_k u_ik h_k for every h_k in its ball (checked at the
+    ends of the balls, at 2000 bits), and is no wider than the arb_mat product's."""
+    ops = exact_products.choose_balls("arb")
+    rng = np.random.default_rng(4)
+    u = rng.uniform(-0.1, 0.1, size=(12, 7)).astype(np.float32).astype(np.float64)
+    matrix = ops.point_matrix(u)
+    with ops.context.workprec(200):
+        h = np.empty((7, 3), dtype=object)
+        h.ravel()[:] = [flint.arb(v).tanh() / 3 for v in rng.normal(size=21).tolist()]
+        h[2, 1] = flint.arb(0)
+        got = ops.by_column(matrix, h)
+        plain = ops.by_column(matrix.arb, h)
+    with ops.context.workprec(2000):
+        for j in range(3):
+            for ends in (lambda b: b.lower(), lambda b: b.upper(), lambda b: b.mid()):
+                for i in range(12):
+                    total = sum(
+                        (flint.arb(u[i, k]) * ends(h[k, j]) for k in range(7)), flint.arb(0)
+                    )
+                    assert got[i, j].contains(total)
+    assert all(
+        g.rad() <= 1.01 * p.rad() + 2.0**-400
+        for g, p in zip(got.ravel(), plain.ravel(), strict=True)
+    )
+
+
+@pytest.mark.slow  # starts worker processes
+def test_workers_give_what_one_process_gives_with_exact_products():
+    """At hidden 128 the products run in integers (in the workers too)."""
+    from symlstm.certified import balls
+
+    cell, params, x, h0, c0, _ = problem({}, steps=3, batch=3, n=128, m=128, seed=11)
+    params = {k: v / np.float32(16) for k, v in params.items()}
+    ops = balls.choose_balls("arb")
+    u = params["U_i"].astype(np.float64)
+    assert balls.EXACT_PRODUCT_MIN <= 128 and ops.exact(ops.point_matrix(u))
+    one = reference(cell, params, x, h0, c0)
+    two = reference(cell, params, x, h0, c0, workers=2)
+    assert all(_same(getattr(one, k), getattr(two, k)) for k in ("y", "h_T", "c_T"))

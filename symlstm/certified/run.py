@@ -212,18 +212,22 @@ def _attempt(
     n, steps, batch, gates = data.n, data.steps, data.batch, plan.gates
     rows, state = len(gates) * n, (data.n, data.batch)
     P, sym = data.params, plan.symbols
-    w_all = ops.matrix(np.concatenate([P[f"W_{k}"] for k in gates]))
-    u_all = ops.matrix(np.concatenate([P[f"U_{k}"] for k in gates]))
+    w_all = ops.point_matrix(np.concatenate([P[f"W_{k}"] for k in gates]))
+    u_all = ops.point_matrix(np.concatenate([P[f"U_{k}"] for k in gates]))
     bias = ops.balls(np.concatenate([P[f"b_{k}"] for k in gates]))
     # W x + b for every step at once, one product per batch row (columns t), so that a
     # row's balls never depend on the other rows (the row blocks of ``workers``).
     wx = np.empty((rows, steps, batch), dtype=object)
     for b in range(batch):
-        wx[:, :, b] = ops.objects(ops.product(w_all, ops.matrix(data.x[:, b, :].T)), (rows, steps))
+        x_b = data.x[:, b, :].T
+        if ops.exact(w_all):
+            wx[:, :, b] = ops.by_column(w_all, ops.balls(x_b))
+        else:
+            wx[:, :, b] = ops.objects(ops.product(ops.plain(w_all), ops.matrix(x_b)), (rows, steps))
     wx += bias[:, None, None]
     peep = {sym[f"p_{k}"]: ops.balls(P[f"p_{k}"])[:, None] for k in plan.peepholes}
     # A projected cell: the element-wise equations' h is m = o ⊙ tanh(c), and h = W_hr m.
-    w_hr = ops.matrix(P["W_hr"]) if "W_hr" in P else None
+    w_hr = ops.point_matrix(P["W_hr"]) if "W_hr" in P else None
     out_state = (data.p, data.batch)
 
     h, c = ops.balls(data.h0.T), ops.balls(data.c0.T)
@@ -232,7 +236,7 @@ def _attempt(
     def forward(step: int, state_: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         t = step - 1
         h, c = state_
-        affine = wx[:, t, :] + _by_row(ops, u_all, h, rows)
+        affine = wx[:, t, :] + ops.by_column(u_all, h)
         env: dict[sympy.Basic, Any] = {
             plan.affine[k]: affine[i * n : (i + 1) * n] for i, k in enumerate(gates)
         }
@@ -243,7 +247,7 @@ def _attempt(
         h, c = env[sym["h"]], env[sym["c"]]
         if w_hr is not None:
             ms.append(h)
-            h = _by_row(ops, w_hr, h, data.p)
+            h = ops.by_column(w_hr, h)
         ys.append(h)
         if data.gradients:
             saved.append({s: env[s] for s in plan.saved})
@@ -259,8 +263,8 @@ def _attempt(
     dy = None if data.dy is None else ops.balls(data.dy.transpose(0, 2, 1))
     dz = np.empty((steps, rows, batch), dtype=object)
     dp = {k: ops.zeros((n,)) for k in plan.peepholes}
-    u_t = ops.transpose(u_all)
-    w_hr_t = None if w_hr is None else ops.transpose(w_hr)
+    u_t = ops.transpose(ops.plain(u_all))
+    w_hr_t = None if w_hr is None else ops.transpose(ops.plain(w_hr))
     dhs = np.empty((steps, data.p, batch), dtype=object)  # ∂L/∂h_t in total (projected only)
 
     def backward(step: int, carry: tuple[np.ndarray, Any]) -> tuple[np.ndarray, Any]:
@@ -300,7 +304,7 @@ def _attempt(
     d_w = ops.objects(ops.product(dz_cols, ops.transpose(x_cols)), (rows, data.m))
     d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, data.p))
     d_b = ops.objects(ops.product(dz_cols, ops.matrix(np.ones((steps * batch, 1)))), (rows,))
-    d_x = ops.objects(ops.product(ops.transpose(w_all), dz_cols), (data.m, steps, batch))
+    d_x = ops.objects(ops.product(ops.transpose(ops.plain(w_all)), dz_cols), (data.m, steps, batch))
     grads = {}
     for i, k in enumerate(gates):
         part = slice(i * n, (i + 1) * n)
@@ -317,15 +321,6 @@ def _attempt(
         grads["W_hr"] = ops.objects(ops.product(dh_cols, ops.transpose(m_cols)), (data.p, n))
     grads |= {"x": d_x.transpose(1, 2, 0), "h0": carry_h.T, "c0": _full(carry_c, state).T}
     yield {f"grad:{k}": v for k, v in grads.items()}
-
-
-def _by_row(ops: Balls, matrix: Any, columns: np.ndarray, rows: int) -> np.ndarray:
-    """``matrix`` times each column of the (·, batch) ``columns`` on its own: a batch row's
-    balls never depend on the other rows."""
-    out = np.empty((rows, columns.shape[1]), dtype=object)
-    for b in range(columns.shape[1]):
-        out[:, b] = ops.objects(ops.product(matrix, ops.matrix(columns[:, b : b + 1])), (rows,))
-    return out
 
 
 def _run_equations(
