@@ -13,7 +13,7 @@ import pytest
 from symlstm.cli import main
 from symlstm.errors import ArgumentError
 from symlstm.validation import validate
-from symlstm.validation.run import ProgressBar
+from symlstm.validation.progress import ProgressBar
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
 
