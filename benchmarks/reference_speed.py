@@ -15,7 +15,7 @@ The reference runs on one core, and so does NumPy here: OpenBLAS is limited to o
 (unless ``OPENBLAS_NUM_THREADS`` is set), which at these sizes is as fast as two on an idle
 machine (3.7 ms either way) and keeps a loaded one from stalling its threads. Prints both
 times, the working precision the reference ended at, the least certified accuracy over all
-tensors, and the ratios.
+tensors, the ratios, and whether the CPU-time ratio meets the goal (at most 50×).
 
 ``--iv-hidden``, ``--iv-input`` and ``--iv-steps`` (default 16, 16, 20) time the same
 comparison with mpmath's interval arithmetic (``backend="iv"``, the fallback without
@@ -45,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from symlstm.cell import Cell
 from symlstm.certified.run import reference
 from symlstm.codegen.numpy_code import numpy_module
+
+GOAL = 50  # the CPU-time ratio issue 15 item 6 asks for (100 before)
 
 
 def problem(n: int, m: int, steps: int, batch: int):
@@ -123,7 +125,7 @@ def main() -> None:
     measured = compare(n, m, T, B, args.bits, args.rounds, "arb")
     sizes = f"hidden {n}, input {m}, T {T}, batch {B}"
     ratio = report("arb (python-flint)", sizes, args.bits, args.rounds, measured)
-    print(f"  goal, at most 100x (CPU): {'met' if ratio <= 100 else 'NOT met'}")
+    print(f"  goal, at most {GOAL}x (CPU): {'met' if ratio <= GOAL else 'NOT met'}")
     if args.iv_hidden:
         n, m, T = args.iv_hidden, args.iv_input, args.iv_steps
         measured = compare(n, m, T, B, args.bits, 1, "iv")

@@ -552,6 +552,8 @@ def _same(a: ReferenceTensor, b: ReferenceTensor) -> bool:
         ({"peephole": True}, {"steps": 3, "batch": 3, "proj": 2}),
         # N(0, 1) weights over 60 steps: the first attempt falls short and is retried
         ({"forget_gate": "coupled"}, {"steps": 60, "batch": 3, "n": 6, "m": 3, "seed": 5}),
+        # 8 rows, 50 steps: the first row's pilot sets the first precision, in both
+        ({"forget_gate": "coupled"}, {"steps": 50, "batch": 8, "n": 4, "m": 3, "seed": 5}),
     ],
 )
 def test_workers_give_what_one_process_gives(variant, options):
@@ -716,3 +718,38 @@ def test_workers_give_what_one_process_gives_with_exact_products():
     one = reference(cell, params, x, h0, c0)
     two = reference(cell, params, x, h0, c0, workers=2)
     assert all(_same(getattr(one, k), getattr(two, k)) for k in ("y", "h_T", "c_T"))
+
+
+def test_a_long_forward_pass_starts_where_its_first_row_says(monkeypatch):
+    """Without gradients, 8 rows or more and 50 steps or more: the first row's first half
+    at the guessed precision sets the first precision, and one attempt certifies all."""
+    variant = {"forget_gate": "coupled"}
+    cell, params, x, h0, c0, upstream = problem(variant, steps=60, batch=8, n=6, m=3, seed=5)
+    params = {k: v * np.float32(1.5) for k, v in params.items()}
+    pilots, attempts = [], []
+    pilot, attempt = reference_module._pilot_precision, reference_module._attempt
+
+    def spied_pilot(*args):
+        pilots.append(pilot(*args))
+        return pilots[-1]
+
+    def counted(plan, data, *rest):
+        attempts.append((flint.ctx.prec, data.batch, data.steps))
+        yield from attempt(plan, data, *rest)
+
+    monkeypatch.setattr(reference_module, "_pilot_precision", spied_pilot)
+    monkeypatch.setattr(reference_module, "_attempt", counted)
+    r = reference(cell, params, x, h0, c0)
+    assert attempts == [(240, 1, 30), (pilots[0], 8, 60)]  # bits + 2 T, then the batch
+    assert r.bits == pilots[0] and r.y.certified_bits >= 106
+    assert pilots[0] < 240  # this cell loses less than the guess allows for
+    with mpmath.workdps(DPS):
+        steps = traces(params, x.tolist(), h0.tolist(), c0.tolist(), variant)[7]
+        for j, want in enumerate(steps[-1]["h"]):
+            assert abs(exact(r.h_T, (7, j)) - want) <= 2.0**-100 * abs(want)
+    # no pilot with a start precision given, with gradients, or for fewer rows
+    attempts.clear()
+    reference(cell, params, x, h0, c0, start_prec=pilots[0])
+    reference(cell, params, x, h0, c0, dy=upstream["dy"][:, :, :])
+    reference(cell, params, x[:, :7], h0[:7], c0[:7])
+    assert len(pilots) == 1 and all(batch != 1 for _, batch, _ in attempts)

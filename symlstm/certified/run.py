@@ -41,6 +41,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import itertools
+import math
 import multiprocessing
 import sys
 import time
@@ -203,17 +204,34 @@ class _Progress:
 
 
 def _attempt(
-    plan: _Plan, data: Inputs, ops: Balls, floor: int, tick: Callable[[str, int, int], None]
+    plan: _Plan,
+    data: Inputs,
+    ops: Balls,
+    floor: int,
+    tick: Callable[[str, int, int], None],
+    matrices: dict[str, Any] | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """The outputs, then the gradients, as arrays of balls at the precision in force.
 
     The factors of the summed gradient products are trimmed to ``floor`` bits or their
-    accuracy (see :meth:`Balls.trimmed`)."""
+    accuracy (see :meth:`Balls.trimmed`). ``matrices`` keeps the weight matrices from one
+    attempt to the next (floats are exact at every precision)."""
     n, steps, batch, gates = data.n, data.steps, data.batch, plan.gates
     rows, state = len(gates) * n, (data.n, data.batch)
     P, sym = data.params, plan.symbols
-    w_all = ops.point_matrix(np.concatenate([P[f"W_{k}"] for k in gates]))
-    u_all = ops.point_matrix(np.concatenate([P[f"U_{k}"] for k in gates]))
+    kept = {} if matrices is None else matrices
+
+    def weights(name: str, values: Callable[[], np.ndarray]) -> Any:
+        if name in kept:
+            return kept[name]
+        a = values()
+        made = ops.point_matrix(a)
+        if a.dtype != object:  # Fractions are enclosed at the precision in force
+            kept[name] = made
+        return made
+
+    w_all = weights("W", lambda: np.concatenate([P[f"W_{k}"] for k in gates]))
+    u_all = weights("U", lambda: np.concatenate([P[f"U_{k}"] for k in gates]))
     bias = ops.balls(np.concatenate([P[f"b_{k}"] for k in gates]))
     # W x + b for every step at once, one product per batch row (columns t), so that a
     # row's balls never depend on the other rows (the row blocks of ``workers``).
@@ -227,7 +245,7 @@ def _attempt(
     wx += bias[:, None, None]
     peep = {sym[f"p_{k}"]: ops.balls(P[f"p_{k}"])[:, None] for k in plan.peepholes}
     # A projected cell: the element-wise equations' h is m = o ⊙ tanh(c), and h = W_hr m.
-    w_hr = ops.point_matrix(P["W_hr"]) if "W_hr" in P else None
+    w_hr = weights("W_hr", lambda: P["W_hr"]) if "W_hr" in P else None
     out_state = (data.p, data.batch)
 
     h, c = ops.balls(data.h0.T), ops.balls(data.c0.T)
@@ -334,6 +352,47 @@ def _run_equations(
             env[target] = _full(fn(env), shape)
         except UndecidedError as err:
             raise UndecidedError(f"{err} in the equation of {name} at step {t + 1}") from None
+
+
+# -- the first precision of a long forward pass ---------------------------------------------------
+
+#: A reference without gradients of at least PILOT_BATCH rows and PILOT_STEPS steps first
+#: runs its first row alone over the first half of the steps, and starts the batch at
+#: the precision that asks for: the bits lost times two (the balls widen faster in the
+#: first steps than later, so this overestimates the loss a little), plus PILOT_MARGIN.
+PILOT_BATCH = 8
+PILOT_STEPS = 50
+PILOT_MARGIN = 4
+
+
+def _pilot_precision(
+    plan: _Plan,
+    data: Inputs,
+    ops: Balls,
+    bits: int,
+    prec: int,
+    max_prec: int,
+    tick: _Progress,
+    matrices: dict[str, Any] | None = None,
+) -> int:
+    """The first row's forward over the first half of the steps at ``prec``: the
+    precision its loss, times the steps over the steps run, asks for, rounded up to 16
+    bits (at least START_PREC, at most ``max_prec``); ``prec`` where it measures nothing
+    (a non-finite ball, an undecided kink, or every bit lost)."""
+    steps = -(-data.steps // 2)
+    row = dataclasses.replace(_rows(data, 0, 1), steps=steps, x=data.x[:steps, :1])
+    tick.prec = prec
+    with ops.context.workprec(prec):
+        try:
+            part = next(_attempt(plan, row, ops, 0, tick, matrices))
+        except UndecidedError:
+            return prec
+        accuracies = [ops.accuracy(values, data.finite) for values in part.values()]
+    if None in accuracies or min(accuracies) < 1:  # type: ignore[type-var,operator]
+        return prec
+    loss = (prec - min(accuracies)) * data.steps / steps  # type: ignore[type-var,operator]
+    need = bits + math.ceil(loss) + PILOT_MARGIN
+    return min(max_prec, max(START_PREC, -(-need // 16) * 16))
 
 
 # -- row blocks in separate processes -------------------------------------------------------------
@@ -461,6 +520,7 @@ def _attempt_certified(
     first: int,
     predict: bool,
     tick: Any,
+    matrices: dict[str, Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, int | None]]:
     """One attempt at ``prec``: balls and accuracies, all certified to ``bits``; or
     :class:`~symlstm.errors.AccuracyShortfallError` naming the first tensor short of
@@ -477,7 +537,7 @@ def _attempt_certified(
     accuracy: dict[str, int | None] = {}
     factor = 2 if data.gradients else 1
     floor = bits + 24 + prec - first
-    for part in _attempt(plan, data, ops, floor, tick):
+    for part in _attempt(plan, data, ops, floor, tick, matrices):
         for name, values in part.items():
             accuracy[name] = got = ops.accuracy(values, data.finite)
             if got is None or got < bits:
@@ -572,7 +632,13 @@ def reference(
         First and largest working precision in bits. The default first precision is
         a guess from the balls' measured widening, at most about 2 bits a step over
         forward and backward: ``bits + 2 T`` rounded up to 16 bits, at least
-        ``START_PREC``. After a shortfall the next precision adds the bits lost
+        ``START_PREC``; without gradients, for ``PILOT_BATCH`` rows or more and
+        ``PILOT_STEPS`` steps or more, the first row is first run alone over half the
+        steps at that precision, and its loss, times two, plus
+        ``PILOT_MARGIN`` bits sets the first precision of the whole batch (a few per
+        cent of the time: the widening grows with the hidden size, about 2 bits a step
+        at 512, and a first attempt that falls short costs a whole pass). After a
+        shortfall the next precision adds the bits lost
         (twice the forward's loss, when the forward decides it, before the backward
         runs) and a margin; it doubles where nothing was measured (a non-finite ball,
         a kink undecided). It is the backend's global precision (python-flint's
@@ -638,6 +704,7 @@ def reference(
         if isinstance(value, bool) or not isinstance(value, int):
             raise ArgumentError(f"{name} must be an integer, not {type(value).__name__}")
     ops = choose_balls(backend)
+    guessed = start_prec is None
     if start_prec is None:
         steps = np.shape(x)[0] if np.ndim(x) else 0
         start_prec = max(START_PREC, -(-(bits + 2 * steps) // 16) * 16)
@@ -649,15 +716,22 @@ def reference(
     data = check_inputs(cell, params, x, h0, c0, dy, dhT, dcT)
     cost = "reference" if ops.name == "arb" else "evaluation"  # mpmath.iv: far slower
     with budget.work(cost, cell, data.steps, batch=data.batch, allow_large=allow_large):
-        return _reference(cell, data, ops, bits, start_prec, max_prec, progress, workers)
+        return _reference(
+            cell, data, ops, bits, start_prec, max_prec, progress, workers, pilot=guessed
+        )
 
 
-def _reference(cell, data, ops, bits, start_prec, max_prec, progress, workers=1) -> ReferenceResult:
+def _reference(
+    cell, data, ops, bits, start_prec, max_prec, progress, workers=1, pilot=False
+) -> ReferenceResult:
     plan = _plan(cell.variant, ops.name)
     if cell.projected:  # the one equation the element-wise plan does not cover
         plan.step.check_projection("the reference")
     first = min(start_prec, max_prec)
     tick = _Progress(sys.stderr.isatty() if progress is None else progress, backend=ops.name)
+    matrices: dict[str, Any] = {}  # the weight matrices, kept from one attempt to the next
+    if pilot and not data.gradients and data.batch >= PILOT_BATCH and data.steps >= PILOT_STEPS:
+        first = _pilot_precision(plan, data, ops, bits, first, max_prec, tick, matrices)
 
     blocks = _row_blocks(data.batch, workers) if not data.gradients else []
     pool: concurrent.futures.ProcessPoolExecutor | None = None
@@ -677,7 +751,7 @@ def _reference(cell, data, ops, bits, start_prec, max_prec, progress, workers=1)
             ), prec
         with ops.context.workprec(prec):
             balls, accuracy = _attempt_certified(
-                plan, data, ops, bits, prec, first, prec < max_prec, tick
+                plan, data, ops, bits, prec, first, prec < max_prec, tick, matrices
             )
             tensors = {k: _tensor(v, accuracy[k], ops, data.finite) for k, v in balls.items()}
         return tensors, prec
