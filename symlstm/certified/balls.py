@@ -65,13 +65,22 @@ class Balls:
         raise NotImplementedError
 
     def point_matrix(self, values: np.ndarray) -> Any:
-        """A 2-D float array (exact numbers) prepared for :meth:`by_column`."""
+        """A 2-D array of exact numbers (floats) prepared for :meth:`by_column`; Arb also
+        keeps a large one as integers (see :meth:`exact`)."""
         return self.matrix(values)
 
     def by_column(self, matrix: Any, columns: np.ndarray) -> np.ndarray:
         """``matrix`` (from :meth:`point_matrix`) times each column of the 2-D object array
         ``columns`` of balls, each column on its own: a column's balls never depend on the
-        other columns."""
+        other columns.
+
+        >>> balls = choose_balls("iv")
+        >>> with balls.context.workprec(64):
+        ...     m = balls.point_matrix(np.array([[1.0, 2.0]]))
+        ...     out = balls.by_column(m, balls.balls(np.array([[1.0, 0.5], [0.25, 2.0]])))
+        >>> [float(v.a) for v in out.ravel()]
+        [1.5, 4.5]
+        """
         rows = self.shape(matrix)[0]
         out = np.empty((rows, columns.shape[1]), dtype=object)
         for j in range(columns.shape[1]):
@@ -80,7 +89,7 @@ class Balls:
         return out
 
     def plain(self, matrix: Any) -> Any:
-        """The backend's matrix of a :meth:`point_matrix`."""
+        """The backend's own matrix (for :meth:`product`) of a :meth:`point_matrix`."""
         return matrix
 
     def exact(self, matrix: Any) -> bool:
@@ -88,6 +97,7 @@ class Balls:
         return False
 
     def shape(self, matrix: Any) -> tuple[int, int]:
+        """(rows, columns) of a backend matrix or a :meth:`point_matrix`."""
         return matrix.shape
 
     def objects(self, matrix: Any, shape: tuple[int, ...]) -> np.ndarray:
