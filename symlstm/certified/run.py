@@ -384,7 +384,8 @@ def _pilot_precision(
     tick.prec = prec
     with ops.context.workprec(prec):
         try:
-            part = next(_attempt(plan, row, ops, 0, tick, matrices))
+            first_row = lambda phase, t, steps: tick("first row", t, steps)  # noqa: E731
+            part = next(_attempt(plan, row, ops, 0, first_row, matrices))
         except UndecidedError:
             return prec
         accuracies = [ops.accuracy(values, data.finite) for values in part.values()]
