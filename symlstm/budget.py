@@ -48,6 +48,7 @@ from symlstm.errors import ArgumentError, UnknownNameError, WorkBudgetError
 
 __all__ = [
     "COSTS",
+    "GRADIENT_FACTOR",
     "PROGRESS_AFTER_SECONDS",
     "Cost",
     "allowing",
@@ -75,6 +76,12 @@ class Cost:
     setup: float
     step: float
     setup_power: float = 1.0
+    #: Units beyond this many cost ``step_large`` each a step (0: no such rate): the
+    #: reference's products of large matrices run exactly in integers, far cheaper a unit.
+    large_from: int = 0
+    step_large: float = 0.0
+    #: The name in :mod:`symlstm.limits` of this operation's budget.
+    limit: str = "MAX_WORK_SECONDS"
 
 
 #: The cost model, by operation. Measured here (sympy 1.14, mpmath 1.3, python-flint 0.9,
@@ -83,15 +90,30 @@ class Cost:
 #: the symbolic program 0.85-1.7 s at 8, 2.5-4.9 s at 16, 14 s at 32 (about 7 ms a unit),
 #: then about 1 ms a unit a step certified, 3 ms worked; gradients, one step, 2.1 s at
 #: hidden = input = 4, 8.5 s at 8, 16 s at 10 (the backward program grows faster), and
-#: about 30 ms a unit a step. The reference (Arb, with gradients): hidden 32, input 16,
-#: 20 steps, batch 8: 1.2 s (about 5 µs a unit a step a sequence).
+#: about 30 ms a unit a step. The reference (Arb), forward only, a step of one sequence:
+#: 0.3 ms at hidden 32 (input 16), 1.0 ms at 64, 5.9 ms at 128, 20 ms at 256 (about
+#: 0.2 µs a unit), 14 ms at 512 (T 200, batch 16: exact integer products; about 0.02 µs a
+#: unit beyond 2^16 units); with gradients about 3 to 5 times as long (``times``).
 COSTS: dict[str, Cost] = {
     "evaluation": Cost("a certified evaluation", 0.0008, 0.007, 0.001),
     "worked": Cost("a worked example", 0.016, 0.007, 0.003),
     "gradient": Cost("certified gradients", 0.003, 0.006, 0.03, setup_power=1.5),
     "audit": Cost("an audit", 0.004, 0.007, 0.002),
-    "reference": Cost("a certified reference", 0.0002, 0.0, 0.000008),
+    "reference": Cost(
+        "a certified reference", 0.0002, 0.0, 2e-7, large_from=2**16, step_large=2e-8
+    ),
+    "validation": Cost(
+        "a validation",
+        0.0002,
+        0.0,
+        2e-7,
+        large_from=2**16,
+        step_large=2e-8,
+        limit="MAX_VALIDATION_SECONDS",
+    ),
 }
+#: How much longer a reference with gradients runs than one without (measured 3 to 5).
+GRADIENT_FACTOR = 4
 
 
 def _units(cell: Any) -> int:
@@ -118,8 +140,11 @@ def _check_count(value: Any, what: str) -> int:
     return value
 
 
-def estimate_seconds(operation: str, cell: Any, steps: int, batch: int = 1) -> float:
-    """Estimated seconds of ``operation`` on ``steps`` steps of ``cell`` (``batch`` sequences).
+def estimate_seconds(
+    operation: str, cell: Any, steps: int, batch: int = 1, *, times: int = 1
+) -> float:
+    """Estimated seconds of ``operation`` on ``steps`` steps of ``cell`` (``batch`` sequences),
+    ``times`` over (a network's units; :data:`GRADIENT_FACTOR` with gradients).
 
     Parameters
     ----------
@@ -146,10 +171,15 @@ def estimate_seconds(operation: str, cell: Any, steps: int, batch: int = 1) -> f
     if not isinstance(cell, Cell):
         raise ArgumentError(f"cell must be a Cell, not {type(cell).__name__}")
     steps, batch = _check_count(steps, "steps"), _check_count(batch, "batch")
+    times = max(_check_count(times, "times"), 1)
     if not cell.is_vector:
-        return cost.scalar_step * steps * max(batch, 1)
+        return cost.scalar_step * steps * max(batch, 1) * times
     units = _units(cell)
-    return cost.setup * units**cost.setup_power + cost.step * units * steps * max(batch, 1)
+    per_step = cost.step * units
+    if cost.large_from and units > cost.large_from:
+        per_step = cost.step * cost.large_from + cost.step_large * (units - cost.large_from)
+    setup = cost.setup * units**cost.setup_power
+    return (setup + per_step * steps * max(batch, 1)) * times
 
 
 def _duration(seconds: float) -> str:
@@ -199,25 +229,34 @@ def allowing(allow: bool = True) -> Iterator[None]:
 
 
 def check_work(
-    operation: str, cell: Any, steps: int, *, batch: int = 1, allow_large: bool = False
+    operation: str,
+    cell: Any,
+    steps: int,
+    *,
+    batch: int = 1,
+    times: int = 1,
+    allow_large: bool = False,
 ) -> float:
     """Refuse ``operation`` if its estimate is over the budget; return the estimate.
 
     Raises
     ------
     WorkBudgetError
-        If :func:`estimate_seconds` is over :data:`~symlstm.limits.MAX_WORK_SECONDS`
-        and neither ``allow_large`` nor an enclosing :func:`allowing` allows it.
+        If :func:`estimate_seconds` is over the operation's budget
+        (:data:`~symlstm.limits.MAX_WORK_SECONDS`; a validation's
+        :data:`~symlstm.limits.MAX_VALIDATION_SECONDS`) and neither ``allow_large`` nor an
+        enclosing :func:`allowing` allows it.
     """
     if not isinstance(allow_large, bool):
         raise ArgumentError(f"allow_large must be True or False, not {type(allow_large).__name__}")
-    seconds = estimate_seconds(operation, cell, steps, batch)
-    limit = limits.MAX_WORK_SECONDS  # read now: a caller may change it
+    seconds = estimate_seconds(operation, cell, steps, batch, times=times)
+    name = COSTS[operation].limit
+    limit = getattr(limits, name)  # read now: a caller may change it
     if seconds > limit and not (allow_large or _ALLOWED.get()):
         raise WorkBudgetError(
             f"{COSTS[operation].label} of {_describe(cell, steps, batch)} would take about "
             f"{_duration(seconds)}, over the work budget of {limit:g} s "
-            "(MAX_WORK_SECONDS in symlstm.limits): give --allow-large "
+            f"({name} in symlstm.limits): give --allow-large "
             "(Python: allow_large=True) to run it anyway"
         )
     return seconds
@@ -225,7 +264,13 @@ def check_work(
 
 @contextlib.contextmanager
 def work(
-    operation: str, cell: Any, steps: int, *, batch: int = 1, allow_large: bool = False
+    operation: str,
+    cell: Any,
+    steps: int,
+    *,
+    batch: int = 1,
+    times: int = 1,
+    allow_large: bool = False,
 ) -> Iterator[None]:
     """Check ``operation``'s estimate (:func:`check_work`), then run the block as allowed
     work, with a progress line on a terminal when it is estimated to run long.
@@ -235,7 +280,7 @@ def work(
     if _inside.get():
         yield  # an operation inside a checked one
         return
-    seconds = check_work(operation, cell, steps, batch=batch, allow_large=allow_large)
+    seconds = check_work(operation, cell, steps, batch=batch, times=times, allow_large=allow_large)
     show = seconds > PROGRESS_AFTER_SECONDS and _stderr_is_terminal()
     line = _Progress(COSTS[operation].label.split(" ", 1)[1], show)
     tokens = (_ALLOWED.set(True), _inside.set(True), _PROGRESS.set(line))

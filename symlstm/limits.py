@@ -71,6 +71,7 @@ __all__ = [
     "MAX_SHOWN_DIGITS",
     "MAX_STRUCTURED_STEPS",
     "MAX_SYMBOLIC_STEPS",
+    "MAX_VALIDATION_SECONDS",
     "MAX_WORK_SECONDS",
     "Limit",
     "check_nesting",
@@ -100,6 +101,8 @@ MAX_ONNX_BYTES = 2**30
 MAX_PLACES = 1000
 #: Longest work (estimated seconds: symlstm.budget) run without ``allow_large``.
 MAX_WORK_SECONDS = 30
+#: Longest validation (estimated seconds) run without ``allow_large``.
+MAX_VALIDATION_SECONDS = 600
 #: Significant digits of the JSON values (`--dps`).
 MAX_DPS = 500
 #: Decimal places (``example --digits``) or significant digits (``grad --digits``) shown.
@@ -229,6 +232,16 @@ LIMITS: tuple[Limit, ...] = (
         "(steps × cell size, `symlstm.budget`), checked before it starts",
         "a scalar worked example takes about 16 ms a step, a hidden-300 vector cell many "
         "minutes; `--allow-large` (Python: `allow_large=True`) runs it anyway",
+    ),
+    Limit(
+        "MAX_VALIDATION_SECONDS",
+        MAX_VALIDATION_SECONDS,
+        "seconds",
+        "the estimated time of `symlstm validate` (every unit of the network, its "
+        "certified reference forward and backward), checked before it starts",
+        "validating an `nn.LSTM(512, 512)`'s outputs on 200 steps of 16 rows is estimated at "
+        "about a minute and runs in under one here; ten minutes is a size no one meant "
+        "(`--allow-large` runs it anyway, with a progress bar on a terminal)",
     ),
     Limit(
         "MAX_DPS",

@@ -716,7 +716,10 @@ def reference(
         raise PrecisionError(f"max_prec ({max_prec}) must exceed bits ({bits})")
     data = check_inputs(cell, params, x, h0, c0, dy, dhT, dcT)
     cost = "reference" if ops.name == "arb" else "evaluation"  # mpmath.iv: far slower
-    with budget.work(cost, cell, data.steps, batch=data.batch, allow_large=allow_large):
+    times = budget.GRADIENT_FACTOR if data.gradients else 1
+    with budget.work(
+        cost, cell, data.steps, batch=data.batch, times=times, allow_large=allow_large
+    ):
         return _reference(
             cell, data, ops, bits, start_prec, max_prec, progress, workers, pilot=guessed
         )

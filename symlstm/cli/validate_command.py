@@ -90,6 +90,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="validate K batch rows drawn at random (stated in the report)",
     )
     va.add_argument("--seed", type=nonnegative_type, default=0, help="for --rows (default 0)")
+    va.add_argument(
+        "--workers",
+        type=integer_type(1),
+        help="processes for the reference's forward pass over the batch rows (default: "
+        "every core for a run estimated over 10 s without gradients, else 1)",
+    )
     va.add_argument("--forget-bias", type=float, help="TF1's forget_bias (default: the layout's)")
     va.add_argument(
         "--attributes",
@@ -143,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         merge_mode=args.merge_mode,
         rows=args.rows,
         seed=args.seed,
+        workers=args.workers,
         forget_bias=args.forget_bias,
         attributes=args.attributes,
         tolerance=args.tolerance,
@@ -179,6 +186,7 @@ def _run_model(args: argparse.Namespace) -> int:
         diagnosis={"auto": None, "always": True, "never": False}[args.diagnose],
         rows=args.rows,
         seed=args.seed,
+        workers=args.workers,
     )
     if args.plot is not None:
         from symlstm.render.plots import error_plot

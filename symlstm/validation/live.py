@@ -602,6 +602,7 @@ def validate_onnx_model(
     rows: int | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> ValidationReport:
     """Validate an ONNX model's LSTM outputs, the weights and attributes read from the model.
 
@@ -622,7 +623,7 @@ def validate_onnx_model(
         Which LSTM node, where the model has several.
     direction
         Which direction of a bidirectional node; None for the node's own direction.
-    tolerance, diagnosis, rows, seed, progress
+    tolerance, diagnosis, rows, seed, progress, workers
         As for :func:`~symlstm.validation.run.validate` (``rows`` where it draws rows).
 
     Returns
@@ -647,6 +648,8 @@ def validate_onnx_model(
         if "rows" not in _whole_networks()[1]:
             raise ParameterError(f"{what}: this validate does not draw rows")
         options |= {"rows": rows, "seed": seed}
+    if workers is not None:
+        options["workers"] = workers  # validate checks it
     return _validate_node(found, given_in, given_out, grads, direction, options, what)
 
 

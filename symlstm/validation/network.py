@@ -35,7 +35,7 @@ def length_groups(lengths: np.ndarray | None, steps: int, batch: int) -> list[tu
 
 
 def _unit_reference(
-    case: Case, x: np.ndarray, bar: ProgressBar | None, label: str = ""
+    case: Case, x: np.ndarray, bar: ProgressBar | None, label: str = "", workers: int = 1
 ) -> tuple[dict[str, ReferenceTensor], int, int]:
     """One unit's certified y (T, B, out) in forward time order, h_T and c_T (B, ·): rows
     of each sequence length run alone; steps past a row's length are zeros in y. Also the
@@ -61,6 +61,7 @@ def _unit_reference(
             None if case.h0 is None else case.h0[rows],
             None if case.c0 is None else case.c0[rows],
             bits=REFERENCE_BITS[case.dtype],
+            workers=workers,
         )
         y = reversed_tensor(ref.y) if case.reverse else ref.y
         for name, t in (("y", y), ("h_T", ref.h_T), ("c_T", ref.c_T)):
@@ -107,7 +108,7 @@ def merged(merge: str, a: ReferenceTensor, b: ReferenceTensor) -> ReferenceTenso
 
 
 def network_reference(
-    network: Network, bar: ProgressBar | None = None
+    network: Network, bar: ProgressBar | None = None, workers: int = 1
 ) -> tuple[dict[tuple[str, int, int], ReferenceTensor], list[np.ndarray], int, int]:
     """Every unit's certified outputs by (kind, layer, slot); each layer's input (float64);
     the working precision and the certified bits. Each layer runs on the previous layer's
@@ -119,7 +120,7 @@ def network_reference(
         inputs.append(x)
         for j, unit in enumerate(layer):
             label = f"layer {k} {unit.direction}" if not network.unit_mode else "the unit"
-            found, used, asked = _unit_reference(unit, x, bar, label)
+            found, used, asked = _unit_reference(unit, x, bar, label, workers)
             exact |= {(name, k, j): t for name, t in found.items()}
             bits, certified = max(bits, used), min(certified, asked)
         x = np.concatenate([exact["y", k, j].hi for j in range(len(layer))], axis=-1)

@@ -4,11 +4,13 @@ its outputs and gradients compared with the claimed ones."""
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from symlstm import budget
 from symlstm.errors import ArgumentError, DataFileError, ParameterError
 from symlstm.frameworks.layouts import Layout
 from symlstm.validation.case import (
@@ -27,7 +29,36 @@ from symlstm.validation.network import claim_exact, network_reference
 from symlstm.validation.progress import progress_bar
 from symlstm.validation.report import ValidationReport, compare
 
-__all__ = ["validate"]
+__all__ = ["AUTO_WORKERS_SECONDS", "validate"]
+
+
+#: A validation estimated to run longer than this (seconds) without gradients runs its
+#: reference's forward pass on every core by default (starting the processes costs
+#: about a second).
+AUTO_WORKERS_SECONDS = 10.0
+
+
+def _estimate(network: Any, units: int, gradients: bool) -> tuple[float, Any]:
+    """The budget's estimate of the whole validation, and its largest unit's cell."""
+    cells = [u.cell() for layer in network.units for u in layer]
+    steps, batch = network.first.sizes["T"], network.first.batch
+    times = budget.GRADIENT_FACTOR if gradients else 1
+    costs = [budget.estimate_seconds("validation", c, steps, batch, times=times) for c in cells]
+    return sum(costs), cells[max(range(len(cells)), key=costs.__getitem__)]
+
+
+def _workers(workers: Any, seconds: float, batch: int, gradients: bool) -> int:
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ArgumentError(f"workers must be a positive integer or None, not {workers!r}")
+        return workers
+    if gradients or batch < 2 or seconds < AUTO_WORKERS_SECONDS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, batch))
 
 
 # -- validate -------------------------------------------------------------------------------------
@@ -64,6 +95,7 @@ def validate(
     rows: int | None = None,
     seed: int = 0,
     progress: bool | None = None,
+    workers: int | None = None,
 ) -> ValidationReport:
     """Check an implementation's numbers against the certified reference.
 
@@ -140,6 +172,11 @@ def validate(
         Show a progress bar on stderr, per unit of the network and per step of its
         certified reference (:class:`ProgressBar`): True, False, or None (the default)
         for when stderr is a terminal.
+    workers
+        Processes the certified reference's forward pass runs the batch rows in
+        (:func:`symlstm.reference`'s ``workers``; the results are the same). None (the
+        default): every core this process may use, for a run estimated over
+        :data:`AUTO_WORKERS_SECONDS` without gradients, else one.
 
     Returns
     -------
@@ -207,13 +244,24 @@ def validate(
             raise ParameterError("rows= with gradients: gradients sum over every row")
         network = with_rows(network, chosen)
     units_count = sum(len(layer) for layer in network.units)
+    seconds, largest = _estimate(network, units_count, grads is not None)
+    workers = _workers(workers, seconds, network.first.batch, grads is not None)
     bar = progress_bar(progress, units_count * (2 if grads is not None else 1))
     try:
-        exact, layer_inputs, bits, certified = network_reference(network, bar)
-        if checked is not None and one_unit:
-            grad_reports = gradient_reports(network, checked, tolerance, bar)
-        elif checked is not None:
-            grad_reports = network_gradient_reports(network, checked, layer_inputs, tolerance, bar)
+        with budget.work(
+            "validation",
+            largest,
+            network.first.sizes["T"],
+            batch=network.first.batch,
+            times=units_count * (budget.GRADIENT_FACTOR if grads is not None else 1),
+        ):
+            exact, layer_inputs, bits, certified = network_reference(network, bar, workers)
+            if checked is not None and one_unit:
+                grad_reports = gradient_reports(network, checked, tolerance, bar)
+            elif checked is not None:
+                grad_reports = network_gradient_reports(
+                    network, checked, layer_inputs, tolerance, bar
+                )
     finally:
         if bar is not None:
             bar.close()
