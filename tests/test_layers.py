@@ -78,3 +78,37 @@ def test_the_architecture_page_lists_every_module_once():
     )
     assert len(listed) == len(set(listed)), "a module is listed twice"
     assert sorted(listed) == actual
+
+
+def test_no_module_imports_another_modules_private_names():
+    """Names a module shares with another are public in it (issue 16 item 5): no
+    ``from symlstm.x import _name``, and no ``module._name`` of another symlstm module."""
+    import ast
+
+    package = ROOT / "symlstm"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        aliases = {}  # local name → the symlstm module it is
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("symlstm"):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.append(
+                            f"{path.relative_to(ROOT)}: from {node.module} import {alias.name}"
+                        )
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("symlstm"):
+                        aliases[alias.asname or alias.name] = alias.name
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found.append(f"{path.relative_to(ROOT)}: {node.value.id}.{node.attr}")
+    assert found == []
