@@ -48,7 +48,6 @@ from symlstm.errors import (
     UndefinedError,
     UnknownNameError,
 )
-from symlstm.functions import sigmoid
 from symlstm.limits import (
     MAX_CONSTANT_BITS,
     MAX_EXPRESSION_CHARS,
@@ -60,6 +59,7 @@ from symlstm.limits import (
     MAX_FUNCTION_NESTING,
     MAX_POWER_EXPONENT,
 )
+from symlstm.numeric.compile import Guard, compile_expression
 from symlstm.numeric.exact import FLOAT64_MAX
 
 __all__ = [
@@ -491,16 +491,6 @@ def _check_finite(value: Any, fail: Callable[..., SymLSTMError]) -> Any:
     return value
 
 
-def _log(value: Any) -> Any:
-    if isinstance(value, sympy.Basic):
-        return sympy.log(value)
-    if isinstance(value, mpmath.mpf):
-        return mpmath.log(value)
-    if value.exact == 1:
-        return type(value)(mpmath.iv.mpf(0), Fraction(0))
-    return type(value)(mpmath.iv.log(value.interval))
-
-
 def evaluate_checked(
     expr: sympy.Expr,
     env: Mapping[sympy.Expr, Any],
@@ -509,10 +499,10 @@ def evaluate_checked(
     what: str = "the expression",
     where: str = "at the example's values",
 ) -> Any:
-    """Evaluate ``expr`` like
-    :func:`~symlstm.numeric.evaluation.evaluate_expression`, refusing what is
-    undefined: a division by zero, the logarithm of a number that is not positive, a
-    value beyond float64's range.
+    """Evaluate ``expr`` in the context ``arith`` by the package's one compiler
+    (:func:`symlstm.numeric.compile.compile_expression`), refusing what is undefined as it
+    runs (a :class:`~symlstm.numeric.compile.Guard`): a division by zero, the logarithm
+    of a number that is not positive, a value beyond float64's range.
 
     ``arith`` is an arithmetic from :func:`symlstm.numeric.evaluation.numeric_context`. With
     interval values a sign the enclosure cannot decide raises
@@ -546,52 +536,40 @@ def evaluate_checked(
     def fail(problem: str, cls: type[SymLSTMError] = UndefinedError) -> SymLSTMError:
         return cls(f"{what} {shown} {problem} {where}")
 
-    memo: dict[sympy.Expr, Any] = {}
-
-    def run(node: sympy.Expr) -> Any:
-        if node in env:
-            return env[node]
-        if node in memo:
-            return memo[node]
-        if node.is_Rational:
-            value = arith.const(node)
-        elif node is sympy.E:
-            value = arith.function("exp", arith.const(sympy.Integer(1)))
-        elif node.is_Add or node.is_Mul:
-            args = [run(a) for a in node.args]
-            combine = arith.add if node.is_Add else arith.mul
-            value = args[0]
-            for a in args[1:]:
-                value = _check_finite(combine(value, a), fail)
-        elif node.is_Pow and node.exp.is_Integer:
-            base, n = run(node.base), int(node.exp)
-            if n < 0 and _sign(base) == 0:
-                raise fail(f"is undefined (division by zero: {node.base} is 0)")
-            value = arith.power(base, n)
-        elif isinstance(node, sympy.log):
-            argument = run(node.args[0])
-            sign = _sign(argument)
-            if sign <= 0:
-                reason = "logarithm of 0" if sign == 0 else "logarithm of a negative number"
-                raise fail(
-                    f"is undefined ({reason}: {node.args[0]} is {'0' if sign == 0 else '< 0'})"
-                )
-            value = _log(argument)
-        elif isinstance(node, sympy.exp | sympy.tanh | sigmoid):
-            name = {sympy.exp: "exp", sympy.tanh: "tanh", sigmoid: "sigmoid"}[node.func]
-            value = arith.function(name, run(node.args[0]))
-        else:
-            raise fail(
-                f"cannot be evaluated: {type(node).__name__} is not supported", ExpressionError
-            )
-        memo[node] = _check_finite(value, fail)
-        return memo[node]
-
     try:
-        return run(expr)
+        run = compile_expression(expr, arith, guard=_Defined(fail))
+        return run(env)
     except RecursionError:
         raise ExpressionError(f"{what} is nested too deeply to evaluate") from None
     except (ZeroDivisionError, OverflowError, ValueError) as err:
         if isinstance(err, SymLSTMError):
             raise
         raise fail(f"is undefined ({err})") from None
+
+
+class _Defined(Guard):
+    """evaluate_checked's checks, as the compiled expression runs: every value finite and
+    within float64's range, no division by zero, no logarithm of a number that is not
+    positive, only what the compiler computes."""
+
+    def __init__(self, fail: Callable[..., SymLSTMError]) -> None:
+        self.fail = fail
+
+    def value(self, node: sympy.Basic, value: Any) -> None:
+        _check_finite(value, self.fail)
+
+    def divisor(self, node: sympy.Pow, base: Any) -> None:
+        if _sign(base) == 0:
+            raise self.fail(f"is undefined (division by zero: {node.base} is 0)")
+
+    def logarithm(self, node: sympy.log, argument: Any) -> None:
+        sign = _sign(argument)
+        if sign <= 0:
+            reason = "logarithm of 0" if sign == 0 else "logarithm of a negative number"
+            shown_sign = "0" if sign == 0 else "< 0"
+            raise self.fail(f"is undefined ({reason}: {node.args[0]} is {shown_sign})")
+
+    def unsupported(self, node: sympy.Basic) -> None:
+        raise self.fail(
+            f"cannot be evaluated: {type(node).__name__} is not supported", ExpressionError
+        )

@@ -149,3 +149,66 @@ def test_bad_arguments():
         compile_expression(x + 1, "exact")
     with pytest.raises(SymLSTMError, match="no value"):
         compile_expression(x + 1, context("exact"))({})
+
+
+@pytest.mark.parametrize("name", ["mpmath", "interval", "iv", "arb"])
+@pytest.mark.parametrize("value", [Fraction(49, 100), Fraction(7, 3), Fraction(1)])
+def test_the_logarithm_agrees_with_mpmath(name, value):
+    """log in every context (users' losses may take logarithms), against mpmath at 80."""
+    ctx = context(name)
+    f = compile_expression(sympy.log(x) - sympy.E * x, ctx)
+    with ctx.workprec(200):
+        got = f({x: ctx.const(value)})
+    with mpmath.workdps(80):
+        v = mpmath.mpf(value.numerator) / value.denominator
+        expected = mpmath.log(v) - mpmath.e * v
+        if name == "mpmath":  # a point at 200 bits: agrees at 50 digits
+            assert abs(got - expected) <= mpmath.mpf(10) ** -50 * max(1, abs(expected))
+            return
+    _agrees(ctx, got, expected)
+
+
+def test_a_guard_sees_every_distinct_subexpression_once():
+    """With a guard, a value is checked after each distinct subexpression and computed once
+    per call (a user's expression may share subtrees), divisions and logarithms are
+    announced first, and a node the compiler cannot compute is named at compile time."""
+    from symlstm.numeric.compile import Guard
+
+    class Recorder(Guard):
+        def __init__(self):
+            self.values, self.divisors, self.logs, self.unsupported_nodes = [], [], [], []
+
+        def value(self, node, value):
+            self.values.append(node)
+
+        def divisor(self, node, base):
+            self.divisors.append((node, base))
+
+        def logarithm(self, node, argument):
+            self.logs.append((node, argument))
+
+        def unsupported(self, node):
+            self.unsupported_nodes.append(node)
+
+    shared = sigmoid(x) + 1
+    expr = shared**2 + shared / (x - 1) + sympy.log(shared)
+    guard = Recorder()
+    ctx = context("exact")
+    f = compile_expression(expr, ctx, guard=guard)
+    got = f({x: Rational(1, 2)})
+    assert sympy.simplify(got - expr.subs(x, Rational(1, 2))) == 0
+    assert guard.values.count(shared) == 1  # computed and checked once, used three times
+    assert [node for node, _ in guard.divisors] == [1 / (x - 1)]
+    assert [arg for _, arg in guard.divisors] == [Rational(-1, 2)]
+    assert [node for node, _ in guard.logs] == [sympy.log(shared)]
+    guard.values.clear()
+    f({x: Rational(1, 3)})  # a second call: computed again, once
+    assert guard.values.count(shared) == 1
+    deep = x
+    for _ in range(60):  # a DAG of 60 levels, 2^60 leaves as a tree
+        deep = deep * deep + deep
+    assert compile_expression(deep, ctx, guard=Recorder())({x: Rational(0)}) == 0
+    compile_expression(sympy.gamma(x), ctx, guard=guard)
+    assert guard.unsupported_nodes == [sympy.gamma(x)]
+    with pytest.raises(ArgumentError, match="guard must be a Guard"):
+        compile_expression(x, ctx, guard=object())

@@ -48,7 +48,7 @@ from symlstm.numeric.contexts import (
     Context,
 )
 
-__all__ = ["Compiled", "compile_expression"]
+__all__ = ["Compiled", "Guard", "compile_expression"]
 
 Env = Mapping[sympy.Basic, Any]
 #: A compiled expression: a function of an environment.
@@ -66,7 +66,29 @@ _UNARY = ((sigmoid, "sigmoid"), (tanh, "tanh"), (exp, "exp"), (Abs, "abs"))
 _NUMPY = {"add": np.add, "sub": np.subtract, "neg": np.negative, "mul": np.multiply}
 
 
-def compile_expression(expr: sympy.Basic, ctx: Context) -> Compiled:
+class Guard:
+    """Checks a compiled expression makes as it runs, for values that may be undefined
+    (users' expressions: :func:`symlstm.expressions.evaluate_checked`). Each method
+    returns nothing or raises; the default checks nothing.
+
+    With a guard, every distinct subexpression is computed once per call (a user's
+    expression may share subtrees).
+    """
+
+    def value(self, node: sympy.Basic, value: Any) -> None:
+        """After ``node`` is computed (a finite value, for example)."""
+
+    def divisor(self, node: sympy.Pow, base: Any) -> None:
+        """Before ``node`` = base ** (negative integer) is computed."""
+
+    def logarithm(self, node: sympy.log, argument: Any) -> None:
+        """Before the logarithm ``node`` of ``argument`` is computed."""
+
+    def unsupported(self, node: sympy.Basic) -> None:
+        """At compile time, for a node the compiler cannot compute."""
+
+
+def compile_expression(expr: sympy.Basic, ctx: Context, *, guard: Guard | None = None) -> Compiled:
     """A closure computing ``expr`` in ``ctx`` from an environment of symbol → value.
 
     Symbols and matrix elements are looked up in the environment; rationals become the
@@ -83,16 +105,34 @@ def compile_expression(expr: sympy.Basic, ctx: Context) -> Compiled:
     >>> f({x: ctx.const(1)}).exact
     Fraction(2, 3)
 
+    ``guard`` (a :class:`Guard`) checks the values as they are computed; a guarded
+    closure is compiled anew (not cached).
+
     Raises
     ------
     ArgumentError
-        If ``expr`` is not a SymPy expression or ``ctx`` not a context.
+        If ``expr`` is not a SymPy expression, ``ctx`` not a context or ``guard`` not a
+        Guard.
     """
     if not isinstance(expr, sympy.Basic):
         raise ArgumentError(f"expr must be a SymPy expression, not {type(expr).__name__}")
     if not isinstance(ctx, Context):
         raise ArgumentError(f"ctx must be a numeric context, not {type(ctx).__name__}")
-    return _compiled(expr, ctx)
+    if guard is None:
+        return _compiled(expr, ctx)
+    if not isinstance(guard, Guard):
+        raise ArgumentError(f"guard must be a Guard or None, not {type(guard).__name__}")
+    compiler = _Compiler(ctx, guard)
+    run = compiler.compile(expr)
+
+    def guarded(env: Env) -> Any:
+        compiler.memo = {}  # each distinct subexpression once per call
+        try:
+            return run(env)
+        finally:
+            compiler.memo = {}
+
+    return guarded
 
 
 @functools.lru_cache(maxsize=4096)
@@ -132,8 +172,11 @@ def _three_valued_not(a: np.ndarray) -> np.ndarray:
 
 
 class _Compiler:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, guard: Guard | None = None) -> None:
         self.ctx = ctx
+        self.guard = guard
+        self.memo: dict[sympy.Basic, Any] = {}  # a guarded call's values
+        self.compiled: dict[sympy.Basic, Compiled] = {}  # a guarded compile's closures
         if ctx.operators:  # NumPy's ufuncs where an operand is an array (also on the right)
             self.ops = {
                 name: _either(fn, _NUMPY.get(name, np.power)) for name, fn in OPERATORS.items()
@@ -151,7 +194,26 @@ class _Compiler:
         self.sign_code = np.frompyfunc(ctx.sign_code, 1, 1)
 
     def compile(self, expr: sympy.Basic) -> Compiled:
-        ctx, ops = self.ctx, self.ops
+        if self.guard is None:
+            return self._compile(expr)
+        if expr in self.compiled:
+            return self.compiled[expr]
+        run, guard, memo_of = self._compile(expr), self.guard, self
+
+        def checked(env: Env) -> Any:
+            memo = memo_of.memo
+            if expr in memo:
+                return memo[expr]
+            value = run(env)
+            guard.value(expr, value)
+            memo[expr] = value
+            return value
+
+        self.compiled[expr] = checked
+        return checked
+
+    def _compile(self, expr: sympy.Basic) -> Compiled:
+        ctx, ops, guard = self.ctx, self.ops, self.guard
         if isinstance(expr, sympy.Symbol | MatrixElement | sympy.Indexed):
 
             def look_up(env: Env) -> Any:
@@ -163,6 +225,8 @@ class _Compiler:
             return look_up
         if expr.is_Rational:
             return lambda env: ctx.const(expr)  # at the precision in force when called
+        if expr is sympy.E:
+            return lambda env: ctx.exp(ctx.const(1))
         if isinstance(expr, Piecewise):
             return self.piecewise(expr)
         if expr.is_Add:  # a − b as one subtraction, not a + (−1)·b; the terms in order
@@ -185,7 +249,25 @@ class _Compiler:
             return lambda env: functools.reduce(mul, (f(env) for f in factors))
         if expr.is_Pow and expr.exp.is_Integer:
             base, n, power = self.compile(expr.base), int(expr.exp), ops["power"]
+            if guard is not None and n < 0:
+
+                def divided(env: Env) -> Any:
+                    value = base(env)
+                    guard.divisor(expr, value)
+                    return power(value, n)
+
+                return divided
             return lambda env: power(base(env), n)
+        if isinstance(expr, sympy.log) and len(expr.args) == 1:
+            argument, log = self.compile(expr.args[0]), _lift(ctx.log, 1)
+
+            def logarithm(env: Env) -> Any:
+                value = argument(env)
+                if guard is not None:
+                    guard.logarithm(expr, value)
+                return log(value)
+
+            return logarithm
         if isinstance(expr, hard_sigmoid):
             x, slope, offset = map(self.compile, (expr.args[0], expr.slope, expr.offset))
             hard = self.hard
@@ -200,6 +282,9 @@ class _Compiler:
             return lambda env: functools.reduce(pick, (f(env) for f in args))
         if isinstance(expr, sign | Heaviside):
             return self.step(expr)
+
+        if guard is not None:
+            guard.unsupported(expr)
 
         def unsupported(env: Env) -> Any:
             raise SymLSTMError(f"cannot evaluate {type(expr).__name__} numerically: {expr}")

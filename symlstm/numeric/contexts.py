@@ -152,6 +152,10 @@ class Context:
     def exp(self, a: Any) -> Any:
         raise NotImplementedError
 
+    def log(self, a: Any) -> Any:
+        """The natural logarithm, of a positive value (callers check the sign first)."""
+        raise NotImplementedError
+
     def abs(self, a: Any) -> Any:
         return abs(a)
 
@@ -277,6 +281,9 @@ class ExactContext(Context):
     def exp(self, a: Any) -> Any:
         return sympy.exp(a)
 
+    def log(self, a: Any) -> Any:
+        return sympy.log(a)
+
     def abs(self, a: Any) -> Any:
         return sympy.Abs(a)
 
@@ -333,6 +340,9 @@ class MpContext(Context):
 
     def exp(self, a: Any) -> Any:
         return mpmath.exp(a)
+
+    def log(self, a: Any) -> Any:
+        return mpmath.log(a)
 
     def max(self, a: Any, b: Any) -> Any:
         return max(a, b)
@@ -428,6 +438,11 @@ class IntervalContext(Context):
 
     def exp(self, a: Enclosure) -> Enclosure:
         return self._at_zero(a, Fraction(1), self.iv.exp)
+
+    def log(self, a: Enclosure) -> Enclosure:
+        if a.exact == 1:
+            return self._from_fraction(Fraction(0))
+        return Enclosure(self.iv.log(a.interval))
 
     def abs(self, a: Enclosure) -> Enclosure:
         if a.exact is not None:
@@ -530,6 +545,9 @@ class IvContext(Context):
     def exp(self, a: Any) -> Any:
         return self._monotone(self.iv.exp, a)
 
+    def log(self, a: Any) -> Any:
+        return self._monotone(self.iv.log, a)
+
     def abs(self, a: Any) -> Any:
         return self.nan() if self.is_nan(a) else abs(a)
 
@@ -599,6 +617,9 @@ class ArbContext(Context):
     def sigmoid(self, a: Any) -> Any:
         one = self._one
         return one / (one + (-a).exp())
+
+    def log(self, a: Any) -> Any:
+        return a.log()
 
     def precision(self) -> int:
         """python-flint's working precision in bits."""
