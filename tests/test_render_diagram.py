@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import re
@@ -161,6 +162,12 @@ def test_vector_products_are_computed_entry_by_entry(mode):
         assert d.label("ig").lines == ("i_t ⊙ g_t", *ig), t
     first = worked_diagram(worked_example(example), 1)
     assert first.label("fc").lines[1:] == ("0.155", "0.000")  # c_{t-1}[1] is exactly 0
+    # The worked example's own trace decides them; without it, or with a trace too coarse
+    # to decide them (8 bits), the example is evaluated again at more bits: the same labels.
+    for trace in (None, example.evaluate(method="interval", prec=8)):
+        again = worked_diagram(dataclasses.replace(worked_example(example), exact_trace=trace), 1)
+        assert again.label("fc").lines == first.label("fc").lines
+        assert again.label("ig").lines == first.label("ig").lines
 
 
 def test_the_forget_value_sits_on_the_forget_gates_output(seed_step):

@@ -117,8 +117,7 @@ def _vector_products(worked: Any, step: int, values: dict) -> dict[str, tuple[st
                 out.append((q, q))
         return out
 
-    def attempt(prec: int) -> dict[str, tuple[str, ...]]:
-        trace = example.evaluate(method="interval", prec=prec)
+    def products(trace: Any) -> dict[str, tuple[str, ...]]:
         now = dict(trace.steps[step - 1])
         now["c_prev"] = example.c0 if step == 1 else trace.steps[step - 2]["c"]
         found = {}
@@ -133,7 +132,19 @@ def _vector_products(worked: Any, step: int, values: dict) -> dict[str, tuple[st
             found[w] = tuple(texts)
         return found
 
-    return with_increasing_precision(attempt, what="the cell line's products")
+    # The worked example's own trace decides them almost always; a product whose rounding
+    # it leaves undecided re-evaluates the example at more bits.
+    start = 64
+    if worked.exact_trace is not None:
+        try:
+            return products(worked.exact_trace)
+        except UndecidedError:
+            start = 2 * worked.exact_trace.precision
+    return with_increasing_precision(
+        lambda prec: products(example.evaluate(method="interval", prec=prec)),
+        start=start,
+        what="the cell line's products",
+    )
 
 
 def _product_values(chain: tuple, cell: Cell) -> dict[str, tuple[str, ...]]:

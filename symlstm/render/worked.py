@@ -24,6 +24,7 @@ import sympy
 from symlstm import budget
 from symlstm.errors import ArgumentError, UnknownNameError
 from symlstm.examples import Example
+from symlstm.numeric.evaluation import Trace
 from symlstm.numeric.rounding import with_increasing_precision
 from symlstm.render.links import APPROX, EQUAL, line_relations, printed_chain
 from symlstm.render.printers import LSTMLatexPrinter, LSTMTextPrinter
@@ -68,6 +69,9 @@ class WorkedExample:
     row_labels: list[str] | None = None
     row_labels_latex: list[str] | None = None  # LaTeX of the row labels, where they need it
     row_heading: str = "$t$"
+    # The certified trace of the exact values the example was worked from (its precision
+    # decided every digit shown), for views that need more of it (the diagram's products).
+    exact_trace: Trace | None = field(default=None, repr=False, compare=False)
 
     def numbers(self) -> list[int]:
         return self.step_numbers or list(range(1, len(self.steps) + 1))
@@ -481,7 +485,9 @@ def worked_example(
             for q in ("f", "i", "g", "c", "o", "h")
             if row[q] != orow[q]
         ]
-        return WorkedExample(example, mode, note, steps, summary, differences, {}, narration)
+        return WorkedExample(
+            example, mode, note, steps, summary, differences, {}, narration, exact_trace=exact
+        )
 
     steps = len(example.inputs)
     with budget.work("worked", example.cell, steps, allow_large=allow_large):
