@@ -271,21 +271,22 @@ def work(
     batch: int = 1,
     times: int = 1,
     allow_large: bool = False,
-) -> Iterator[None]:
+) -> Iterator[float | None]:
     """Check ``operation``'s estimate (:func:`check_work`), then run the block as allowed
     work, with a progress line on a terminal when it is estimated to run long.
 
-    Calls inside the block are not checked again: the outer estimate covers them.
+    Calls inside the block are not checked again: the outer estimate covers them. The
+    block gets the estimate in seconds (None inside another checked operation).
     """
     if _inside.get():
-        yield  # an operation inside a checked one
+        yield None  # an operation inside a checked one
         return
     seconds = check_work(operation, cell, steps, batch=batch, times=times, allow_large=allow_large)
     show = seconds > PROGRESS_AFTER_SECONDS and _stderr_is_terminal()
     line = _Progress(COSTS[operation].label.split(" ", 1)[1], show)
     tokens = (_ALLOWED.set(True), _inside.set(True), _PROGRESS.set(line))
     try:
-        yield
+        yield seconds
     finally:
         _PROGRESS.reset(tokens[2])
         _inside.reset(tokens[1])

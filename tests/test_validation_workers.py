@@ -69,6 +69,7 @@ def test_workers_are_checked_and_chosen():
             validate("torch", weights, inputs, outputs, workers=bad)
     from symlstm.validation.run import _workers
 
+    assert _workers(None, None, 16, False) == 1  # inside another checked operation: one
     assert _workers(None, AUTO_WORKERS_SECONDS / 2, 16, False) == 1  # short: one process
     assert _workers(None, AUTO_WORKERS_SECONDS * 2, 16, True) == 1  # gradients: one
     assert _workers(None, AUTO_WORKERS_SECONDS * 2, 1, False) == 1  # one row: one

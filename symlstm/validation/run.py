@@ -38,21 +38,25 @@ __all__ = ["AUTO_WORKERS_SECONDS", "validate"]
 AUTO_WORKERS_SECONDS = 10.0
 
 
-def _estimate(network: Any, units: int, gradients: bool) -> tuple[float, Any]:
-    """The budget's estimate of the whole validation, and its largest unit's cell."""
-    cells = [u.cell() for layer in network.units for u in layer]
+def _largest_cell(network: Any) -> Any:
+    """The cell of the network's costliest unit, by the work budget's estimate."""
     steps, batch = network.first.sizes["T"], network.first.batch
-    times = budget.GRADIENT_FACTOR if gradients else 1
-    costs = [budget.estimate_seconds("validation", c, steps, batch, times=times) for c in cells]
-    return sum(costs), cells[max(range(len(cells)), key=costs.__getitem__)]
+    cells = [u.cell() for layer in network.units for u in layer]
+    return max(cells, key=lambda c: budget.estimate_seconds("validation", c, steps, batch))
 
 
-def _workers(workers: Any, seconds: float, batch: int, gradients: bool) -> int:
+def _check_workers(workers: Any) -> None:
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ArgumentError(f"workers must be a positive integer or None, not {workers!r}")
+
+
+def _workers(workers: int | None, seconds: float | None, batch: int, gradients: bool) -> int:
+    """``workers`` as asked, or by default every core for a long forward-only run."""
     if workers is not None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ArgumentError(f"workers must be a positive integer or None, not {workers!r}")
         return workers
-    if gradients or batch < 2 or seconds < AUTO_WORKERS_SECONDS:
+    if gradients or batch < 2 or (seconds or 0.0) < AUTO_WORKERS_SECONDS:
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
@@ -218,6 +222,7 @@ def validate(
         or not 0 <= tolerance < float("inf")
     ):
         raise ParameterError(f"tolerance must be a number of ULPs >= 0, not {tolerance!r}")
+    _check_workers(workers)
     reading = {"forget_bias": forget_bias, "attributes": attributes}
     network = prepare(
         layout,
@@ -244,18 +249,17 @@ def validate(
             raise ParameterError("rows= with gradients: gradients sum over every row")
         network = with_rows(network, chosen)
     units_count = sum(len(layer) for layer in network.units)
-    seconds, largest = _estimate(network, units_count, grads is not None)
-    workers = _workers(workers, seconds, network.first.batch, grads is not None)
     bar = progress_bar(progress, units_count * (2 if grads is not None else 1))
     try:
         with budget.work(
             "validation",
-            largest,
+            _largest_cell(network),
             network.first.sizes["T"],
             batch=network.first.batch,
             times=units_count * (budget.GRADIENT_FACTOR if grads is not None else 1),
-        ):
-            exact, layer_inputs, bits, certified = network_reference(network, bar, workers)
+        ) as seconds:
+            processes = _workers(workers, seconds, network.first.batch, grads is not None)
+            exact, layer_inputs, bits, certified = network_reference(network, bar, processes)
             if checked is not None and one_unit:
                 grad_reports = gradient_reports(network, checked, tolerance, bar)
             elif checked is not None:
