@@ -175,15 +175,7 @@ class _Progress:
         self.prec = 0
 
     def __call__(self, phase: str, t: int, steps: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.started < self.delay or now - self.last < 0.2:
-            return
-        self.last, self.shown = now, True
-        line = f"symlstm reference: {phase} step {t}/{steps} at {self.prec} bits{self.backend}"
-        self.stream.write(f"\r{line:<60}")
-        self.stream.flush()
+        self.note(f"{phase} step {t}/{steps}")
 
     def note(self, text: str) -> None:
         """A free status line (the row blocks' attempts, which report no steps)."""
