@@ -758,9 +758,22 @@ def output_tolerance(case: Case) -> float:
     return tolerance_ulps(s["T"], max(terms, s["hidden"] if "proj" in s else 0))
 
 
-def layer_tolerances(network: Network) -> list[float]:
-    """Each layer's tolerance: its own and the earlier layers' errors, which reach it
-    through its input, added like a random walk (the root of the sum of squares)."""
+def check_tolerance(tolerance: Any) -> None:
+    """A tolerance given by the caller: None (derived) or a number of ULPs ≥ 0."""
+    if tolerance is not None and (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float)
+        or not 0 <= tolerance < float("inf")
+    ):
+        raise ParameterError(f"tolerance must be a number of ULPs >= 0, not {tolerance!r}")
+
+
+def layer_tolerances(network: Network, tolerance: float | None = None) -> list[float]:
+    """Each layer's tolerance: ``tolerance`` for every layer where given, else its own and
+    the earlier layers' errors, which reach it through its input, added like a random walk
+    (the root of the sum of squares)."""
+    if tolerance is not None:
+        return [float(tolerance)] * len(network.units)
     out, total = [], 0.0
     for layer in network.units:
         total += max(output_tolerance(u) for u in layer) ** 2

@@ -24,10 +24,16 @@ import numpy as np
 
 from symlstm.cell import Variant
 from symlstm.certified.run import ReferenceTensor, normwise_ulps
-from symlstm.errors import ParameterError
 from symlstm.frameworks.layouts import Layout, to_canonical
 from symlstm.functions import ACTIVATIONS
-from symlstm.validation.case import Case, Network, bias_parts, layer_tolerances, prepare
+from symlstm.validation.case import (
+    Case,
+    Network,
+    bias_parts,
+    check_tolerance,
+    layer_tolerances,
+    prepare,
+)
 from symlstm.validation.report import AS_GIVEN, Fix, tensor_errors
 
 #: The gate activations a diagnosis tries in place of the cell's own.
@@ -712,13 +718,6 @@ def diagnose(
         batch_first=batch_first,
         merge=merge_mode,
     )
-    if tolerance is not None and (
-        isinstance(tolerance, bool)
-        or not isinstance(tolerance, int | float)
-        or not 0 <= tolerance < float("inf")
-    ):
-        raise ParameterError(f"tolerance must be a number of ULPs >= 0, not {tolerance!r}")
-    tolerances = layer_tolerances(network)
-    if tolerance is not None:
-        tolerances = [float(tolerance)] * len(tolerances)
+    check_tolerance(tolerance)
+    tolerances = layer_tolerances(network, tolerance)
     return diagnose_network(network, tolerances)

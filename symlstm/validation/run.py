@@ -14,6 +14,7 @@ from symlstm import budget
 from symlstm.errors import ArgumentError, DataFileError, ParameterError
 from symlstm.frameworks.layouts import Layout
 from symlstm.validation.case import (
+    check_tolerance,
     layer_tolerances,
     prepare,
     with_rows,
@@ -216,12 +217,7 @@ def validate(
     for name, value in (("diagnosis", diagnosis), ("progress", progress)):
         if value is not None and not isinstance(value, bool):
             raise ArgumentError(f"{name} must be True, False or None, not {value!r}")
-    if tolerance is not None and (
-        isinstance(tolerance, bool)
-        or not isinstance(tolerance, int | float)
-        or not 0 <= tolerance < float("inf")
-    ):
-        raise ParameterError(f"tolerance must be a number of ULPs >= 0, not {tolerance!r}")
+    check_tolerance(tolerance)
     _check_workers(workers)
     reading = {"forget_bias": forget_bias, "attributes": attributes}
     network = prepare(
@@ -269,9 +265,7 @@ def validate(
     finally:
         if bar is not None:
             bar.close()
-    tolerances = layer_tolerances(network)
-    if tolerance is not None:
-        tolerances = [float(tolerance)] * len(tolerances)
+    tolerances = layer_tolerances(network, tolerance)
     tensors = {}
     for name, claim in network.claims.items():
         tol = tolerances[claim.layer]
