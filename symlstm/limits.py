@@ -72,6 +72,7 @@ __all__ = [
     "MAX_STRUCTURED_STEPS",
     "MAX_SYMBOLIC_STEPS",
     "MAX_VALIDATION_SECONDS",
+    "MAX_WORKERS",
     "MAX_WORK_SECONDS",
     "Limit",
     "check_nesting",
@@ -103,6 +104,8 @@ MAX_PLACES = 1000
 MAX_WORK_SECONDS = 30
 #: Longest validation (estimated seconds) run without ``allow_large``.
 MAX_VALIDATION_SECONDS = 600
+#: Most processes the certified reference runs the batch rows in (``workers``).
+MAX_WORKERS = 256
 #: Significant digits of the JSON values (`--dps`).
 MAX_DPS = 500
 #: Decimal places (``example --digits``) or significant digits (``grad --digits``) shown.
@@ -242,6 +245,14 @@ LIMITS: tuple[Limit, ...] = (
         "validating an `nn.LSTM(512, 512)`'s outputs on 200 steps of 16 rows is estimated at "
         "about a minute and runs in under one here; ten minutes is a size no one meant "
         "(`--allow-large` runs it anyway, with a progress bar on a terminal)",
+    ),
+    Limit(
+        "MAX_WORKERS",
+        MAX_WORKERS,
+        "processes",
+        "the processes the certified reference runs a batch's rows in (`--workers`, `workers=`)",
+        "each is a Python with the package loaded (about a second and 100 MB to start); more "
+        "than the machine has cores only costs, and thousands would exhaust it",
     ),
     Limit(
         "MAX_DPS",

@@ -9,6 +9,7 @@ import io
 import numpy as np
 import pytest
 
+import symlstm
 from symlstm import budget, limits
 from symlstm.cell import Cell
 from symlstm.cli import main
@@ -64,9 +65,11 @@ def test_workers_give_the_same_report_as_one_process():
 
 def test_workers_are_checked_and_chosen():
     weights, inputs, outputs = _case()
-    for bad in (0, -1, 1.5, True, "2"):
+    for bad in (0, -1, 1.5, True, "2", limits.MAX_WORKERS + 1):
         with pytest.raises(ArgumentError, match="workers must be a positive integer"):
             validate("torch", weights, inputs, outputs, workers=bad)
+    with pytest.raises(ArgumentError, match="MAX_WORKERS"):  # checked where processes start
+        symlstm.reference(Cell("tied"), {"w": 1, "b": 0}, [[[1.0]]], workers=10**6)
     from symlstm.validation.run import _workers
 
     assert _workers(None, None, 16, False) == 1  # inside another checked operation: one
@@ -87,5 +90,6 @@ def test_the_command_takes_workers(tmp_path):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         assert main([*args, "--workers", "2"]) == 0
         assert main([*args, "--workers", "0"]) == 2
+        assert main([*args, "--workers", "1000000"]) == 2  # a hostile count: refused at once
     assert "PASS" in out.getvalue() or "pass" in out.getvalue()
     assert "--workers" in err.getvalue()

@@ -693,6 +693,11 @@ def reference(
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ArgumentError(f"workers must be a positive integer, not {workers!r}")
+    if workers > limits.MAX_WORKERS:
+        raise ArgumentError(
+            f"workers must be at most {limits.MAX_WORKERS} (MAX_WORKERS in symlstm.limits), "
+            f"not {workers}"
+        )
     for name, value in (("bits", bits), ("max_prec", max_prec)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ArgumentError(f"{name} must be an integer, not {type(value).__name__}")

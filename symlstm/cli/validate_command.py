@@ -15,6 +15,7 @@ from symlstm.cli.arguments import (
     ulps_type,
 )
 from symlstm.errors import UsageError
+from symlstm.limits import MAX_WORKERS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -92,7 +93,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     va.add_argument("--seed", type=nonnegative_type, default=0, help="for --rows (default 0)")
     va.add_argument(
         "--workers",
-        type=integer_type(1),
+        type=integer_type(1, MAX_WORKERS, too_high="more processes than any machine's cores"),
         help="processes for the reference's forward pass over the batch rows (default: "
         "every core for a run estimated over 10 s without gradients, else 1)",
     )

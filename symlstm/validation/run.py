@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from symlstm import budget
+from symlstm import budget, limits
 from symlstm.errors import ArgumentError, DataFileError, ParameterError
 from symlstm.frameworks.layouts import Layout
 from symlstm.validation.case import (
@@ -48,9 +48,14 @@ def _largest_cell(network: Any) -> Any:
 
 def _check_workers(workers: Any) -> None:
     if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+        isinstance(workers, bool)
+        or not isinstance(workers, int)
+        or not 1 <= workers <= limits.MAX_WORKERS
     ):
-        raise ArgumentError(f"workers must be a positive integer or None, not {workers!r}")
+        raise ArgumentError(
+            f"workers must be a positive integer up to {limits.MAX_WORKERS} or None, "
+            f"not {workers!r}"
+        )
 
 
 def _workers(workers: int | None, seconds: float | None, batch: int, gradients: bool) -> int:
