@@ -250,7 +250,9 @@ def check_work(
     limit = getattr(limits, name)  # read now: a caller may change it
     if seconds > limit and not (allow_large or _ALLOWED.get()):
         raise WorkBudgetError(
-            f"{COSTS[operation].label} of {_describe(cell, steps, batch)} would take about "
+            f"{COSTS[operation].label} of {_describe(cell, steps, batch)}"
+            + (f", {times} times over (a network's units, the backward pass)" if times > 1 else "")
+            + f" would take about "
             f"{_duration(seconds)}, over the work budget of {limit:g} s "
             f"({name} in symlstm.limits): give --allow-large "
             "(Python: allow_large=True) to run it anyway"
