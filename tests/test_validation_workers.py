@@ -48,8 +48,9 @@ def test_a_validation_over_its_budget_is_refused_before_anything_runs(monkeypatc
     monkeypatch.setattr(limits, "MAX_VALIDATION_SECONDS", 1e-6)
     with pytest.raises(
         WorkBudgetError, match=r"a validation of .*\(MAX_VALIDATION_SECONDS in symlstm.limits\)"
-    ):
+    ) as refusal:
         validate("torch", weights, inputs, outputs)
+    assert ", 2 times over (a network's units" in str(refusal.value)  # its 2 layers counted
     with budget.allowing():
         assert validate("torch", weights, inputs, outputs).passed
 
