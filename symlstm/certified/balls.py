@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import operator
 import warnings
 from fractions import Fraction
 from typing import Any
@@ -111,13 +110,17 @@ class Balls:
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def trimmed(self, arrays: list[np.ndarray], floor: int) -> list[Any]:
+    def trimmed(self, arrays: list[np.ndarray], floor: int) -> tuple[list[Any], int | None]:
         """2-D ``arrays`` as matrices, where the backend gains by shorter midpoints: each
         rounded to 16 bits beyond the least relative accuracy among them all (at least
         ``floor`` bits, at most the working precision). That widens a ball by at most
         about 2^-16 of the least accurate one's radius, relatively, or to ``floor`` bits;
-        they are factors of one product, whose accuracy the least accurate bounds."""
-        return [self.matrix(a) for a in arrays]
+        they are factors of one product, whose accuracy the least accurate bounds.
+
+        Also returns the precision their products may run at (the trimmed length, whose
+        products cost less; None: the working precision). A product at lower precision
+        is still an enclosure, rounded once more into its radius."""
+        return [self.matrix(a) for a in arrays], None
 
 
 class ArbBalls(Balls):
@@ -157,21 +160,19 @@ class ArbBalls(Balls):
     def product(self, a: Any, b: Any) -> Any:
         return a * b
 
-    def trimmed(self, arrays: list[np.ndarray], floor: int) -> list[Any]:
-        # arb_mat products cost by the midpoints' lengths, not by the working precision
+    def trimmed(self, arrays: list[np.ndarray], floor: int) -> tuple[list[Any], int | None]:
+        # arb_mat products cost by the midpoints' lengths and the precision they run at
         flats = [a.ravel().tolist() for a in arrays]
-        ctx = self.flint.ctx
-        prec = ctx.prec
+        prec = self.context.precision()
         accuracy = self.arb.rel_accuracy_bits  # very negative for a non-finite ball
         least = min((min(map(accuracy, f), default=prec) for f in flats), default=prec)
         target = min(prec, max(floor, least + 16))
+        matrices = [self.arb_mat(*a.shape, f) for a, f in zip(arrays, flats, strict=True)]
         if target < prec:
-            ctx.prec = target
-            try:
-                flats = [list(map(operator.pos, f)) for f in flats]  # rounded to target
-            finally:
-                ctx.prec = prec
-        return [self.arb_mat(*a.shape, f) for a, f in zip(arrays, flats, strict=True)]
+            with self.context.workprec(target):
+                one = self.arb(1)
+                matrices = [m * one for m in matrices]  # each entry rounded to target bits
+        return matrices, target
 
     def transpose(self, a: Any) -> Any:
         return a.transpose()

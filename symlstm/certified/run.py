@@ -38,6 +38,7 @@ made only when the ball decides it; otherwise the precision is raised, and past
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -304,33 +305,42 @@ def _attempt(
 
     # The matrix adjoints, summed over steps and batch by the products themselves.
     x_cols = ops.matrix(data.x.transpose(2, 0, 1).reshape(data.m, steps * batch))
-    dz_cols, h_cols = ops.trimmed(
+    (dz_cols, h_cols), short = ops.trimmed(
         [
             dz.transpose(1, 0, 2).reshape(rows, steps * batch),
             np.stack(h_prevs, axis=1).reshape(data.p, steps * batch),
         ],
         floor,
     )
-    d_w = ops.objects(ops.product(dz_cols, ops.transpose(x_cols)), (rows, data.m))
-    d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, data.p))
-    d_b = ops.objects(ops.product(dz_cols, ops.matrix(np.ones((steps * batch, 1)))), (rows,))
-    d_x = ops.objects(ops.product(ops.transpose(ops.plain(w_all)), dz_cols), (data.m, steps, batch))
+    with _products_at(ops, short):
+        d_w = ops.objects(ops.product(dz_cols, ops.transpose(x_cols)), (rows, data.m))
+        d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, data.p))
+        d_b = ops.objects(ops.product(dz_cols, ops.matrix(np.ones((steps * batch, 1)))), (rows,))
+        d_x = ops.product(ops.transpose(ops.plain(w_all)), dz_cols)
+        d_x = ops.objects(d_x, (data.m, steps, batch))
     grads = {}
     for i, k in enumerate(gates):
         part = slice(i * n, (i + 1) * n)
         grads |= {f"W_{k}": d_w[part], f"U_{k}": d_u[part], f"b_{k}": d_b[part]}
     grads |= {f"p_{k}": dp[k] for k in plan.peepholes}
     if w_hr is not None:  # dW_hr = Σ_t dh_t m_tᵀ
-        dh_cols, m_cols = ops.trimmed(
+        (dh_cols, m_cols), short = ops.trimmed(
             [
                 dhs.transpose(1, 0, 2).reshape(data.p, steps * batch),
                 np.stack(ms, axis=1).reshape(n, steps * batch),
             ],
             floor,
         )
-        grads["W_hr"] = ops.objects(ops.product(dh_cols, ops.transpose(m_cols)), (data.p, n))
+        with _products_at(ops, short):
+            d_hr = ops.product(dh_cols, ops.transpose(m_cols))
+        grads["W_hr"] = ops.objects(d_hr, (data.p, n))
     grads |= {"x": d_x.transpose(1, 2, 0), "h0": carry_h.T, "c0": _full(carry_c, state).T}
     yield {f"grad:{k}": v for k, v in grads.items()}
+
+
+def _products_at(ops: Balls, prec: int | None) -> contextlib.AbstractContextManager[None]:
+    """The precision the trimmed factors' products run at (None: the one in force)."""
+    return contextlib.nullcontext() if prec is None else ops.context.workprec(prec)
 
 
 def _run_equations(
