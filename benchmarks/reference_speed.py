@@ -15,7 +15,11 @@ The reference runs on one core, and so does NumPy here: OpenBLAS is limited to o
 (unless ``OPENBLAS_NUM_THREADS`` is set), which at these sizes is as fast as two on an idle
 machine (3.7 ms either way) and keeps a loaded one from stalling its threads. Prints both
 times, the working precision the reference ended at, the least certified accuracy over all
-tensors, the ratios, and whether the CPU-time ratio meets the goal (at most 50×).
+tensors, the ratios, and whether the CPU-time ratio meets the goal (at most 50×); then the
+floor of this design: the CPU time of only the python-flint calls a pass must make one
+after the other at that precision (the per-step arb_mat products forward and backward, and
+the σ and tanh of every unit), which the rest of the pass (conversions, the other
+element-wise arithmetic, the gradients' sums) adds to.
 
 ``--iv-hidden``, ``--iv-input`` and ``--iv-steps`` (default 16, 16, 20) time the same
 comparison with mpmath's interval arithmetic (``backend="iv"``, the fallback without
@@ -87,6 +91,45 @@ def compare(n: int, m: int, steps: int, batch: int, bits: int, rounds: int, back
     return numpy_best, certified_best, results[-1]
 
 
+def design_floor(n: int, m: int, steps: int, batch: int, prec: int) -> tuple[float, float]:
+    """Best CPU seconds (of 3) of only the python-flint calls a pass of this design must make
+    in sequence, at working precision ``prec``, and of their products part alone: per step
+    one (4n × n) by (n × B) arb_mat product forward and one (n × 4n) by (4n × B) backward,
+    and the 3 σ and 2 tanh of every unit forward (σ as the reference computes it). No
+    conversions, no other element-wise arithmetic, no gradient sums: the rest of a
+    certified pass comes on top of this."""
+    import flint
+
+    rng = np.random.default_rng(1)
+    best = products = float("inf")
+    old = flint.ctx.prec
+    flint.ctx.prec = prec
+    try:
+        one = flint.arb(1)
+        u = flint.arb_mat(4 * n, n, (rng.normal(size=4 * n * n) / np.sqrt(n + m)).tolist())
+        u_t = u.transpose()
+        h = flint.arb_mat(n, batch, [flint.arb(v) / 3 for v in rng.normal(size=n * batch)])
+        dz = flint.arb_mat(4 * n, batch, [flint.arb(v) / 3 for v in rng.normal(size=4 * n * batch)])
+        units = [flint.arb(v) / 3 for v in rng.normal(size=n * batch)]
+        for _ in range(3):
+            start = time.process_time()
+            for _ in range(steps):
+                u * h
+                u_t * dz
+            middle = time.process_time()
+            for _ in range(steps):
+                for a in units:
+                    for _ in range(3):
+                        one / (one + (-a).exp())
+                    a.tanh()
+                    a.tanh()
+            end = time.process_time()
+            best, products = min(best, end - start), min(products, middle - start)
+    finally:
+        flint.ctx.prec = old
+    return best, products
+
+
 def report(label: str, sizes: str, bits: int, rounds: int, measured) -> float:
     """Print one comparison; return its CPU-time ratio."""
     (numpy_wall, numpy_cpu), (certified_wall, certified_cpu), r = measured
@@ -126,6 +169,13 @@ def main() -> None:
     sizes = f"hidden {n}, input {m}, T {T}, batch {B}"
     ratio = report("arb (python-flint)", sizes, args.bits, args.rounds, measured)
     print(f"  goal, at most {GOAL}x (CPU): {'met' if ratio <= GOAL else 'NOT met'}")
+    numpy_cpu, result = measured[0][1], measured[2]
+    floor, products = design_floor(n, m, T, B, result.bits)
+    print(
+        f"  floor of this design at {result.bits} bits (the per-step arb_mat products and "
+        f"sigma/tanh calls alone): {floor * 1e3:.1f} ms CPU, {floor / numpy_cpu:.0f}x "
+        f"(products {products * 1e3:.1f} ms, {products / numpy_cpu:.0f}x)"
+    )
     if args.iv_hidden:
         n, m, T = args.iv_hidden, args.iv_input, args.iv_steps
         measured = compare(n, m, T, B, args.bits, 1, "iv")

@@ -97,6 +97,8 @@ def test_reference_speed_certifies_what_it_times():
     accuracies = [int(bits) for bits in re.findall(r"least certified accuracy (\d+) bits", out)]
     assert len(accuracies) == 2 and min(accuracies) >= 100  # arb and the mpmath.iv fallback
     assert re.search(r"goal, at most 50x \(CPU\): (met|NOT met)", out)
+    # the floor of the design: the per-step python-flint calls alone, at the run's precision
+    assert re.search(r"floor of this design at \d+ bits .*: [\d.]+ ms CPU, \d+x \(products", out)
 
 
 def test_bptt_expression_size_finds_the_structured_form_linear():
