@@ -39,13 +39,13 @@ import contextlib
 import contextvars
 import dataclasses
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from symlstm import limits
 from symlstm.errors import ArgumentError, UnknownNameError, WorkBudgetError
+from symlstm.progress import StatusLine
 
 __all__ = [
     "COSTS",
@@ -303,27 +303,19 @@ def _stderr_is_terminal() -> bool:
 
 
 class _Progress:
-    """``symlstm: worked example: step t/T`` on stderr, rewritten at most 5 times a second."""
+    """``symlstm: worked example: step t/T`` on stderr (a :class:`StatusLine`)."""
 
     def __init__(self, label: str, enabled: bool) -> None:
-        self.label, self.enabled, self.shown, self.last = label, enabled, False, 0.0
+        self.label = label
+        self.line = StatusLine() if enabled else None
 
     def __call__(self, t: int, steps: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.last < 0.2 and t != steps:
-            return
-        self.last, self.shown = now, True
-        with contextlib.suppress(OSError, ValueError):
-            sys.stderr.write(f"\rsymlstm: {self.label}: step {t}/{steps} ")
-            sys.stderr.flush()
+        if self.line is not None:
+            self.line.show(f"symlstm: {self.label}: step {t}/{steps}", final=t == steps)
 
     def close(self) -> None:
-        if self.shown:
-            with contextlib.suppress(OSError, ValueError):
-                sys.stderr.write("\r\033[K")
-                sys.stderr.flush()
+        if self.line is not None:
+            self.line.close()
 
 
 def progress(t: int, steps: int) -> None:

@@ -534,7 +534,7 @@ def test_progress_line_on_long_references_only(capsys, monkeypatch):
     reference(cell, params, x, h0, c0, **upstream, progress=True)  # as if it ran for long
     err = capsys.readouterr().err
     assert "symlstm reference: forward step 1/3 at 128 bits" in err
-    assert err.endswith("\r")  # the line is cleared at the end
+    assert err.endswith("\r\x1b[K")  # the line is erased at the end
     reference(cell, params, x, h0, c0, **upstream)  # default: only on a terminal
     assert capsys.readouterr().err == ""
     reference(cell, params, x, h0, c0, progress=True, backend="iv")

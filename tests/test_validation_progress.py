@@ -10,10 +10,12 @@ import sys
 import numpy as np
 import pytest
 
+from symlstm.cell import Cell
 from symlstm.cli import main
 from symlstm.errors import ArgumentError
+from symlstm.frameworks import to_canonical
 from symlstm.validation import validate
-from symlstm.validation.progress import ProgressBar
+from symlstm.validation.progress import ProgressBar, run_reference
 
 torch = pytest.importorskip("torch", reason="the torch extra: pip install '.[torch]'")
 
@@ -81,30 +83,42 @@ def test_nothing_is_written_when_stderr_is_not_a_terminal_or_progress_is_false(m
     assert "symlstm [" in terminal.getvalue()
 
 
-def test_the_references_step_lines_are_drawn_in_the_bar():
+def test_the_references_steps_are_drawn_in_the_bar():
     out = io.StringIO()
     bar = ProgressBar(out, units=4, columns=200)
     bar.unit("layer 0 forward")
     bar.unit("gradients of layer 0 forward", gradients=True)
-    # The reference's line (as symlstm.certified.run writes it): forward, then backward.
-    bar.write("\rsymlstm reference: forward step 10/10 at 128 bits" + " " * 9)
+    # The reference's steps (as symlstm.certified.run reports them): forward, then backward.
+    bar.step("forward", 10, 10, "at 128 bits", now=True)
     assert _lines(out.getvalue())[-1] == (
         "symlstm [####........] 38% 2/4 gradients of layer 0 forward: forward 10/10 at 128 bits"
     )
-    bar.write("\rsymlstm reference: backward step 5/10 at 128 bits")
+    bar.step("backward", 5, 10, "at 128 bits", now=True)
+    assert _lines(out.getvalue())[-1].startswith("symlstm [#####.......] 44% 2/4")
+    # A unit's steps are held back for its first STEP_DELAY seconds (a quick unit shows
+    # its own line only), then drawn at most five times a second.
+    before = out.getvalue()
+    bar.step("backward", 6, 10, "at 128 bits")
+    assert out.getvalue() == before
+    bar.throttle.started -= ProgressBar.STEP_DELAY
+    bar.step("backward", 7, 10, "at 128 bits")
+    assert _lines(out.getvalue())[-1].endswith("backward 7/10 at 128 bits")
+    bar.step("backward", 8, 10, "at 128 bits")  # within 0.2 s of the last: counted, not drawn
+    assert _lines(out.getvalue())[-1].endswith("backward 7/10 at 128 bits")
+    # Another phase (the pilot's first row) is shown but does not move the bar.
+    bar.step("first row", 3, 5, "at 128 bits", now=True)
+    assert _lines(out.getvalue())[-1] == (
+        "symlstm [######......] 48% 2/4 gradients of layer 0 forward: first row 3/5 at 128 bits"
+    )
     # Too long for the terminal: the working precision is left out first.
     narrow = io.StringIO()
     small = ProgressBar(narrow, units=1, columns=70)
     small.unit("layer 0 forward")
-    small.write("\rsymlstm reference: forward step 10/20 at 128 bits")
+    small.step("forward", 10, 20, "at 128 bits", now=True)
     assert _lines(narrow.getvalue())[-1] == (
         "symlstm [######......] 50% 1/1 layer 0 forward: forward 10/20"
     )
-    assert _lines(out.getvalue())[-1].startswith("symlstm [#####.......] 44% 2/4")
-    before = out.getvalue()
-    bar.write("\r" + " " * 60 + "\r")  # the reference clearing its line: the bar stays
-    assert out.getvalue() == before
-    bar.write("a warning\n")  # anything else: the bar is cleared and the text passed on
+    bar.write("a warning\n")  # text on stderr: the bar is cleared and the text passed on
     assert out.getvalue().endswith("\r\x1b[Ka warning\n")
     bar.close()
     assert bar.isatty()
@@ -112,6 +126,27 @@ def test_the_references_step_lines_are_drawn_in_the_bar():
         ProgressBar(out, units=0)
     with pytest.raises(ArgumentError):
         bar.write(b"bytes")
+
+
+def test_a_reference_inside_the_bar_reports_its_steps_to_it(monkeypatch):
+    """The reference run as validate runs it (capturing) reports to the bar, and draws
+    no line of its own."""
+    out = Terminal()
+    monkeypatch.setattr(sys, "stderr", out)
+    bar = ProgressBar(out, units=1, columns=200)
+    bar.unit("layer 0 forward")
+    bar.throttle.started -= ProgressBar.STEP_DELAY
+    bar.throttle.interval = 0.0  # every step drawn
+    weights, inputs, _, _ = _network(3)
+    variant, params = to_canonical("torch", weights)  # layer 0, forward
+    cell = Cell("vector", variant, hidden_size=N, input_size=M)
+    run_reference(bar, cell, params, inputs["x"].astype(np.float64))
+    lines = _lines(out.getvalue())
+    assert f"symlstm [######......] 50% 1/1 layer 0 forward: forward {T // 2}/{T} at 128 bits" in (
+        lines
+    )
+    assert not any("symlstm reference:" in line for line in lines)
+    bar.close()
 
 
 def test_symlstm_validate_shows_the_bar_on_a_terminal_only(monkeypatch, tmp_path):

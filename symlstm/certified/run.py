@@ -45,7 +45,6 @@ import itertools
 import math
 import multiprocessing
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +52,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from symlstm import budget, limits
+from symlstm import budget, limits, progress
 from symlstm.cell import Cell, Variant
 from symlstm.certified.balls import Balls, choose_balls
 from symlstm.certified.inputs import Inputs, check_inputs, vector_form
@@ -160,40 +159,30 @@ def _full(value: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class _Progress:
-    """One status line on stderr, shown once a reference has run for ``delay`` seconds.
-
-    Rewritten in place (``\\r``) at most every ``interval`` seconds; cleared at the end.
-    """
+    """The reference's progress: to the listener of a :func:`symlstm.progress.listening`
+    block (validate's bar) where there is one, else one status line on stderr, shown once
+    the reference has run for ``delay`` seconds (:class:`~symlstm.progress.StatusLine`)."""
 
     def __init__(
         self, enabled: bool, stream: Any = None, delay: float = 2.0, *, backend: str = "arb"
     ) -> None:
-        self.enabled, self.stream, self.delay = enabled, stream or sys.stderr, delay
         self.backend = "" if backend == "arb" else " (mpmath.iv)"
-        self.started = time.monotonic()
-        self.last = 0.0
-        self.shown = False
+        self.report = progress.listener() if enabled else None
+        self.line = progress.StatusLine(stream, delay=delay) if enabled else None
+        self.enabled = enabled
         self.prec = 0
 
-    def __call__(self, phase: str, t: int, steps: int) -> None:
-        self.note(f"{phase} step {t}/{steps}")
-
-    def note(self, text: str) -> None:
-        """A free status line (the row blocks' attempts, which report no steps)."""
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.started < self.delay or now - self.last < 0.2:
-            return
-        self.last, self.shown = now, True
-        line = f"symlstm reference: {text} at {self.prec} bits{self.backend}"
-        self.stream.write(f"\r{line:<60}")
-        self.stream.flush()
+    def __call__(self, phase: str, t: int, steps: int, where: str = "") -> None:
+        """Step ``t`` of ``steps`` of ``phase`` done (``where``: " in 2 processes")."""
+        detail = f"{where} at {self.prec} bits{self.backend}"
+        if self.report is not None:
+            self.report(phase, t, steps, detail.lstrip())
+        elif self.line is not None:
+            self.line.show(f"symlstm reference: {phase} step {t}/{steps}{detail}")
 
     def close(self) -> None:
-        if self.shown:
-            self.stream.write("\r" + " " * 60 + "\r")
-            self.stream.flush()
+        if self.line is not None:
+            self.line.close()
 
 
 def _attempt(
@@ -440,12 +429,10 @@ def _forward_block(
     done go to the progress queue (``(block, step)``, at most five times a second)."""
     ops = choose_balls(backend)
     plan = _plan(variant, backend)
-    last = [0.0]
+    throttle = progress.Throttle()
 
     def tick(phase: str, t: int, steps: int) -> None:
-        now = time.monotonic()
-        if _STEPS is not None and (now - last[0] >= 0.2 or t == steps):
-            last[0] = now
+        if _STEPS is not None and throttle(final=t == steps):
             _STEPS.put((block, t))
 
     with ops.context.workprec(prec):
@@ -489,7 +476,7 @@ def _attempt_blocks(
         while steps is not None and not steps.empty():
             block, t = steps.get()
             done[block] = max(done[block], t)
-        tick.note(f"forward step {min(done)}/{data.steps} in {len(blocks)} processes")
+        tick("forward", min(done), data.steps, f" in {len(blocks)} processes")
     parts = [f.result() for f in futures]
     for part in parts:
         if isinstance(part, str):

@@ -1,6 +1,6 @@
 """Progress on a terminal while validate runs: a bar per unit of the network (and per
 pass, forward then backward, with gradients), drawn on stderr only when stderr is a
-terminal; the reference's own progress lines are drawn inside it."""
+terminal; the reference's steps are drawn inside it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from symlstm.certified.run import ReferenceResult, reference
 from symlstm.errors import ArgumentError
+from symlstm.progress import StatusLine, Throttle, listening
 
 __all__ = ["ProgressBar"]
 
@@ -22,12 +23,13 @@ __all__ = ["ProgressBar"]
 class ProgressBar:
     """validate's progress bar: one line on a stream, per unit of the network and per step.
 
-    While a unit's certified reference runs, ``sys.stderr`` is this bar
-    (:meth:`capturing`), so the reference's own progress lines ("symlstm reference:
-    forward step 120/200 at 128 bits") arrive here and are drawn inside the bar, with the
-    unit and the whole run's share done; anything else written meanwhile (a warning) goes
-    to the stream as it is. :func:`validate` shows one when stderr is a terminal (or
-    ``progress=True``), and nothing otherwise.
+    While a unit's certified reference runs (:meth:`capturing`), the reference reports
+    its steps to :meth:`step` (:func:`symlstm.progress.listening`), drawn inside the bar
+    with the unit and the whole run's share done once the unit has run for
+    ``STEP_DELAY`` seconds, at most five times a second; anything written to stderr
+    meanwhile (a warning) clears the bar and goes to the stream as it is.
+    :func:`validate` shows one when stderr is a terminal (or ``progress=True``), and
+    nothing otherwise.
 
     Parameters
     ----------
@@ -45,15 +47,14 @@ class ProgressBar:
     >>> out = io.StringIO()
     >>> bar = ProgressBar(out, units=2, columns=100)
     >>> bar.unit("layer 0 forward")
-    >>> _ = bar.write("\\rsymlstm reference: forward step 5/10 at 128 bits")
+    >>> bar.step("forward", 5, 10, "at 128 bits", now=True)
     >>> out.getvalue().split("\\r")[-1].replace("\\x1b[K", "")
     'symlstm [###.........] 25% 1/2 layer 0 forward: forward 5/10 at 128 bits'
     >>> bar.close()
     """
 
-    #: The reference's progress lines, and the step in them.
-    _LINE = re.compile(r"symlstm reference: (?P<text>.*?)\s*$")
-    _STEP = re.compile(r"(?P<phase>forward|backward) step (?P<t>\d+)/(?P<steps>\d+)")
+    #: Seconds a unit's reference runs before its steps are drawn in the bar.
+    STEP_DELAY = 2.0
 
     def __init__(
         self, stream: TextIO, units: int, *, width: int = 12, columns: int | None = None
@@ -67,10 +68,15 @@ class ProgressBar:
             isinstance(columns, bool) or not isinstance(columns, int) or columns < 1
         ):
             raise ArgumentError(f"columns must be a positive integer or None, not {columns!r}")
-        self.stream, self.units, self.width, self.columns = stream, units, width, columns
+        self.units, self.width, self.columns = units, width, columns
+        self.line = StatusLine(stream)
         self.done, self.label, self.share, self.detail = 0, "", 0.0, ""
         self.gradients = False
-        self.shown = False
+        self.throttle = Throttle(delay=self.STEP_DELAY)
+
+    @property
+    def stream(self) -> Any:
+        return self.line.stream
 
     def unit(self, label: str, *, gradients: bool = False) -> None:
         """A unit's reference starts (``gradients``: it runs forward, then backward)."""
@@ -79,7 +85,21 @@ class ProgressBar:
         if self.label:
             self.done = min(self.done + 1, self.units - 1)
         self.label, self.share, self.detail, self.gradients = label, 0.0, "", gradients
+        self.throttle = Throttle(delay=self.STEP_DELAY)
         self.draw()
+
+    def step(self, phase: str, t: int, steps: int, detail: str = "", *, now: bool = False) -> None:
+        """The unit's reference has done step ``t`` of ``steps`` of ``phase`` ("forward",
+        "backward", or another such as "first row"); ``detail`` follows it ("at 128
+        bits"). Drawn through the throttle, or at once with ``now``."""
+        if phase in ("forward", "backward"):
+            within = t / max(steps, 1)
+            if self.gradients:
+                within = within / 2 + (0.5 if phase == "backward" else 0.0)
+            self.share = min(max(within, 0.0), 1.0)
+        self.detail = f"{phase} {t}/{steps}" + (f" {detail}" if detail else "")
+        if now or self.throttle():
+            self.draw()
 
     def draw(self) -> None:
         """Redraw the line."""
@@ -92,34 +112,15 @@ class ProgressBar:
         room = max(columns - 1, 20)
         if len(line) > room:  # the working precision goes first, then the line's end
             line = re.sub(r",? at \d+ bits", "", line)
-        with contextlib.suppress(OSError, ValueError):
-            self.stream.write("\r\x1b[K" + line[:room])
-            self.stream.flush()
-        self.shown = True
+        self.line.draw(line[:room])
 
     def write(self, text: str) -> int:
-        """The reference's progress line (drawn in the bar), or other text (passed on)."""
+        """Text written to stderr while the bar is up: the bar is cleared, the text passed on."""
         if not isinstance(text, str):
             raise ArgumentError(f"text must be a string, not {type(text).__name__}")
-        body = text.lstrip("\r")
-        if text.startswith("\r") and not body.strip():
-            return len(text)  # the reference clearing its line: the bar stays
-        found = self._LINE.match(body) if text.startswith("\r") else None
-        if found is None:
-            self.clear()
-            with contextlib.suppress(OSError, ValueError):
-                self.stream.write(text)
-            return len(text)
-        detail = found["text"]
-        step = self._STEP.search(detail)
-        if step is not None:
-            within = int(step["t"]) / max(int(step["steps"]), 1)
-            if self.gradients:
-                within = within / 2 + (0.5 if step["phase"] == "backward" else 0.0)
-            self.share = min(max(within, 0.0), 1.0)
-            detail = f"{step['phase']} {step['t']}/{step['steps']}{detail[step.end() :]}"
-        self.detail = detail
-        self.draw()
+        self.clear()
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.write(text)
         return len(text)
 
     def flush(self) -> None:
@@ -131,11 +132,7 @@ class ProgressBar:
 
     def clear(self) -> None:
         """Erase the line (it is drawn again at the next progress)."""
-        if self.shown:
-            with contextlib.suppress(OSError, ValueError):
-                self.stream.write("\r\x1b[K")
-                self.stream.flush()
-            self.shown = False
+        self.line.clear()
 
     def close(self) -> None:
         """Erase the line at the end."""
@@ -143,8 +140,9 @@ class ProgressBar:
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
-        """``sys.stderr`` is the bar inside the block (the reference's lines come here)."""
-        with contextlib.redirect_stderr(self):  # type: ignore[type-var]
+        """Inside the block the reference reports its steps to the bar, and ``sys.stderr``
+        is the bar (text written there clears it first)."""
+        with listening(self.step), contextlib.redirect_stderr(self):  # type: ignore[type-var]
             yield
 
 
