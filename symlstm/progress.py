@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ERASE", "INTERVAL", "StatusLine", "Throttle", "listener", "listening"]
+__all__: list[str] = []  # shared by the modules that show progress, not part of the API
 
 #: Seconds between two redraws of a status line, at least.
 INTERVAL = 0.2

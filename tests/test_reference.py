@@ -15,6 +15,7 @@ import pytest
 
 from symlstm.cell import Cell
 from symlstm.certified import run as reference_module
+from symlstm.certified.blocks import row_blocks
 from symlstm.certified.run import (
     ReferenceTensor,
     reference,
@@ -269,14 +270,14 @@ def test_the_forward_loss_picks_the_next_precision(monkeypatch):
     its loss predicts, certifies all."""
     cell, params, x, h0, c0, upstream = problem({}, steps=60, n=16, m=4, seed=6, dtype=np.float64)
     parts = []
-    attempt = reference_module._attempt
+    attempt = reference_module.forward_backward
 
     def counted(*args):
         for part in attempt(*args):
             parts.append((flint.ctx.prec, "y" in part))
             yield part
 
-    monkeypatch.setattr(reference_module, "_attempt", counted)
+    monkeypatch.setattr(reference_module, "forward_backward", counted)
     first = 240  # bits + 2 T, rounded up to 16 bits
     r = reference(cell, params, x, h0, c0, start_prec=first, **upstream)
     assert parts[0] == (first, True) and parts[1][0] > first  # no backward at the first
@@ -600,7 +601,7 @@ def test_workers_must_be_a_positive_integer(workers):
 
 
 def test_row_blocks_are_contiguous_and_even():
-    blocks = reference_module._row_blocks
+    blocks = row_blocks
     assert blocks(16, 2) == [(0, 8), (8, 16)]
     assert blocks(5, 3) == [(0, 2), (2, 3), (3, 5)]
     assert blocks(2, 8) == [(0, 1), (1, 2)]
@@ -732,7 +733,7 @@ def test_a_long_forward_pass_starts_where_its_first_row_says(monkeypatch):
     cell, params, x, h0, c0, upstream = problem(variant, steps=60, batch=8, n=6, m=3, seed=5)
     params = {k: v * np.float32(1.5) for k, v in params.items()}
     pilots, attempts = [], []
-    pilot, attempt = reference_module._pilot_precision, reference_module._attempt
+    pilot, attempt = reference_module._pilot_precision, reference_module.forward_backward
 
     def spied_pilot(*args):
         pilots.append(pilot(*args))
@@ -743,7 +744,7 @@ def test_a_long_forward_pass_starts_where_its_first_row_says(monkeypatch):
         yield from attempt(plan, data, *rest)
 
     monkeypatch.setattr(reference_module, "_pilot_precision", spied_pilot)
-    monkeypatch.setattr(reference_module, "_attempt", counted)
+    monkeypatch.setattr(reference_module, "forward_backward", counted)
     r = reference(cell, params, x, h0, c0)
     assert attempts == [(240, 1, 30), (pilots[0], 8, 60)]  # bits + 2 T, then the batch
     assert r.bits == pilots[0] and r.y.certified_bits >= 106

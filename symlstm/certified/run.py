@@ -20,9 +20,11 @@ printed from too), compiled once by :func:`symlstm.numeric.compile.compile_expre
 over the ball context (:class:`~symlstm.numeric.contexts.ArbContext` or
 :class:`~symlstm.numeric.contexts.IvContext`) into closures that apply ball operations to
 whole (hidden, batch) arrays, and run along the sequence by the one time loop
-(:func:`symlstm.numeric.sequence.through_time`). The ULP measure is in
-:mod:`symlstm.certified.ulps`, the input checks in :mod:`symlstm.certified.inputs` and
-the matrices in :mod:`symlstm.certified.balls`.
+(:func:`symlstm.numeric.sequence.through_time`): one attempt at one working precision is
+:mod:`symlstm.certified.passes`; this module judges the attempts and raises the
+precision, and :mod:`symlstm.certified.blocks` runs blocks of batch rows in worker
+processes. The ULP measure is in :mod:`symlstm.certified.ulps`, the input checks in
+:mod:`symlstm.certified.inputs` and the matrices in :mod:`symlstm.certified.balls`.
 
 Kinks: Max, Min and Abs are continuous, so a ball across a kink gives a valid
 enclosure. A discontinuous choice (a Piecewise condition, sign, Heaviside) is
@@ -38,24 +40,22 @@ made only when the ball decides it; otherwise the precision is raised, and past
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
-import functools
-import itertools
 import math
 import multiprocessing
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sympy
 
 from symlstm import budget, limits, progress
-from symlstm.cell import Cell, Variant
+from symlstm.cell import Cell
 from symlstm.certified.balls import Balls, choose_balls
+from symlstm.certified.blocks import attempt_blocks, row_blocks, rows, start_worker
 from symlstm.certified.inputs import Inputs, check_inputs, vector_form
+from symlstm.certified.passes import Plan, forward_backward, next_precision, plan_for
 from symlstm.certified.ulps import ReferenceTensor, normwise_ulps
 from symlstm.errors import (
     AccuracyShortfallError,
@@ -65,10 +65,7 @@ from symlstm.errors import (
     UndecidedBranchError,
     UndecidedError,
 )
-from symlstm.numeric.compile import Compiled, compile_expression
 from symlstm.numeric.rounding import with_increasing_precision
-from symlstm.numeric.sequence import through_time
-from symlstm.plan import StepEquation, StepPlan, step_plan
 
 __all__ = ["DEFAULT_BITS", "MAX_PREC", "START_PREC", "ReferenceResult", "reference"]
 
@@ -107,57 +104,6 @@ class ReferenceResult:
     certified_bits: int
 
 
-# -- the plan: the cell's equations, split into matrix and element-wise parts ---------------------
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """The step plan (:mod:`symlstm.plan`) with its element-wise equations compiled."""
-
-    step: StepPlan
-    gates: tuple[str, ...]
-    peepholes: tuple[str, ...]
-    affine: Mapping[str, sympy.Symbol]  # gate → the symbol standing for W_k x + U_k h + b_k
-    forward: tuple[tuple[str, sympy.Basic, Compiled], ...]
-    backward: tuple[tuple[str, sympy.Basic, Compiled], ...]
-    saved: tuple[sympy.Basic, ...]  # forward values the backward equations read
-    symbols: Mapping[str, sympy.Basic]  # h, c, c_prev, dh, dc_next, dc_prev, dz_k, dp_k, p_k
-
-
-def _plan(variant: Variant, backend: str = "arb") -> _Plan:
-    """The step plan of the variant's cell (:func:`symlstm.plan.step_plan`), its
-    element-wise equations compiled for ``backend`` ("arb" or "iv")."""
-    return _compiled_plan(step_plan(variant), backend)
-
-
-@functools.lru_cache(maxsize=32)
-def _compiled_plan(step: StepPlan, backend: str) -> _Plan:
-    ctx = choose_balls(backend).context
-
-    def program(equations: Iterable[StepEquation]) -> tuple[tuple[str, sympy.Basic, Compiled], ...]:
-        return tuple((eq.name, eq.target, compile_expression(eq.rhs, ctx)) for eq in equations)
-
-    return _Plan(
-        step,
-        step.gate_names,
-        step.peepholes,
-        step.affine,
-        program(step.forward),
-        program(step.backward),
-        step.saved,
-        step.symbols,
-    )
-
-
-# -- one attempt at one working precision ---------------------------------------------------------
-
-
-def _full(value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    if isinstance(value, np.ndarray) and value.shape == shape:
-        return value
-    return np.broadcast_to(np.asarray(value, dtype=object), shape)
-
-
 class _Progress:
     """The reference's progress: to the listener of a :func:`symlstm.progress.listening`
     block (validate's bar) where there is one, else one status line on stderr, shown once
@@ -185,166 +131,6 @@ class _Progress:
             self.line.close()
 
 
-def _attempt(
-    plan: _Plan,
-    data: Inputs,
-    ops: Balls,
-    floor: int,
-    tick: Callable[[str, int, int], None],
-    matrices: dict[str, Any] | None = None,
-) -> Iterator[dict[str, np.ndarray]]:
-    """The outputs, then the gradients, as arrays of balls at the precision in force.
-
-    The factors of the summed gradient products are trimmed to ``floor`` bits or their
-    accuracy (see :meth:`Balls.trimmed`). ``matrices`` keeps the weight matrices from one
-    attempt to the next (floats are exact at every precision)."""
-    n, steps, batch, gates = data.n, data.steps, data.batch, plan.gates
-    rows, state = len(gates) * n, (data.n, data.batch)
-    P, sym = data.params, plan.symbols
-    kept = {} if matrices is None else matrices
-
-    def weights(name: str, values: Callable[[], np.ndarray]) -> Any:
-        if name in kept:
-            return kept[name]
-        a = values()
-        made = ops.point_matrix(a)
-        if a.dtype != object:  # Fractions are enclosed at the precision in force
-            kept[name] = made
-        return made
-
-    w_all = weights("W", lambda: np.concatenate([P[f"W_{k}"] for k in gates]))
-    u_all = weights("U", lambda: np.concatenate([P[f"U_{k}"] for k in gates]))
-    bias = ops.balls(np.concatenate([P[f"b_{k}"] for k in gates]))
-    # W x + b for every step at once, one product per batch row (columns t), so that a
-    # row's balls never depend on the other rows (the row blocks of ``workers``).
-    wx = np.empty((rows, steps, batch), dtype=object)
-    for b in range(batch):
-        x_b = data.x[:, b, :].T
-        if ops.exact(w_all):
-            wx[:, :, b] = ops.by_column(w_all, ops.balls(x_b))
-        else:
-            wx[:, :, b] = ops.objects(ops.product(ops.plain(w_all), ops.matrix(x_b)), (rows, steps))
-    wx += bias[:, None, None]
-    peep = {sym[f"p_{k}"]: ops.balls(P[f"p_{k}"])[:, None] for k in plan.peepholes}
-    # A projected cell: the element-wise equations' h is m = o ⊙ tanh(c), and h = W_hr m.
-    w_hr = weights("W_hr", lambda: P["W_hr"]) if "W_hr" in P else None
-    out_state = (data.p, data.batch)
-
-    h, c = ops.balls(data.h0.T), ops.balls(data.c0.T)
-    ys, h_prevs, saved, ms = [], [], [], []
-
-    def forward(step: int, state_: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        t = step - 1
-        h, c = state_
-        affine = wx[:, t, :] + ops.by_column(u_all, h)
-        env: dict[sympy.Basic, Any] = {
-            plan.affine[k]: affine[i * n : (i + 1) * n] for i, k in enumerate(gates)
-        }
-        env |= peep
-        env[sym["c_prev"]] = c
-        _run_equations(plan.forward, env, state, t)
-        h_prevs.append(h)
-        h, c = env[sym["h"]], env[sym["c"]]
-        if w_hr is not None:
-            ms.append(h)
-            h = ops.by_column(w_hr, h)
-        ys.append(h)
-        if data.gradients:
-            saved.append({s: env[s] for s in plan.saved})
-        return h, c
-
-    h, c = through_time(steps, forward, (h, c), progress=lambda k, T: tick("forward", k, T))
-    yield {"y": np.stack(ys).transpose(0, 2, 1), "h_T": h.T, "c_T": c.T}
-    if not data.gradients:
-        return
-
-    carry_h = ops.zeros(out_state) if data.dhT is None else ops.balls(data.dhT.T)
-    carry_c = ops.zeros(state) if data.dcT is None else ops.balls(data.dcT.T)
-    dy = None if data.dy is None else ops.balls(data.dy.transpose(0, 2, 1))
-    dz = np.empty((steps, rows, batch), dtype=object)
-    dp = {k: ops.zeros((n,)) for k in plan.peepholes}
-    u_t = ops.transpose(ops.plain(u_all))
-    w_hr_t = None if w_hr is None else ops.transpose(ops.plain(w_hr))
-    dhs = np.empty((steps, data.p, batch), dtype=object)  # ∂L/∂h_t in total (projected only)
-
-    def backward(step: int, carry: tuple[np.ndarray, Any]) -> tuple[np.ndarray, Any]:
-        t = step - 1
-        carry_h, carry_c = carry
-        env = dict(saved[t]) | peep
-        dh = carry_h if dy is None else carry_h + dy[t]
-        if w_hr_t is not None:  # dm = W_hrᵀ dh: the element-wise step's "dh" is dm
-            dhs[t] = dh
-            dh = ops.objects(ops.product(w_hr_t, ops.matrix(dh)), state)
-        env[sym["dh"]] = dh
-        env[sym["dc_next"]] = carry_c
-        _run_equations(plan.backward, env, state, t)
-        for i, k in enumerate(gates):
-            dz[t, i * n : (i + 1) * n] = env[sym[f"dz_{k}"]]
-        for k in plan.peepholes:
-            dp[k] = dp[k] + np.sum(env[sym[f"dp_{k}"]], axis=1)
-        return ops.objects(ops.product(u_t, ops.matrix(dz[t])), out_state), env[sym["dc_prev"]]
-
-    carry_h, carry_c = through_time(
-        steps,
-        backward,
-        (carry_h, carry_c),
-        reverse=True,
-        progress=lambda k, T: tick("backward", k, T),
-    )
-
-    # The matrix adjoints, summed over steps and batch by the products themselves.
-    x_cols = ops.matrix(data.x.transpose(2, 0, 1).reshape(data.m, steps * batch))
-    (dz_cols, h_cols), short = ops.trimmed(
-        [
-            dz.transpose(1, 0, 2).reshape(rows, steps * batch),
-            np.stack(h_prevs, axis=1).reshape(data.p, steps * batch),
-        ],
-        floor,
-    )
-    with _products_at(ops, short):
-        d_w = ops.objects(ops.product(dz_cols, ops.transpose(x_cols)), (rows, data.m))
-        d_u = ops.objects(ops.product(dz_cols, ops.transpose(h_cols)), (rows, data.p))
-        d_b = ops.objects(ops.product(dz_cols, ops.matrix(np.ones((steps * batch, 1)))), (rows,))
-        d_x = ops.product(ops.transpose(ops.plain(w_all)), dz_cols)
-        d_x = ops.objects(d_x, (data.m, steps, batch))
-    grads = {}
-    for i, k in enumerate(gates):
-        part = slice(i * n, (i + 1) * n)
-        grads |= {f"W_{k}": d_w[part], f"U_{k}": d_u[part], f"b_{k}": d_b[part]}
-    grads |= {f"p_{k}": dp[k] for k in plan.peepholes}
-    if w_hr is not None:  # dW_hr = Σ_t dh_t m_tᵀ
-        (dh_cols, m_cols), short = ops.trimmed(
-            [
-                dhs.transpose(1, 0, 2).reshape(data.p, steps * batch),
-                np.stack(ms, axis=1).reshape(n, steps * batch),
-            ],
-            floor,
-        )
-        with _products_at(ops, short):
-            d_hr = ops.product(dh_cols, ops.transpose(m_cols))
-        grads["W_hr"] = ops.objects(d_hr, (data.p, n))
-    grads |= {"x": d_x.transpose(1, 2, 0), "h0": carry_h.T, "c0": _full(carry_c, state).T}
-    yield {f"grad:{k}": v for k, v in grads.items()}
-
-
-def _products_at(ops: Balls, prec: int | None) -> contextlib.AbstractContextManager[None]:
-    """The precision the trimmed factors' products run at (None: the one in force)."""
-    return contextlib.nullcontext() if prec is None else ops.context.workprec(prec)
-
-
-def _run_equations(
-    program: tuple[tuple[str, sympy.Basic, Compiled], ...],
-    env: dict[sympy.Basic, Any],
-    shape: tuple[int, ...],
-    t: int,
-) -> None:
-    for name, target, fn in program:
-        try:
-            env[target] = _full(fn(env), shape)
-        except UndecidedError as err:
-            raise UndecidedError(f"{err} in the equation of {name} at step {t + 1}") from None
-
-
 # -- the first precision of a long forward pass ---------------------------------------------------
 
 #: A reference without gradients of at least PILOT_BATCH rows and PILOT_STEPS steps first
@@ -357,7 +143,7 @@ PILOT_MARGIN = 4
 
 
 def _pilot_precision(
-    plan: _Plan,
+    plan: Plan,
     data: Inputs,
     ops: Balls,
     bits: int,
@@ -371,12 +157,12 @@ def _pilot_precision(
     bits (at least START_PREC, at most ``max_prec``); ``prec`` where it measures nothing
     (a non-finite ball, an undecided kink, or every bit lost)."""
     steps = -(-data.steps // 2)
-    row = dataclasses.replace(_rows(data, 0, 1), steps=steps, x=data.x[:steps, :1])
+    row = dataclasses.replace(rows(data, 0, 1), steps=steps, x=data.x[:steps, :1])
     tick.prec = prec
     with ops.context.workprec(prec):
         try:
             first_row = lambda phase, t, steps: tick("first row", t, steps)  # noqa: E731
-            part = next(_attempt(plan, row, ops, 0, first_row, matrices))
+            part = next(forward_backward(plan, row, ops, 0, first_row, matrices))
         except UndecidedError:
             return prec
         accuracies = [ops.accuracy(values, data.finite) for values in part.values()]
@@ -387,122 +173,11 @@ def _pilot_precision(
     return min(max_prec, max(START_PREC, -(-need // 16) * 16))
 
 
-# -- row blocks in separate processes -------------------------------------------------------------
-
-#: The forward outputs, and the axis of each that runs along the batch.
-_BATCH_AXIS = {"y": 1, "h_T": 0, "c_T": 0}
-
-
-def _row_blocks(batch: int, workers: int) -> list[tuple[int, int]]:
-    """``batch`` rows cut into at most ``workers`` contiguous blocks, as even as can be."""
-    bounds = np.linspace(0, batch, min(workers, batch) + 1).round().astype(int).tolist()
-    return list(itertools.pairwise(bounds))
-
-
-def _rows(data: Inputs, start: int, stop: int) -> Inputs:
-    """The inputs of rows ``start:stop`` (forward only); ``finite`` stays the whole
-    batch's, so that a block measures its balls as the whole batch would."""
-    return dataclasses.replace(
-        data,
-        batch=stop - start,
-        x=data.x[:, start:stop],
-        h0=data.h0[start:stop],
-        c0=data.c0[start:stop],
-    )
-
-
-#: In a worker process: where it reports the steps it has done (None: nowhere).
-_STEPS: Any = None
-
-
-def _start_worker(steps: Any) -> None:
-    """A worker process's initializer: the queue it reports its steps to."""
-    global _STEPS
-    _STEPS = steps
-
-
-def _forward_block(
-    variant: Variant, backend: str, data: Inputs, prec: int, block: int
-) -> dict[str, tuple[int | None, np.ndarray, np.ndarray]] | str:
-    """One forward attempt at ``prec`` over a block of rows, in a worker process: each
-    output's accuracy and double-double; or the message of an undecided kink. The steps
-    done go to the progress queue (``(block, step)``, at most five times a second)."""
-    ops = choose_balls(backend)
-    plan = _plan(variant, backend)
-    throttle = progress.Throttle()
-
-    def tick(phase: str, t: int, steps: int) -> None:
-        if _STEPS is not None and throttle(final=t == steps):
-            _STEPS.put((block, t))
-
-    with ops.context.workprec(prec):
-        try:
-            part = next(_attempt(plan, data, ops, 0, tick))
-        except UndecidedError as err:
-            return str(err)
-        out = {}
-        for name, values in part.items():
-            hi, lo = ops.double_double(values, data.finite)
-            out[name] = (
-                ops.accuracy(values, data.finite),
-                hi.reshape(values.shape),
-                lo.reshape(values.shape),
-            )
-        return out
-
-
-def _attempt_blocks(
-    pool: concurrent.futures.Executor,
-    variant: Variant,
-    backend: str,
-    data: Inputs,
-    blocks: list[tuple[int, int]],
-    bits: int,
-    prec: int,
-    tick: _Progress,
-    steps: Any = None,
-) -> dict[str, ReferenceTensor]:
-    """One forward attempt at ``prec`` with each row block in a worker process, judged
-    as :func:`_attempt_certified` judges the whole batch: the same accuracies (the least
-    over the blocks), the same shortfall and next precision, the same tensors."""
-    futures = [
-        pool.submit(_forward_block, variant, backend, _rows(data, a, b), prec, i)
-        for i, (a, b) in enumerate(blocks)
-    ]
-    done = [0] * len(blocks)
-    pending = set(futures)
-    while pending:
-        _, pending = concurrent.futures.wait(pending, timeout=0.25)
-        while steps is not None and not steps.empty():
-            block, t = steps.get()
-            done[block] = max(done[block], t)
-        tick("forward", min(done), data.steps, f" in {len(blocks)} processes")
-    parts = [f.result() for f in futures]
-    for part in parts:
-        if isinstance(part, str):
-            raise UndecidedError(part)
-    tensors = {}
-    for name, axis in _BATCH_AXIS.items():
-        accuracies = [part[name][0] for part in parts]  # type: ignore[index]
-        got = None if None in accuracies else min(accuracies)  # type: ignore[type-var]
-        if got is None or got < bits:
-            raise AccuracyShortfallError(
-                f"{name} has {got} of {bits} bits",
-                quantity=name,
-                got=got,
-                next_prec=_next_precision(prec, bits, got, 1),
-            )
-        hi = np.concatenate([part[name][1] for part in parts], axis=axis)  # type: ignore[index]
-        lo = np.concatenate([part[name][2] for part in parts], axis=axis)  # type: ignore[index]
-        tensors[name] = ReferenceTensor(hi, lo, got)
-    return tensors
-
-
 # -- certification --------------------------------------------------------------------------------
 
 
 def _attempt_certified(
-    plan: _Plan,
+    plan: Plan,
     data: Inputs,
     ops: Balls,
     bits: int,
@@ -527,7 +202,7 @@ def _attempt_certified(
     accuracy: dict[str, int | None] = {}
     factor = 2 if data.gradients else 1
     floor = bits + 24 + prec - first
-    for part in _attempt(plan, data, ops, floor, tick, matrices):
+    for part in forward_backward(plan, data, ops, floor, tick, matrices):
         for name, values in part.items():
             accuracy[name] = got = ops.accuracy(values, data.finite)
             if got is None or got < bits:
@@ -535,12 +210,12 @@ def _attempt_certified(
                     f"{name} has {got} of {bits} bits",
                     quantity=name,
                     got=got,
-                    next_prec=_next_precision(prec, bits, got, factor),
+                    next_prec=next_precision(prec, bits, got, factor),
                 )
             balls[name] = values
         if predict and "y" in part:
             got = min(accuracy[name] for name in part)
-            retry = _next_precision(prec, bits, got, factor)
+            retry = next_precision(prec, bits, got, factor)
             if retry is not None:
                 raise AccuracyShortfallError(
                     f"the forward pass predicts fewer than {bits} bits",
@@ -556,18 +231,6 @@ def _predicted_precision(prec: int, err: UndecidedError) -> int:
     """The precision loop's next precision: the one a shortfall predicts; double after an
     undecided kink, where nothing was measured."""
     return err.next_prec if isinstance(err, AccuracyShortfallError) else 2 * prec
-
-
-def _next_precision(prec: int, bits: int, got: int | None, factor: int) -> int | None:
-    """The precision that should leave ``bits`` where ``prec`` left ``got``, when the
-    rest of the pass loses ``factor`` times what was lost so far; None if ``prec`` should
-    do. Without a measure (a non-finite ball, or none of its bits left), double."""
-    if got is None or got < 1:
-        return 2 * prec
-    need = bits + factor * (prec - got)
-    if need <= prec and got >= bits:
-        return None
-    return max(-(-(need + 8) // 32) * 32, prec + 32)
 
 
 def _tensor(values: np.ndarray, bits: int, ops: Balls, finite: bool) -> ReferenceTensor:
@@ -723,7 +386,7 @@ def reference(
 def _reference(
     cell, data, ops, bits, start_prec, max_prec, progress, workers=1, pilot=False
 ) -> ReferenceResult:
-    plan = _plan(cell.variant, ops.name)
+    plan = plan_for(cell.variant, ops.name)
     if cell.projected:  # the one equation the element-wise plan does not cover
         plan.step.check_projection("the reference")
     first = min(start_prec, max_prec)
@@ -732,20 +395,20 @@ def _reference(
     if pilot and not data.gradients and data.batch >= PILOT_BATCH and data.steps >= PILOT_STEPS:
         first = _pilot_precision(plan, data, ops, bits, first, max_prec, tick, matrices)
 
-    blocks = _row_blocks(data.batch, workers) if not data.gradients else []
+    blocks = row_blocks(data.batch, workers) if not data.gradients else []
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     steps: Any = None  # the workers' progress queue
     if len(blocks) > 1:
         spawn = multiprocessing.get_context("spawn")
         steps = spawn.SimpleQueue() if tick.enabled else None
         pool = concurrent.futures.ProcessPoolExecutor(
-            len(blocks), mp_context=spawn, initializer=_start_worker, initargs=(steps,)
+            len(blocks), mp_context=spawn, initializer=start_worker, initargs=(steps,)
         )
 
     def attempt(prec: int) -> tuple[dict[str, ReferenceTensor], int]:
         tick.prec = prec
         if pool is not None:
-            return _attempt_blocks(
+            return attempt_blocks(
                 pool, cell.variant, ops.name, data, blocks, bits, prec, tick, steps
             ), prec
         with ops.context.workprec(prec):
