@@ -114,7 +114,8 @@ class _Progress:
     ) -> None:
         self.backend = "" if backend == "arb" else " (mpmath.iv)"
         self.report = progress.listener() if enabled else None
-        self.line = progress.StatusLine(stream, delay=delay) if enabled else None
+        own_line = enabled and self.report is None
+        self.line = progress.StatusLine(stream, delay=delay) if own_line else None
         self.enabled = enabled
         self.prec = 0
 
