@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from symlstm.errors import ArrayShapeError, ParameterError, ShapeError
+from symlstm.errors import ArrayShapeError, ShapeError
 from symlstm.frameworks.layouts import from_canonical, to_canonical
 from symlstm.validation import validate
 
@@ -528,22 +528,26 @@ def test_a_tampered_gradient_of_one_unit_fails_alone():
     assert failing == ["grad h0 (layer 0, reverse)", "grad h0 (layer 1, reverse)"]
 
 
-def test_gradients_through_a_merged_bidirectional_output_and_mul_refused():
-    # Two directions summed or averaged (Keras Bidirectional's merge_mode): each
-    # direction's dy is the merged dy (halved for ave). Torch's units give the numbers,
-    # repacked in the keras_bidirectional layout (bias_hh zero, so kernel + bias is exact).
+def test_gradients_through_a_merged_bidirectional_output_in_each_merge_mode():
+    # Two directions summed, averaged or multiplied (Keras Bidirectional's merge_mode):
+    # each direction's dy is the merged dy (halved for ave; for mul, times the other
+    # direction's certified output). Torch's units give the numbers, repacked in the
+    # keras_bidirectional layout (bias_hh zero, so kernel + bias is exact).
     lstm = _torch_network(45, bidirectional=True)
     with torch.no_grad():
         lstm.bias_hh_l0.zero_()
         lstm.bias_hh_l0_reverse.zero_()
     rng = np.random.default_rng(46)
     x = torch.from_numpy(rng.normal(size=(T, B, M)).astype(np.float32)).requires_grad_()
-    for merge in ("sum", "ave"):
+    for merge in ("sum", "ave", "mul"):
         lstm.zero_grad()
         x.grad = None
         y, _ = lstm(x)
-        merged = y[..., :N] + y[..., N:]
-        merged = merged / 2 if merge == "ave" else merged
+        if merge == "mul":
+            merged = y[..., :N] * y[..., N:]
+        else:
+            merged = y[..., :N] + y[..., N:]
+            merged = merged / 2 if merge == "ave" else merged
         dy = rng.normal(size=tuple(merged.shape)).astype(np.float32)
         (merged * torch.from_numpy(dy)).sum().backward()
         weights, grads = {}, {"dy": dy.swapaxes(0, 1), "x": x.grad.numpy().swapaxes(0, 1)}
@@ -561,8 +565,11 @@ def test_gradients_through_a_merged_bidirectional_output_and_mul_refused():
         assert {"grad forward_layer/kernel", "grad backward_layer/bias", "grad x"} <= set(
             report.tensors
         )
-    with pytest.raises(ParameterError, match="merge mode mul"):
-        validate("keras_bidirectional", weights, batch_major, outputs, grads, merge_mode="mul")
+    # mul's gradients read as sum's: every gradient fails (each direction's seed differs)
+    report = validate("keras_bidirectional", weights, batch_major, outputs, grads,
+                      merge_mode="sum", diagnosis=False)  # fmt: skip
+    failing = {name for name, t in report.tensors.items() if t.verdict == "fail"}
+    assert {"y", "grad forward_layer/kernel", "grad backward_layer/kernel", "grad x"} <= failing
 
 
 def test_gradients_of_a_bidirectional_onnx_node_per_direction():

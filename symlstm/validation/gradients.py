@@ -271,11 +271,7 @@ def _top_dy(network: Network, dy: np.ndarray) -> dict[int, np.ndarray]:
     elif d == 2 and network.merge != "concat":
         expected = (steps, batch, out)
         if dy.shape == expected:
-            if network.merge == "mul":
-                raise ParameterError(
-                    "gradients through merge mode mul are not supported (each direction's "
-                    "dy is the other's output times dy): validate one direction alone"
-                )
+            # mul: dy itself here; times the other direction's output once that is known
             half = dy / 2 if network.merge == "ave" else dy  # exact: a power of two
             return {0: half, 1: half}
     else:
@@ -336,19 +332,25 @@ def _network_gradient_tolerance(network: Network) -> float:
 def network_gradient_reports(
     network: Network,
     checked: _NetworkGradients,
+    outputs: Mapping[tuple[str, int, int], ReferenceTensor],
     layer_inputs: list[np.ndarray],
     tolerance: float | None,
     bar: ProgressBar | None,
 ) -> dict[str, TensorReport]:
     """Backpropagation through the stack on the certified reference: each unit's reference
-    backward, the top layer's seeded with the implementation's dy, each lower layer's
-    with the certified gradient of the input of the layer above (its float64 values, as
-    the forward feeds each layer the certified outputs below), split into the halves its
-    directions' outputs make of it."""
+    backward, the top layer's seeded with the implementation's dy (for Keras' merge mode
+    mul, dy times the other direction's certified output, ``outputs`` of
+    :func:`~symlstm.validation.network.network_reference`: its float64 values), each
+    lower layer's with the certified gradient of the input of the layer above (its
+    float64 values, as the forward feeds each layer the certified outputs below), split
+    into the halves its directions' outputs make of it."""
     tol = tolerance if tolerance is not None else _network_gradient_tolerance(network)
     given = checked.given
     reports: dict[str, TensorReport] = {}
     dy = checked.dy
+    if network.merge == "mul" and len(network.units[-1]) == 2:
+        top = len(network.units) - 1
+        dy = {j: _times(dy[j], outputs["y", top, 1 - j]) for j in (0, 1)}
     for k in reversed(range(len(network.units))):
         layer = network.units[k]
         x = layer_inputs[k]
@@ -397,6 +399,13 @@ def network_gradient_reports(
             dy = {j: dx.hi[..., j * out : (j + 1) * out] for j in range(len(network.units[k - 1]))}
     order = {name: i for i, name in enumerate(_gradient_order(network))}
     return dict(sorted(reports.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def _times(dy: np.ndarray, y: ReferenceTensor) -> np.ndarray:
+    """dy ⊙ y for a certified y: the float64 nearest the double-double product (within
+    2^-52 of the exact one, relatively)."""
+    seed = ReferenceTensor(dy.astype(np.float64), np.zeros(dy.shape), y.certified_bits)
+    return merged("mul", seed, y).hi
 
 
 def _gradient_order(network: Network) -> list[str]:

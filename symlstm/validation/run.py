@@ -149,7 +149,8 @@ def validate(
         and the gradients of every layer's and direction's arrays are compared: the
         certified gradients backpropagate through the stack, each unit's reference run
         backward, the top layer's seeded with ``dy`` (split per direction as the output
-        merges them: concatenated, summed or averaged; Keras' mul is not supported),
+        merges them: concatenated, summed, averaged, or for Keras' mul dy times the other
+        direction's certified output, its float64 values),
         each lower layer's with the certified gradient of the input of the layer above
         (its float64 values). Their tolerance is every layer's gradient tolerance added
         like a random walk (the root of the sum of the squares).
@@ -265,7 +266,7 @@ def validate(
                 grad_reports = gradient_reports(network, checked, tolerance, bar)
             elif checked is not None:
                 grad_reports = network_gradient_reports(
-                    network, checked, layer_inputs, tolerance, bar
+                    network, checked, exact, layer_inputs, tolerance, bar
                 )
     finally:
         if bar is not None:
