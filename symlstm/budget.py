@@ -38,14 +38,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from symlstm import limits
 from symlstm.errors import ArgumentError, UnknownNameError, WorkBudgetError
-from symlstm.progress import StatusLine
+from symlstm.progress import StatusLine, stderr_is_terminal
 
 __all__ = [
     "COSTS",
@@ -280,7 +279,7 @@ def work(
         yield None  # an operation inside a checked one
         return
     seconds = check_work(operation, cell, steps, batch=batch, times=times, allow_large=allow_large)
-    show = seconds > PROGRESS_AFTER_SECONDS and _stderr_is_terminal()
+    show = seconds > PROGRESS_AFTER_SECONDS and stderr_is_terminal()
     line = _Progress(COSTS[operation].label.split(" ", 1)[1], show)
     tokens = (_ALLOWED.set(True), _inside.set(True), _PROGRESS.set(line))
     try:
@@ -293,13 +292,6 @@ def work(
 
 
 _inside: contextvars.ContextVar[bool] = contextvars.ContextVar("symlstm_inside", default=False)
-
-
-def _stderr_is_terminal() -> bool:
-    try:
-        return sys.stderr is not None and sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class _Progress:

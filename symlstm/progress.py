@@ -36,6 +36,15 @@ INTERVAL = 0.2
 ERASE = "\r\x1b[K"
 
 
+def stderr_is_terminal() -> bool:
+    """Whether ``sys.stderr`` is a terminal (False where it is None, closed, or has no
+    ``isatty``, as under pythonw or a redirected service)."""
+    try:
+        return sys.stderr is not None and bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 class Throttle:
     """True at most once every ``interval`` seconds, and only once ``delay`` seconds
     have passed since it was made; a ``final`` call (the last step) is never held back

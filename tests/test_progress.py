@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import io
+import sys
 
+import numpy as np
 import pytest
 
-from symlstm.progress import ERASE, StatusLine, Throttle, listener, listening
+from symlstm.progress import (
+    ERASE,
+    StatusLine,
+    Throttle,
+    listener,
+    listening,
+    stderr_is_terminal,
+)
 
 
 def test_throttle_waits_for_its_delay_then_lets_one_call_through_per_interval():
@@ -51,3 +60,31 @@ def test_listening_is_scoped_and_restored_on_error():
         raise RuntimeError
     assert listener() is None
     assert seen == [("inner", "forward", 1, 2, ""), ("backward", 2, 2, "at 128 bits")]
+
+
+def test_stderr_is_terminal_where_stderr_is_none_closed_or_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    closed = io.StringIO()
+    closed.close()
+    for stream, expected in ((None, False), (closed, False), (io.StringIO(), False),
+                             (Terminal(), True)):  # fmt: skip
+        monkeypatch.setattr(sys, "stderr", stream)
+        assert stderr_is_terminal() is expected
+
+
+def test_a_reference_runs_with_no_stderr(monkeypatch):
+    """pythonw and some services have sys.stderr None: the default progress (a line only
+    on a terminal) must not need one (the reference used to raise AttributeError)."""
+    from symlstm import Cell, reference
+
+    cell = Cell("vector", hidden_size=2, input_size=1)
+    params = {name: np.full(cell.shape(name), 0.5) for name in cell.parameters}
+    x = np.ones((3, 1, 1))
+    with_stderr = reference(cell, params, x)
+    monkeypatch.setattr(sys, "stderr", None)
+    r = reference(cell, params, x)
+    assert r.y.hi.tolist() == with_stderr.y.hi.tolist()
+    assert r.y.lo.tolist() == with_stderr.y.lo.tolist()

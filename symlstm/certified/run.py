@@ -43,7 +43,6 @@ import concurrent.futures
 import dataclasses
 import math
 import multiprocessing
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +65,7 @@ from symlstm.errors import (
     UndecidedError,
 )
 from symlstm.numeric.rounding import with_increasing_precision
+from symlstm.progress import stderr_is_terminal
 
 __all__ = ["DEFAULT_BITS", "MAX_PREC", "START_PREC", "ReferenceResult", "reference"]
 
@@ -391,7 +391,7 @@ def _reference(
     if cell.projected:  # the one equation the element-wise plan does not cover
         plan.step.check_projection("the reference")
     first = min(start_prec, max_prec)
-    tick = _Progress(sys.stderr.isatty() if progress is None else progress, backend=ops.name)
+    tick = _Progress(stderr_is_terminal() if progress is None else progress, backend=ops.name)
     matrices: dict[str, Any] = {}  # the weight matrices, kept from one attempt to the next
     if pilot and not data.gradients and data.batch >= PILOT_BATCH and data.steps >= PILOT_STEPS:
         first = _pilot_precision(plan, data, ops, bits, first, max_prec, tick, matrices)

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from symlstm.certified.run import ReferenceResult, reference
 from symlstm.errors import ArgumentError
-from symlstm.progress import StatusLine, Throttle, listening
+from symlstm.progress import StatusLine, Throttle, listening, stderr_is_terminal
 
 __all__ = ["ProgressBar"]
 
@@ -148,13 +148,9 @@ class ProgressBar:
 
 def progress_bar(progress: bool | None, units: int) -> ProgressBar | None:
     """The bar validate shows: with ``progress=True``, or None and stderr a terminal."""
-    stream = sys.stderr
     if progress is None:
-        try:
-            progress = stream is not None and stream.isatty()
-        except (AttributeError, ValueError):
-            progress = False
-    return ProgressBar(stream, units) if progress else None
+        progress = stderr_is_terminal()
+    return ProgressBar(sys.stderr, units) if progress else None
 
 
 def run_reference(bar: ProgressBar | None, *args: Any, **kwargs: Any) -> ReferenceResult:
