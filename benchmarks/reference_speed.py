@@ -47,6 +47,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symlstm.cell import Cell
+from symlstm.certified.balls import choose_balls
 from symlstm.certified.run import reference
 from symlstm.codegen.numpy_code import numpy_module
 
@@ -100,12 +101,10 @@ def design_floor(n: int, m: int, steps: int, batch: int, prec: int) -> tuple[flo
     certified pass comes on top of this."""
     import flint
 
+    ctx = choose_balls("arb").context  # the reference's own σ, tanh and precision
     rng = np.random.default_rng(1)
     best = products = float("inf")
-    old = flint.ctx.prec
-    flint.ctx.prec = prec
-    try:
-        one = flint.arb(1)
+    with ctx.workprec(prec):
         u = flint.arb_mat(4 * n, n, (rng.normal(size=4 * n * n) / np.sqrt(n + m)).tolist())
         u_t = u.transpose()
         h = flint.arb_mat(n, batch, [flint.arb(v) / 3 for v in rng.normal(size=n * batch)])
@@ -120,13 +119,11 @@ def design_floor(n: int, m: int, steps: int, batch: int, prec: int) -> tuple[flo
             for _ in range(steps):
                 for a in units:
                     for _ in range(3):
-                        one / (one + (-a).exp())
-                    a.tanh()
-                    a.tanh()
+                        ctx.sigmoid(a)
+                    ctx.tanh(a)
+                    ctx.tanh(a)
             end = time.process_time()
             best, products = min(best, end - start), min(products, middle - start)
-    finally:
-        flint.ctx.prec = old
     return best, products
 
 
